@@ -1,0 +1,47 @@
+# The README's commands. Everything installs into .venv with the machine's Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Local demo settings: DEBUG on and a throwaway key. Never use these in production.
+DEMO_ENV := DEBUG=true SECRET_KEY=local-demo-only-not-secret
+
+.PHONY: run test lint install install-dev migrate demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input
+
+demo: migrate
+	$(DEMO_ENV) $(BIN)/python manage.py setup_roles
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
+
+## make run: install, migrate, load reference data and a demo, serve on http://127.0.0.1:8000
+run: demo
+	@echo "Myolab is starting on http://127.0.0.1:8000 (log in with a demo account above; Ctrl-C stops it)"
+	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## make test: install test dependencies and run the test suite (DATABASE_URL picks the database)
+test: install-dev
+	$(BIN)/python -m pytest -q -m "not e2e" -p no:cacheprovider
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings_test
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,166 @@
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+mrn_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
+    "Medical record number may contain only letters, digits, '.', '/' and '-', "
+    "and must start with a letter or digit.",
+)
+
+
+class ContributingFactor(models.Model):
+    """Something about a patient that changes what a muscle-related result means (statins, diuretics…).
+
+    Administrators extend the list in the admin; retired factors are made inactive, not deleted,
+    because patients' records keep pointing at them.
+    """
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PatientQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+    def search(self, text):
+        """Patients whose MRN, given or family name contains every word of `text` (any case)."""
+        queryset = self
+        for word in text.split():
+            queryset = queryset.filter(
+                models.Q(mrn__icontains=word)
+                | models.Q(given_name__icontains=word)
+                | models.Q(family_name__icontains=word)
+            )
+        return queryset
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    mrn = models.CharField(
+        "medical record number",
+        max_length=32,
+        validators=[mrn_validator],
+        help_text="Unique in this clinic, compared ignoring case. Letters, digits, '.', '/' and '-'.",
+    )
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(
+        "sex (for reference ranges)",
+        max_length=10,
+        choices=Sex.choices,
+        help_text="Chooses sex-specific reference ranges; 'other' and 'unknown' use ranges for any sex.",
+    )
+    notes = models.TextField(blank=True)
+    contributing_factors = models.ManyToManyField(ContributingFactor, blank=True, related_name="patients")
+    is_active = models.BooleanField(
+        "active",
+        default=True,
+        help_text="Inactive patients are hidden from the patient list; every record is kept.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    # When anything was last recorded for this patient (registration, edit, new results):
+    # the patient list sorts by it.
+    last_activity_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = HistoricalRecords(m2m_fields=[contributing_factors])
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("mrn"),
+                name="patient_mrn_unique_ignoring_case",
+                violation_error_message="This medical record number is already used by another patient.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE), name="patient_born_after_1900"
+            ),
+        ]
+        indexes = [
+            # The patient list sorted by last activity, most recent first.
+            models.Index(fields=["-last_activity_at"], name="patient_last_activity_idx"),
+            # The patient list sorted by name (the default).
+            models.Index(fields=["family_name", "given_name"], name="patient_name_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def get_absolute_url(self):
+        return reverse("patients:detail", args=[self.pk])
+
+    @property
+    def full_name(self):
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def age(self):
+        return self.age_on(timezone.localdate())
+
+    def age_on(self, day):
+        """Completed years of age on `day`."""
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def clean_fields(self, exclude=None):
+        # Trim before the format check, so " MRN-1 " is stored as "MRN-1" instead of refused.
+        self.mrn = (self.mrn or "").strip()
+        super().clean_fields(exclude)
+
+    def clean(self):
+        errors = {}
+        if self.date_of_birth:
+            if self.date_of_birth > timezone.localdate():
+                errors["date_of_birth"] = (
+                    f"Date of birth {self.date_of_birth:%d %b %Y} is in the future; "
+                    f"it must be on or before today ({timezone.localdate():%d %b %Y})."
+                )
+            elif self.date_of_birth < EARLIEST_BIRTH_DATE:
+                errors["date_of_birth"] = (
+                    f"Date of birth {self.date_of_birth:%d %b %Y} is before 1 Jan 1900; "
+                    "check the year (allowed: 1 Jan 1900 to today)."
+                )
+        if self.mrn:
+            clash = Patient.objects.filter(mrn__iexact=self.mrn).exclude(pk=self.pk)
+            if clash.exists():
+                errors["mrn"] = (
+                    f"Medical record number '{self.mrn}' is already used by another patient "
+                    "(numbers are compared ignoring case)."
+                )
+        if errors:
+            raise ValidationError(errors)

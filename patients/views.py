@@ -1,0 +1,84 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+
+from . import services
+from .forms import PatientForm, PatientSearchForm
+from .models import Patient
+
+PATIENTS_PER_PAGE = 50
+
+
+def get_patient_for(user, pk, *, perm="patients.view_patient"):
+    """The one way views fetch a patient: 404 if missing, 403 without the permission."""
+    if not user.has_perm(perm):
+        raise PermissionDenied
+    return get_object_or_404(Patient.objects.select_related("created_by", "updated_by"), pk=pk)
+
+
+@permission_required("patients.view_patient", raise_exception=True)
+def patient_list(request):
+    form = PatientSearchForm(request.GET or None)
+    patients = Patient.objects.active()
+    ordering = PatientSearchForm.SORTS["name"]
+    if form.is_valid():
+        if form.cleaned_data["q"]:
+            patients = patients.search(form.cleaned_data["q"])
+        ordering = form.ordering()
+    page = Paginator(patients.order_by(*ordering), PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "patients/patient_list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+def _save_patient(request, form, save):
+    """Validate `form`, call the service; model-level errors go back onto the form."""
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            return save(**data)
+        except ValidationError as error:
+            form.add_error(None, error)
+    return None
+
+
+@permission_required("patients.add_patient", raise_exception=True)
+def patient_create(request):
+    form = PatientForm(request.POST or None, submit_label="Register patient")
+    if request.method == "POST":
+        patient = _save_patient(
+            request, form, lambda **data: services.register_patient(by=request.user, **data)
+        )
+        if patient:
+            messages.success(request, f"Registered {patient.full_name} ({patient.mrn}).")
+            return redirect(patient)
+    return render(request, "patients/patient_form.html", {"form": form, "title": "Register a patient"})
+
+
+def patient_edit(request, pk):
+    patient = get_patient_for(request.user, pk, perm="patients.change_patient")
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST":
+        saved = _save_patient(
+            request, form, lambda **data: services.update_patient(patient, by=request.user, **data)
+        )
+        if saved:
+            messages.success(request, f"Saved changes to {saved.full_name} ({saved.mrn}).")
+            return redirect(saved)
+    return render(
+        request,
+        "patients/patient_form.html",
+        {"form": form, "patient": patient, "title": f"Edit {patient.full_name}"},
+    )
+
+
+def patient_detail(request, pk):
+    patient = get_patient_for(request.user, pk)
+    factors = patient.contributing_factors.all()
+    return render(request, "patients/patient_detail.html", {"patient": patient, "factors": factors})

@@ -1,0 +1,62 @@
+"""Shared fixtures: the three people every view test covers (healthchecks' alice, bob and charlie):
+`clinician`, `administrator` and the anonymous `client`; plus factories as fixtures."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from patients.roles import ADMINISTRATOR, CLINICIAN
+
+from .factories import PatientFactory, UserFactory
+
+
+@pytest.fixture
+def roles(db):
+    call_command("setup_roles", stdout=io.StringIO())
+    return {group.name: group for group in Group.objects.all()}
+
+
+@pytest.fixture
+def clinician(roles):
+    user = UserFactory(username="alice", first_name="Alice", last_name="Clinician")
+    user.groups.add(roles[CLINICIAN])
+    return user
+
+
+@pytest.fixture
+def other_clinician(roles):
+    user = UserFactory(username="carol", first_name="Carol", last_name="Clinician")
+    user.groups.add(roles[CLINICIAN])
+    return user
+
+
+@pytest.fixture
+def administrator(roles):
+    user = UserFactory(username="bob", first_name="Bob", last_name="Admin", is_staff=True)
+    user.groups.add(roles[ADMINISTRATOR])
+    return user
+
+
+@pytest.fixture
+def clinician_client(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, administrator):
+    """A client logged in as a member of the Administrator role (not a superuser)."""
+    client.force_login(administrator)
+    return client
+
+
+@pytest.fixture
+def patient(clinician):
+    return PatientFactory(created_by=clinician)
+
+
+@pytest.fixture
+def patient_factory(db):
+    return PatientFactory
