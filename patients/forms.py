@@ -41,9 +41,7 @@ class PatientForm(forms.ModelForm):
             self.fields["contributing_factors"].queryset = ContributingFactor.objects.filter(
                 active=True
             ) | ContributingFactor.objects.filter(patients=self.instance)
-            self.fields["contributing_factors"].queryset = self.fields[
-                "contributing_factors"
-            ].queryset.distinct()
+            self.fields["contributing_factors"].queryset = self.fields["contributing_factors"].queryset.distinct()
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", submit_label))
 

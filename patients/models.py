@@ -13,8 +13,7 @@ EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
 mrn_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
-    "Medical record number may contain only letters, digits, '.', '/' and '-', "
-    "and must start with a letter or digit.",
+    "Medical record number may contain only letters, digits, '.', '/' and '-', and must start with a letter or digit.",
 )
 
 
@@ -84,13 +83,9 @@ class Patient(models.Model):
         help_text="Inactive patients are hidden from the patient list; every record is kept.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
-    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
     # When anything was last recorded for this patient (registration, edit, new results):
     # the patient list sorts by it.
     last_activity_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -52,9 +52,7 @@ def _save_patient(request, form, save):
 def patient_create(request):
     form = PatientForm(request.POST or None, submit_label="Register patient")
     if request.method == "POST":
-        patient = _save_patient(
-            request, form, lambda **data: services.register_patient(by=request.user, **data)
-        )
+        patient = _save_patient(request, form, lambda **data: services.register_patient(by=request.user, **data))
         if patient:
             messages.success(request, f"Registered {patient.full_name} ({patient.mrn}).")
             return redirect(patient)
@@ -65,9 +63,7 @@ def patient_edit(request, pk):
     patient = get_patient_for(request.user, pk, perm="patients.change_patient")
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST":
-        saved = _save_patient(
-            request, form, lambda **data: services.update_patient(patient, by=request.user, **data)
-        )
+        saved = _save_patient(request, form, lambda **data: services.update_patient(patient, by=request.user, **data))
         if saved:
             messages.success(request, f"Saved changes to {saved.full_name} ({saved.mrn}).")
             return redirect(saved)

@@ -34,9 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
-            raise CommandError(
-                "seed_demo creates accounts with published passwords: it only runs with DEBUG on."
-            )
+            raise CommandError("seed_demo creates accounts with published passwords: it only runs with DEBUG on.")
         with transaction.atomic():
             users = self.seed_users()
             self.seed_patients(by=users["clinician"])

@@ -13,13 +13,9 @@ class Command(BaseCommand):
             for name in names:
                 app_label, codename = name.split(".")
                 try:
-                    permissions.append(
-                        Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                    )
+                    permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
                 except Permission.DoesNotExist as exc:
                     raise CommandError(f"Role {role}: no permission {name}; run migrate first.") from exc
             group, created = Group.objects.get_or_create(name=role)
             group.permissions.set(permissions)
-            self.stdout.write(
-                f"{'Created' if created else 'Updated'} role {role} ({len(permissions)} permissions)"
-            )
+            self.stdout.write(f"{'Created' if created else 'Updated'} role {role} ({len(permissions)} permissions)")

@@ -1,0 +1,108 @@
+"""Interpreting a lab value: unit conversion, choosing the reference range, and the flag.
+
+Pure functions on plain values, no database: the table-driven tests in tests/test_interpretation.py
+cover every boundary. The vocabulary is FHIR's v3-ObservationInterpretation codes (N, L, H, LL, HH),
+plus NR for "no reference range applies to this patient", which is never shown as normal.
+
+Limits belong to the less severe side: a value equal to the normal low or high is normal, and a value
+equal to a critical limit is abnormal but not critical.
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from django.db import models
+
+# Canonical values are stored with this many decimal places.
+CANONICAL_PLACES = Decimal("0.0001")
+
+
+class Flag(models.TextChoices):
+    NORMAL = "N", "Normal"
+    LOW = "L", "Low"
+    HIGH = "H", "High"
+    CRITICAL_LOW = "LL", "Critically low"
+    CRITICAL_HIGH = "HH", "Critically high"
+    NO_RANGE = "NR", "No reference range for this patient"
+
+
+ABNORMAL_FLAGS = frozenset({Flag.LOW, Flag.HIGH, Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH})
+CRITICAL_FLAGS = frozenset({Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH})
+
+
+@dataclass(frozen=True)
+class Limits:
+    normal_low: Decimal | None = None
+    normal_high: Decimal | None = None
+    critical_low: Decimal | None = None
+    critical_high: Decimal | None = None
+
+
+class RangeLike(Protocol):
+    """What select_range needs of a reference range (the model satisfies it)."""
+
+    sex: str  # "" applies to any sex
+    age_min_years: int
+    age_max_years: int | None  # exclusive; None is open
+    effective_from: datetime.date
+
+
+def to_canonical(value: Decimal, factor: Decimal) -> Decimal:
+    """`value` in an accepted unit to the canonical unit: value × factor, rounded half up."""
+    return (value * factor).quantize(CANONICAL_PLACES, rounding=ROUND_HALF_UP)
+
+
+def age_in_years(born: datetime.date, on: datetime.date) -> int:
+    """Completed years on `on` (a 29 February birthday completes a year on 1 March)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def interpret(value: Decimal, limits: Limits | None) -> Flag:
+    if limits is None or (limits.normal_low is None and limits.normal_high is None):
+        return Flag.NO_RANGE
+    if limits.critical_low is not None and value < limits.critical_low:
+        return Flag.CRITICAL_LOW
+    if limits.critical_high is not None and value > limits.critical_high:
+        return Flag.CRITICAL_HIGH
+    if limits.normal_low is not None and value < limits.normal_low:
+        return Flag.LOW
+    if limits.normal_high is not None and value > limits.normal_high:
+        return Flag.HIGH
+    return Flag.NORMAL
+
+
+def applies_to(range_: RangeLike, *, sex: str, age: int) -> bool:
+    if range_.sex and range_.sex != sex:
+        return False
+    if age < range_.age_min_years:
+        return False
+    return range_.age_max_years is None or age < range_.age_max_years
+
+
+def select_range(ranges: Iterable[RangeLike], *, sex: str, age: int, on: datetime.date) -> RangeLike | None:
+    """The range for a patient of `sex` and `age` on the collection date `on`, or None.
+
+    Ranges with the same sex and age band are versions of one another: the latest effective on `on`
+    wins. Among the versions that apply, the most specific wins: sex-specific over any-sex, then a
+    bounded age band over an open one, then the narrower band.
+    """
+    current = {}
+    for range_ in ranges:
+        if range_.effective_from > on:
+            continue
+        key = (range_.sex, range_.age_min_years, range_.age_max_years)
+        if key not in current or range_.effective_from > current[key].effective_from:
+            current[key] = range_
+    candidates = [r for r in current.values() if applies_to(r, sex=sex, age=age)]
+    if not candidates:
+        return None
+
+    def specificity(range_):
+        bounded = range_.age_max_years is not None
+        width = (range_.age_max_years - range_.age_min_years) if bounded else 1000
+        return (bool(range_.sex), bounded, -width, range_.age_min_years)
+
+    return max(candidates, key=specificity)

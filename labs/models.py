@@ -1,0 +1,398 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from patients.models import Patient
+
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
+
+# Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
+VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
+
+loinc_validator = RegexValidator(r"^\d{1,7}-\d$", "A LOINC code looks like 2823-3 (digits, a hyphen, one check digit).")
+
+
+class Analyte(models.Model):
+    """One entry of the catalogue: what is measured, how it is coded, and what values are believable."""
+
+    code = models.SlugField(max_length=20, unique=True, help_text="Short code used in the app, e.g. 'k'.")
+    name = models.CharField(max_length=100, unique=True)
+    loinc = models.CharField("LOINC code", max_length=10, blank=True, validators=[loinc_validator])
+    canonical_unit = models.CharField(
+        max_length=20, help_text="UCUM unit values are stored and compared in, e.g. 'mmol/L'."
+    )
+    display_decimal_places = models.PositiveSmallIntegerField(
+        default=1, help_text="Decimal places shown for values in the canonical unit."
+    )
+    plausible_low = models.DecimalField(
+        **VALUE_DIGITS,
+        help_text="Values below this (canonical unit) are refused as a probable typo or wrong unit.",
+    )
+    plausible_high = models.DecimalField(
+        **VALUE_DIGITS,
+        help_text="Values above this (canonical unit) are refused as a probable typo or wrong unit.",
+    )
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(default=True, help_text="Inactive analytes cannot be entered; old results stay.")
+    changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(plausible_low__lt=models.F("plausible_high")),
+                name="analyte_plausible_low_below_high",
+                violation_error_message="The plausible low limit must be below the plausible high limit.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.canonical_unit})"
+
+    def clean(self):
+        low, high = self.plausible_low, self.plausible_high
+        if low is not None and high is not None and low >= high:
+            raise ValidationError(
+                {"plausible_high": f"The plausible high limit must be above the low limit ({self.plausible_low})."}
+            )
+
+    def format_value(self, value):
+        """`value` in the canonical unit, shown with the analyte's display precision."""
+        if value is None:
+            return ""
+        return f"{value:.{self.display_decimal_places}f}"
+
+
+class AnalyteUnit(models.Model):
+    """A unit an analyte may be entered in, and how to convert it: canonical = value × factor."""
+
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="units")
+    unit = models.CharField(max_length=20, help_text="UCUM unit, e.g. 'nmol/L'.")
+    factor = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        help_text="Multiply a value in this unit by this to get the canonical unit.",
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        default=2, help_text="Most decimal places accepted for a value entered in this unit."
+    )
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["analyte", "-active", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["analyte", "unit"],
+                name="analyte_unit_unique",
+                violation_error_message="This analyte already accepts that unit.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(factor__gt=0),
+                name="analyte_unit_factor_positive",
+                violation_error_message="The conversion factor must be greater than zero.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.unit} (× {self.factor.normalize()} → {self.analyte.canonical_unit})"
+
+
+class ReferenceRangeQuerySet(models.QuerySet):
+    def used(self):
+        """Ranges that have been applied to at least one result (never edited in place)."""
+        return self.filter(models.Exists(Result.objects.filter(reference_range=models.OuterRef("pk"))))
+
+
+class ReferenceRange(models.Model):
+    """Normal and critical limits for an analyte, optionally by sex and age band, from a date on.
+
+    Rows with the same analyte, sex and age band are versions: the latest one effective on a result's
+    collection date applies. A version that has been applied to results is never edited; a change is
+    saved as a new version (labs.services.revise_reference_range).
+    """
+
+    class Sex(models.TextChoices):
+        ANY = "", "Any sex"
+        FEMALE = Patient.Sex.FEMALE.value, "Female"
+        MALE = Patient.Sex.MALE.value, "Male"
+
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="ranges")
+    sex = models.CharField(max_length=10, choices=Sex.choices, blank=True, default=Sex.ANY)
+    age_min_years = models.PositiveSmallIntegerField(
+        "minimum age (years, inclusive)", default=0, help_text="Completed years on the collection date."
+    )
+    age_max_years = models.PositiveSmallIntegerField(
+        "maximum age (years, exclusive)", null=True, blank=True, help_text="Empty for no upper age limit."
+    )
+    normal_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True, help_text="Empty for no lower limit.")
+    normal_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True, help_text="Empty for no upper limit.")
+    critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    effective_from = models.DateField(help_text="Results collected on or after this date use this version.")
+    source = models.TextField(blank=True, help_text="Where these limits come from (lab, guideline, paper).")
+    changed_at = models.DateTimeField(default=timezone.now, editable=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    history = HistoricalRecords()
+
+    objects = ReferenceRangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["analyte", "sex", "age_min_years", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["analyte", "sex", "age_min_years", "age_max_years", "effective_from"],
+                name="reference_range_one_version_per_date",
+                violation_error_message="A range for this analyte, sex and age band already starts on that date.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(normal_low__isnull=True)
+                | models.Q(normal_high__isnull=True)
+                | models.Q(normal_low__lt=models.F("normal_high")),
+                name="reference_range_low_below_high",
+                violation_error_message="The normal low limit must be below the normal high limit.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(critical_low__isnull=True)
+                | models.Q(normal_low__isnull=True)
+                | models.Q(critical_low__lt=models.F("normal_low")),
+                name="reference_range_critical_low_outside_normal",
+                violation_error_message="The critical low limit must be below the normal low limit.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(critical_high__isnull=True)
+                | models.Q(normal_high__isnull=True)
+                | models.Q(critical_high__gt=models.F("normal_high")),
+                name="reference_range_critical_high_outside_normal",
+                violation_error_message="The critical high limit must be above the normal high limit.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(age_max_years__isnull=True) | models.Q(age_min_years__lt=models.F("age_max_years")),
+                name="reference_range_age_band_not_empty",
+                violation_error_message="The maximum age must be above the minimum age.",
+            ),
+        ]
+        indexes = [
+            # Choosing the range for a result: all versions of one analyte's ranges.
+            models.Index(fields=["analyte", "effective_from"], name="refrange_analyte_effective_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.analyte.name}: {self.describe()} ({self.applies_to_text()}, from {self.effective_from:%d %b %Y})"
+
+    @property
+    def limits(self):
+        return Limits(self.normal_low, self.normal_high, self.critical_low, self.critical_high)
+
+    def describe(self):
+        return describe_limits(self.limits, self.analyte)
+
+    def applies_to_text(self):
+        who = self.get_sex_display() if self.sex else "any sex"
+        if self.age_max_years is None:
+            return f"{who}, age {self.age_min_years}+"
+        return f"{who}, age {self.age_min_years}–{self.age_max_years - 1}"
+
+    def clean(self):
+        errors = {}
+        low, high = self.normal_low, self.normal_high
+        if low is None and high is None:
+            errors["normal_low"] = "Give a normal low limit, a normal high limit, or both."
+        if low is not None and high is not None and low >= high:
+            errors["normal_high"] = f"The normal high limit ({high}) must be above the normal low limit ({low})."
+        if self.critical_low is not None and low is not None and self.critical_low >= low:
+            errors["critical_low"] = (
+                f"The critical low limit ({self.critical_low}) must be below the normal low limit ({low})."
+            )
+        if self.critical_high is not None and high is not None and self.critical_high <= high:
+            errors["critical_high"] = (
+                f"The critical high limit ({self.critical_high}) must be above the normal high limit ({high})."
+            )
+        if self.age_max_years is not None and self.age_max_years <= self.age_min_years:
+            errors["age_max_years"] = (
+                f"The maximum age ({self.age_max_years}) must be above the minimum age ({self.age_min_years})."
+            )
+        if not errors and self.analyte_id and self.effective_from:
+            overlapping = [
+                other
+                for other in ReferenceRange.objects.filter(
+                    analyte_id=self.analyte_id, sex=self.sex, effective_from=self.effective_from
+                ).exclude(pk=self.pk)
+                if bands_overlap(self, other)
+            ]
+            if overlapping:
+                errors["age_min_years"] = (
+                    f"This age band overlaps another range for the same analyte and sex starting on the same "
+                    f"date: {overlapping[0].applies_to_text()}. Change the band or the effective date."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+def bands_overlap(a, b):
+    a_max = a.age_max_years if a.age_max_years is not None else 10**6
+    b_max = b.age_max_years if b.age_max_years is not None else 10**6
+    return a.age_min_years < b_max and b.age_min_years < a_max
+
+
+def describe_limits(limits: Limits, analyte: Analyte) -> str:
+    """Human-readable normal range, e.g. '3.5–5.2 mmol/L', '≤ 80.0 ng/mL', '≥ 20.0 ng/mL'."""
+    fmt, unit = analyte.format_value, analyte.canonical_unit
+
+    if limits.normal_low is not None and limits.normal_high is not None:
+        text = f"{fmt(limits.normal_low)}–{fmt(limits.normal_high)} {unit}"
+    elif limits.normal_low is not None:
+        text = f"≥ {fmt(limits.normal_low)} {unit}"
+    elif limits.normal_high is not None:
+        text = f"≤ {fmt(limits.normal_high)} {unit}"
+    else:
+        return "no reference range"
+    return text
+
+
+class Panel(models.Model):
+    """A set of results collected together and entered in one go."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual entry"
+        IMPORT = "import", "Imported"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
+    collected_at = models.DateTimeField("collected at")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    lab_name = models.CharField(max_length=100, blank=True)
+    accession_number = models.CharField(max_length=50, blank=True, help_text="Unique per lab when given.")
+    entered_at = models.DateTimeField(default=timezone.now, editable=False)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-collected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("lab_name"),
+                Lower("accession_number"),
+                condition=~models.Q(accession_number=""),
+                name="panel_accession_unique_per_lab",
+                violation_error_message="This lab's accession number has already been entered.",
+            ),
+        ]
+        indexes = [
+            # The worklist's "recently entered panels".
+            models.Index(fields=["-entered_at"], name="panel_entered_idx"),
+        ]
+
+    def __str__(self):
+        return f"Panel for {self.patient} collected {self.collected_at:%Y-%m-%d %H:%M}"
+
+
+class ResultQuerySet(models.QuerySet):
+    def valid(self):
+        """Results that count clinically: not marked entered in error."""
+        return self.exclude(status=Result.Status.ENTERED_IN_ERROR)
+
+    def abnormal(self):
+        return self.valid().filter(flag__in=ABNORMAL_FLAGS)
+
+
+class Result(models.Model):
+    """One analyte's value in a panel, with the interpretation frozen at the time it was made.
+
+    The range applied is kept both as a link to the version used and as a snapshot of its limits, so
+    a later change to the ranges never silently changes what a result said.
+    """
+
+    class Status(models.TextChoices):
+        FINAL = "final", "Final"
+        CORRECTED = "corrected", "Corrected"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    Flag = Flag
+
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="results")
+    # Copied from the panel so that per-patient listings and trends read one indexed table.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="results")
+    collected_at = models.DateTimeField()
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
+    value_entered = models.DecimalField("value as entered", **VALUE_DIGITS)
+    unit_entered = models.CharField("unit as entered", max_length=20)
+    value = models.DecimalField("value in canonical unit", **VALUE_DIGITS)
+    flag = models.CharField(max_length=2, choices=Flag.choices)
+    reference_range = models.ForeignKey(
+        ReferenceRange, on_delete=models.PROTECT, null=True, blank=True, related_name="results"
+    )
+    range_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    range_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    range_critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
+    status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    objects = ResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-collected_at", "analyte__sort_order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["panel", "analyte"],
+                name="result_one_per_analyte_per_panel",
+                violation_error_message="This panel already has a result for that analyte.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(value_entered__gte=0) & models.Q(value__gte=0),
+                name="result_value_not_negative",
+                violation_error_message="A lab value cannot be negative.",
+            ),
+        ]
+        indexes = [
+            # The patient page: a patient's results, newest first.
+            models.Index(fields=["patient", "-collected_at"], name="result_patient_collected_idx"),
+            # Trend charts and retest checks: one analyte's results for a patient over time.
+            models.Index(fields=["patient", "analyte", "collected_at"], name="result_patient_analyte_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.analyte.name} {self.value_entered} {self.unit_entered} ({self.get_flag_display()})"
+
+    @property
+    def limits(self):
+        return Limits(self.range_low, self.range_high, self.range_critical_low, self.range_critical_high)
+
+    @property
+    def range_text(self):
+        return describe_limits(self.limits, self.analyte)
+
+    @property
+    def is_abnormal(self):
+        return self.status != self.Status.ENTERED_IN_ERROR and self.flag in ABNORMAL_FLAGS
+
+    @property
+    def is_critical(self):
+        return self.status != self.Status.ENTERED_IN_ERROR and self.flag in CRITICAL_FLAGS
+
+    @property
+    def display_value(self):
+        return self.analyte.format_value(self.value)

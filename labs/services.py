@@ -1,0 +1,169 @@
+"""Writes to lab data. Each function is one user action in one transaction, and records who and when.
+
+Callers validate user input first (labs.forms); these functions enforce the invariants again with
+full_clean(), so an import or a script gets the same checks as the browser.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Patient
+from patients.services import touch_patient
+
+from .interpretation import age_in_years, interpret, select_range, to_canonical
+from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One value to record: `value` in `unit`, which must be one of the analyte's accepted units."""
+
+    analyte: Analyte
+    value: Decimal
+    unit: AnalyteUnit
+
+
+def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):
+    """The reference range version that applies to `patient` for `analyte` on the collection date."""
+    day = timezone.localdate(collected_at)
+    ranges = [r for r in analyte.ranges.all() if r.effective_from <= day]
+    return select_range(ranges, sex=patient.sex, age=age_in_years(patient.date_of_birth, day), on=day)
+
+
+def _interpret_into(result: Result, patient: Patient) -> None:
+    """Set the canonical value, the range applied (link and snapshot) and the flag on `result`."""
+    range_ = range_for(patient, result.analyte, result.collected_at)
+    result.reference_range = range_
+    if range_ is None:
+        result.range_low = result.range_high = result.range_critical_low = result.range_critical_high = None
+    else:
+        result.range_low, result.range_high = range_.normal_low, range_.normal_high
+        result.range_critical_low, result.range_critical_high = range_.critical_low, range_.critical_high
+    result.flag = interpret(result.value, range_.limits if range_ else None)
+
+
+@transaction.atomic
+def record_panel(
+    *,
+    patient: Patient,
+    collected_at: datetime.datetime,
+    entries: list[Entry],
+    by,
+    lab_name: str = "",
+    accession_number: str = "",
+    source: str = Panel.Source.MANUAL,
+) -> Panel:
+    """Save a panel and its results whole, or nothing (raises ValidationError)."""
+    if not entries:
+        raise ValidationError("Enter at least one result: the panel is empty.")
+    analytes = [entry.analyte.pk for entry in entries]
+    if len(set(analytes)) != len(analytes):
+        raise ValidationError("The same analyte appears twice in this panel; enter each analyte once.")
+    panel = Panel(
+        patient=patient,
+        collected_at=collected_at,
+        lab_name=lab_name.strip(),
+        accession_number=accession_number.strip(),
+        source=source,
+        entered_by=by,
+    )
+    panel.full_clean()
+    panel.save()
+    for entry in entries:
+        if entry.unit.analyte_id != entry.analyte.pk:
+            raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
+        result = Result(
+            panel=panel,
+            patient=patient,
+            collected_at=collected_at,
+            analyte=entry.analyte,
+            value_entered=entry.value,
+            unit_entered=entry.unit.unit,
+            value=to_canonical(entry.value, entry.unit.factor),
+            updated_by=by,
+        )
+        _interpret_into(result, patient)
+        result.full_clean(exclude=["panel"])
+        result.save()
+    touch_patient(patient)
+    return panel
+
+
+@transaction.atomic
+def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
+    """Replace a result's value, keeping the earlier one in history with who, when and why."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the correction."})
+    if result.status == Result.Status.ENTERED_IN_ERROR:
+        raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    result.value_entered = value
+    result.unit_entered = unit.unit
+    result.value = to_canonical(value, unit.factor)
+    _interpret_into(result, result.patient)
+    result.status = Result.Status.CORRECTED
+    result.status_reason = reason.strip()
+    result.updated_by = by
+    result.updated_at = timezone.now()
+    result.full_clean()
+    result._change_reason = reason.strip()  # django-simple-history stores it on the history row
+    result.save()
+    touch_patient(result.patient)
+    return result
+
+
+@transaction.atomic
+def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
+    """Withdraw a result that should never have been recorded; it stays visible, struck through."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the result was entered in error."})
+    result.status = Result.Status.ENTERED_IN_ERROR
+    result.status_reason = reason.strip()
+    result.updated_by = by
+    result.updated_at = timezone.now()
+    result._change_reason = reason.strip()
+    result.save()
+    touch_patient(result.patient)
+    return result
+
+
+RANGE_FIELDS = ("normal_low", "normal_high", "critical_low", "critical_high", "source")
+
+
+@transaction.atomic
+def revise_reference_range(range_: ReferenceRange, *, effective_from: datetime.date, by, **changes) -> ReferenceRange:
+    """Change a range. If results have used it, save the change as a new version from `effective_from`
+    and leave the old version as it was; otherwise edit it in place."""
+    unknown = set(changes) - set(RANGE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not range limits: {sorted(unknown)}")
+    if ReferenceRange.objects.used().filter(pk=range_.pk).exists():
+        if effective_from <= range_.effective_from:
+            raise ValidationError(
+                {
+                    "effective_from": (
+                        f"This range has been applied to results, so a change starts a new version: choose an "
+                        f"effective date after {range_.effective_from:%d %b %Y}."
+                    )
+                }
+            )
+        original = ReferenceRange.objects.get(pk=range_.pk)
+        range_ = ReferenceRange(
+            analyte=original.analyte,
+            sex=original.sex,
+            age_min_years=original.age_min_years,
+            age_max_years=original.age_max_years,
+            **{name: getattr(original, name) for name in RANGE_FIELDS},
+        )
+    for name, value in changes.items():
+        setattr(range_, name, value)
+    range_.effective_from = effective_from
+    range_.changed_by = by
+    range_.changed_at = timezone.now()
+    range_.full_clean()
+    range_.save()
+    return range_
