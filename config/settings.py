@@ -76,6 +76,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "patients.context_processors.user_roles",
             ],
+            # {% load exports %} on the patient page (labs may not import guidance; a template may).
+            "libraries": {"exports": "guidance.exports.templatetags"},
         },
     },
 ]
@@ -87,6 +89,18 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Rendered trend charts are cached in a database table (created by `manage.py createcachetable`):
+# every server process and machine sees the same entries, with no extra service to run.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "myolab_cache",
+        "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=20000)},
+    }
+}
+# The identifier system of the medical record numbers in FHIR exports (Patient.identifier.system).
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:myolab:mrn")
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -160,4 +174,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # fontTools (used by the PDF export) logs every font table it trims at INFO.
+    "loggers": {"fontTools": {"level": "WARNING"}},
 }

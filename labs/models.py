@@ -16,6 +16,11 @@ VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
 loinc_validator = RegexValidator(r"^\d{1,7}-\d$", "A LOINC code looks like 2823-3 (digits, a hyphen, one check digit).")
 
 
+def plain(value) -> str:
+    """A Decimal without trailing zeros or exponent, for messages: 3.5000 → "3.5", 100.0 → "100"."""
+    return format(value.normalize(), "f")
+
+
 class Analyte(models.Model):
     """One entry of the catalogue: what is measured, how it is coded, and what values are believable."""
 
@@ -66,7 +71,9 @@ class Analyte(models.Model):
         low, high = self.plausible_low, self.plausible_high
         if low is not None and high is not None and low >= high:
             raise ValidationError(
-                {"plausible_high": f"The plausible high limit must be above the low limit ({self.plausible_low})."}
+                {
+                    "plausible_high": f"The plausible high limit must be above the low limit ({plain(self.plausible_low)})."
+                }
             )
 
     def format_value(self, value):
@@ -90,6 +97,17 @@ class AnalyteUnit(models.Model):
         default=2, help_text="Most decimal places accepted for a value entered in this unit."
     )
     active = models.BooleanField(default=True)
+    # A value entered in this unit between these limits (inclusive, as entered) reads just as well in
+    # another unit (magnesium 1.0–1.2 in mg/dL or mmol/L): the entry form asks the clinician to confirm.
+    ambiguous_low = models.DecimalField(
+        **VALUE_DIGITS, null=True, blank=True, help_text="Values from this (in this unit) ask to confirm the unit."
+    )
+    ambiguous_high = models.DecimalField(
+        **VALUE_DIGITS, null=True, blank=True, help_text="Values up to this (in this unit) ask to confirm the unit."
+    )
+    ambiguous_with = models.CharField(
+        max_length=20, blank=True, help_text="The unit such a value may really be in, e.g. 'mmol/L'."
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -109,6 +127,18 @@ class AnalyteUnit(models.Model):
 
     def __str__(self):
         return f"{self.unit} (× {self.factor.normalize()} → {self.analyte.canonical_unit})"
+
+    def clean(self):
+        if (self.ambiguous_low is not None or self.ambiguous_high is not None) and not self.ambiguous_with:
+            raise ValidationError({"ambiguous_with": "Name the unit an ambiguous value may really be in."})
+
+    def is_ambiguous(self, value):
+        """True if `value` (in this unit) may really be in the unit `ambiguous_with`."""
+        if not self.ambiguous_with or (self.ambiguous_low is None and self.ambiguous_high is None):
+            return False
+        above = self.ambiguous_low is None or value >= self.ambiguous_low
+        below = self.ambiguous_high is None or value <= self.ambiguous_high
+        return above and below
 
 
 class ReferenceRangeQuerySet(models.QuerySet):
@@ -219,14 +249,16 @@ class ReferenceRange(models.Model):
         if low is None and high is None:
             errors["normal_low"] = "Give a normal low limit, a normal high limit, or both."
         if low is not None and high is not None and low >= high:
-            errors["normal_high"] = f"The normal high limit ({high}) must be above the normal low limit ({low})."
+            errors["normal_high"] = (
+                f"The normal high limit ({plain(high)}) must be above the normal low limit ({plain(low)})."
+            )
         if self.critical_low is not None and low is not None and self.critical_low >= low:
             errors["critical_low"] = (
-                f"The critical low limit ({self.critical_low}) must be below the normal low limit ({low})."
+                f"The critical low limit ({plain(self.critical_low)}) must be below the normal low limit ({plain(low)})."
             )
         if self.critical_high is not None and high is not None and self.critical_high <= high:
             errors["critical_high"] = (
-                f"The critical high limit ({self.critical_high}) must be above the normal high limit ({high})."
+                f"The critical high limit ({plain(self.critical_high)}) must be above the normal high limit ({plain(high)})."
             )
         if self.age_max_years is not None and self.age_max_years <= self.age_min_years:
             errors["age_max_years"] = (
@@ -384,6 +416,10 @@ class Result(models.Model):
     @property
     def range_text(self):
         return describe_limits(self.limits, self.analyte)
+
+    @property
+    def is_entered_in_error(self):
+        return self.status == self.Status.ENTERED_IN_ERROR
 
     @property
     def is_abnormal(self):

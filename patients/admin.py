@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
-from .models import ContributingFactor, Patient
+from .models import ContributingFactor, Patient, PatientExport
 
 
 class NoDeleteAdmin(admin.ModelAdmin):
@@ -48,3 +48,23 @@ class PatientAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
         for patient in queryset:
             services.set_patient_active(patient, active=True, by=request.user)
         messages.success(request, f"Reactivated {queryset.count()} patient(s).")
+
+
+@admin.register(PatientExport)
+class PatientExportAdmin(admin.ModelAdmin):
+    """The export log: administrators read it; nobody adds, edits or deletes a row."""
+
+    list_display = ["created_at", "user", "patient", "format", "detail"]
+    list_filter = ["format", "created_at"]
+    search_fields = ["patient__mrn", "patient__family_name", "user__username", "detail"]
+    list_select_related = ["user", "patient"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

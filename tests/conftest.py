@@ -1,12 +1,17 @@
 """Shared fixtures: the three people every view test covers (healthchecks' alice, bob and charlie):
 `clinician`, `administrator` and the anonymous `client`; plus factories as fixtures."""
 
+import datetime
 import io
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.utils import timezone
 
+from labs.models import Analyte
+from labs.services import Entry, record_panel
 from patients.roles import ADMINISTRATOR, CLINICIAN
 
 from .factories import PatientFactory, UserFactory
@@ -60,3 +65,33 @@ def patient(clinician):
 @pytest.fixture
 def patient_factory(db):
     return PatientFactory
+
+
+@pytest.fixture
+def analytes(db):
+    """The seeded catalogue (migration labs 0002), by code: analytes["k"] is potassium."""
+    return {analyte.code: analyte for analyte in Analyte.objects.prefetch_related("units")}
+
+
+@pytest.fixture
+def record(analytes, clinician):
+    """record(patient, {"k": ("3.1", "mmol/L")}, collected_at=...) saves a panel through the labs service."""
+
+    def record_(patient, values, *, collected_at=None, by=None, **panel_fields):
+        entries = [
+            Entry(
+                analyte=analytes[code],
+                value=Decimal(value),
+                unit=analytes[code].units.get(unit=unit),
+            )
+            for code, (value, unit) in values.items()
+        ]
+        return record_panel(
+            patient=patient,
+            collected_at=collected_at or timezone.now() - datetime.timedelta(hours=1),
+            entries=entries,
+            by=by or clinician,
+            **panel_fields,
+        )
+
+    return record_

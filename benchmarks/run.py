@@ -1,0 +1,438 @@
+"""Load benchmark: Myolab under gunicorn against PostgreSQL holding 2,000,000 results.
+
+    make bench            (or: .venv/bin/python benchmarks/run.py)
+
+1. Uses the database BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/myolab_bench),
+   creating it if missing, migrates it and fills it with `generate_data` (50,000 patients × 40 results,
+   plus one patient with 1,000 results) unless that data set is already there.
+2. Starts gunicorn (2 sync workers, DEBUG off, a fresh SECRET_KEY, plain HTTP) on 127.0.0.1:BENCH_PORT.
+3. Logs in eight clinicians (one bench account, eight sessions) through the login form.
+4. Drives each page with wrk: eight connections, one per session, each sending its next request as soon
+   as the last one is answered (no think time: a busier clinic than eight real people make).
+5. Counts SQL queries per page separately, with Django's test client against the same database.
+6. Prints a table and writes it as JSON to benchmarks/results/.
+
+Settings: BENCH_DATABASE_URL, BENCH_PATIENTS (50000), BENCH_SECONDS per page (20), BENCH_USERS (8),
+BENCH_PORT (8105).
+"""
+
+import datetime
+import http.cookiejar
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/myolab_bench")
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "50000"))
+RESULTS_PER_PATIENT = 40
+LONG_HISTORY = 1000
+SEED = 1
+USERS = int(os.environ.get("BENCH_USERS", "8"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+PORT = int(os.environ.get("BENCH_PORT", "8105"))
+WORKERS = 2
+BASE = f"http://127.0.0.1:{PORT}"
+BENCH_USER = "bench-clinician"
+SAVE_PATIENT_MRN = "BENCH-SAVE"
+# Targets from issue 7: p95 in milliseconds by kind of page.
+TARGET_MS = {"html": 150, "csv": 150, "fhir": 150, "pdf": 1000, "floor": None}
+# The 6-analyte panel the save benchmark posts (canonical units); CSRFTOKEN is filled in per session.
+PANEL = {"vitd25": "15.0", "mg": "2.10", "ca": "9.4", "k": "3.2", "ck": "250", "alb": "4.2"}
+
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DATABASE_URL": DATABASE_URL,
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "SECURE_SSL_REDIRECT": "false",
+    "SECURE_COOKIES": "false",
+    "SECURE_HSTS_SECONDS": "0",
+    # testserver: the query counts use Django's test client in this process.
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def main():
+    ensure_database()
+    for command in (["migrate", "--no-input"], ["createcachetable"], ["setup_roles"], ["collectstatic", "--no-input"]):
+        manage(*command, quiet=True)
+    os.environ.update(ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    ensure_data()
+    password, save_patient = prepare_accounts()
+    pages, missing = plan_pages(save_patient)
+    server = subprocess.Popen(
+        [BIN / "gunicorn", "config.wsgi", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{PORT}"],
+        cwd=ROOT,
+        env=ENV,
+    )
+    try:
+        wait_for_server()
+        sessions = [log_in(password, pages) for _ in range(USERS)]
+        with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
+            handle.writelines(f"{cookie}\t{token}\n" for cookie, token in sessions)
+        measured = [load(page, handle.name) for page in pages]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for row in measured:
+        row["queries"] = count_queries(row, pages)
+    report(measured, missing, pages)
+
+
+def manage(*args, quiet=False):
+    print(f"$ manage.py {' '.join(args)}", flush=True)
+    output = subprocess.DEVNULL if quiet else None
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, check=True, stdout=output)
+
+
+def ensure_database():
+    import psycopg2
+
+    url = urllib.parse.urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    admin = psycopg2.connect(
+        host=url.hostname, port=url.port or 5432, user=url.username, password=url.password, dbname="postgres"
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if not cursor.fetchone():
+            print(f"Creating database {name}", flush=True)
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def ensure_data():
+    from patients.models import Patient
+
+    if Patient.objects.filter(mrn=f"S{SEED}-LONG").exists():
+        print("The synthetic data set is already there.", flush=True)
+        return
+    if Patient.objects.filter(mrn__istartswith=f"S{SEED}-").exists():
+        sys.exit(
+            "The database holds an incomplete synthetic data set (generation was interrupted). "
+            f"Drop it (dropdb {urllib.parse.urlparse(DATABASE_URL).path.lstrip('/')}) and run again."
+        )
+    manage(
+        "generate_data",
+        f"--patients={PATIENTS}",
+        f"--results-per-patient={RESULTS_PER_PATIENT}",
+        f"--seed={SEED}",
+        f"--long-history={LONG_HISTORY}",
+        "--force",
+    )
+
+
+def prepare_accounts():
+    """The bench clinician (a fresh password each run) and the patient whose panels the save test adds."""
+    from django.contrib.auth.models import Group, User
+
+    from patients.models import Patient
+    from patients.roles import CLINICIAN
+    from patients.services import register_patient
+
+    password = secrets.token_urlsafe(24)
+    user, _ = User.objects.get_or_create(username=BENCH_USER, defaults={"first_name": "Bench", "last_name": "User"})
+    user.set_password(password)
+    user.save()
+    user.groups.add(Group.objects.get(name=CLINICIAN))
+    patient = Patient.objects.filter(mrn=SAVE_PATIENT_MRN).first() or register_patient(
+        by=user,
+        mrn=SAVE_PATIENT_MRN,
+        given_name="Bench",
+        family_name="Saves",
+        date_of_birth=datetime.date(1960, 5, 5),
+        sex=Patient.Sex.FEMALE,
+    )
+    return password, patient
+
+
+def plan_pages(save_patient):
+    """(pages to measure, names of the pages that do not exist in this version of the app)."""
+    from django.urls import NoReverseMatch, reverse
+
+    from patients.models import Patient
+
+    long_patient = Patient.objects.get(mrn=f"S{SEED}-LONG")
+    typical_patient = Patient.objects.get(mrn=f"S{SEED}-000001")
+    deep_page = max(1, Patient.objects.active().count() // 50 * 9 // 10)
+    wanted = [
+        # name, kind, URL name, args, query string, the same page for a patient with 40 results
+        ("healthz (floor)", "floor", "healthz", [], "", None),
+        ("patient list, first page", "html", "patients:list", [], "", None),
+        ("patient list, search 'smith'", "html", "patients:list", [], "?q=smith", None),
+        (f"patient list, page {deep_page}", "html", "patients:list", [], f"?page={deep_page}", None),
+        ("patient page, 1,000 results", "html", "patients:detail", [long_patient.pk], "", typical_patient.pk),
+        ("save a 6-analyte panel (POST)", "html", "labs:enter_results", [save_patient.pk], "", None),
+        ("worklist (home page)", "html", "home", [], "", None),
+        ("explanation page", "html", "guidance:topic", ["topic"], "", None),
+        ("summary, 1,000 results", "html", "exports:summary", [long_patient.pk], "", typical_patient.pk),
+        ("PDF summary, 1,000 results", "pdf", "exports:summary_pdf", [long_patient.pk], "", typical_patient.pk),
+        ("CSV results, 1,000 results", "csv", "exports:results_csv", [long_patient.pk], "", typical_patient.pk),
+        ("FHIR bundle, 1,000 results", "fhir", "exports:fhir", [long_patient.pk], "", typical_patient.pk),
+    ]
+    pages, missing = [], []
+    for name, kind, url_name, args, query, small_pk in wanted:
+        if args == ["topic"]:
+            args = [explanation_slug()]
+            if args == [None]:
+                missing.append(name)
+                continue
+        try:
+            path = reverse(url_name, args=args) + query
+            small = reverse(url_name, args=[small_pk]) + query if small_pk else None
+        except NoReverseMatch:
+            missing.append(name)
+            continue
+        page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET", "body": ""}
+        if url_name == "labs:enter_results":
+            page["method"] = "POST"
+            page["body"] = panel_body()
+        pages.append(page)
+    return pages, missing
+
+
+def explanation_slug():
+    try:
+        from guidance.models import Topic
+    except ImportError:
+        return None
+    topic = Topic.objects.filter(active=True).order_by("slug").first()
+    return topic.slug if topic else None
+
+
+def panel_body():
+    """The entry form's fields for PANEL, each value in its analyte's canonical unit."""
+    from labs.models import Analyte
+
+    fields = {"csrfmiddlewaretoken": "CSRFTOKEN", "collected_at": "2026-01-15T09:30", "lab_name": "Bench lab"}
+    for analyte in Analyte.objects.filter(code__in=PANEL).prefetch_related("units"):
+        fields[f"{analyte.code}_value"] = PANEL[analyte.code]
+        fields[f"{analyte.code}_unit"] = next(u.pk for u in analyte.units.all() if u.unit == analyte.canonical_unit)
+    return urllib.parse.urlencode(fields)
+
+
+def wait_for_server():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{BASE}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    sys.exit("gunicorn did not answer /healthz within 60 seconds.")
+
+
+def settle():
+    """Wait until requests queued by the previous page have been answered, so they do not count against
+    the next one: /healthz queues behind them, so its answer means the queue is empty."""
+    wait_for_server()
+    time.sleep(1)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def log_in(password, pages):
+    """Log in through the form like a browser; check every page answers; return (cookie header, CSRF token)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    token = csrf_token(opener.open(f"{BASE}/login/").read().decode())
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": BENCH_USER, "password": password})
+    try:
+        opener.open(f"{BASE}/login/", data=form.encode())
+        sys.exit("Login failed: the login form did not redirect.")
+    except urllib.error.HTTPError as error:
+        if error.code != 302:
+            raise
+    token = None
+    for page in pages:
+        if page["method"] == "GET":
+            with opener.open(BASE + page["path"]) as response:
+                assert response.status == 200, f"{page['name']}: HTTP {response.status}"
+                if token is None and "html" in response.headers.get("Content-Type", ""):
+                    token = csrf_token(response.read().decode(), required=False)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return cookie, token or ""
+
+
+def csrf_token(html, required=True):
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    if not match and required:
+        sys.exit("No CSRF token on the page.")
+    return match.group(1) if match else None
+
+
+def load(page, sessions_file):
+    settle()
+    print(f"wrk: {page['name']} ({page['method']} {page['path']}), {USERS} users, {SECONDS} s", flush=True)
+    before = saved_panels() if page["method"] == "POST" else 0
+    env = {
+        **os.environ,
+        "BENCH_SESSIONS": "" if page["kind"] == "floor" else sessions_file,
+        "BENCH_METHOD": page["method"],
+        "BENCH_BODY": page["body"],
+    }
+    run = subprocess.run(
+        ["wrk", f"-t{USERS}", f"-c{USERS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", ROOT / "benchmarks/wrk.lua"]
+        + [BASE + page["path"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(next(line[6:] for line in run.stdout.splitlines() if line.startswith("BENCH ")))
+    errors = figures["socket_errors"] + figures["http_errors"]
+    if page["method"] == "POST":  # a form shown again with errors is a 200: count the panels actually saved
+        errors += figures["requests"] - (saved_panels() - before)
+    seconds = figures["duration_us"] / 1e6
+    return {
+        "page": page["name"],
+        "kind": page["kind"],
+        "method": page["method"],
+        "path": page["path"],
+        "requests": figures["requests"],
+        "errors": errors,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p95_ms": figures["p95_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "max_ms": figures["max_us"] / 1000,
+        "requests_per_second": figures["requests"] / seconds,
+    }
+
+
+def saved_panels():
+    from django.db import connection
+
+    from labs.models import Panel
+
+    connection.close()  # a fresh connection: see what gunicorn's workers committed
+    return Panel.objects.filter(patient__mrn=SAVE_PATIENT_MRN).count()
+
+
+def count_queries(row, pages):
+    """SQL queries for one request of the page, and for the same page of a 40-result patient."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    page = next(p for p in pages if p["name"] == row["page"])
+    client = Client()
+    if page["kind"] != "floor":
+        client.force_login(User.objects.get(username=BENCH_USER))
+    counts = {}
+    for label, path in (("queries", page["path"]), ("queries_40_results", page["small_path"])):
+        if not path:
+            continue
+        with CaptureQueriesContext(connection) as queries:
+            if page["method"] == "POST":
+                data = dict(urllib.parse.parse_qsl(page["body"]))
+                response = client.post(path, {**data, "csrfmiddlewaretoken": ""})
+            else:
+                response = client.get(path)
+        assert response.status_code in (200, 302), f"{page['name']}: HTTP {response.status_code}"
+        counts[label] = len(queries)
+    row.update(counts)
+    return counts["queries"]
+
+
+def report(rows, missing, pages):
+    floor = next(row for row in rows if row["kind"] == "floor")
+    for row in rows:
+        row["p50_vs_floor"] = row["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else None
+        target = TARGET_MS[row["kind"]]
+        row["target_p95_ms"] = target
+        row["meets_target"] = row["requests"] > 0 and row["errors"] == 0 and (target is None or row["p95_ms"] <= target)
+    header = (
+        f"{'page':<34} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
+        f"{'queries':>9} {'p50/floor':>9}  target"
+    )
+    print("\n" + header + "\n" + "-" * len(header))
+    for row in rows:
+        queries = str(row["queries"])
+        if "queries_40_results" in row:
+            queries += f" ({row['queries_40_results']})"
+        verdict = "-" if row["target_p95_ms"] is None else ("met" if row["meets_target"] else "MISSED")
+        print(
+            f"{row['page']:<34} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
+            f"{row['p99_ms']:>8.1f} {row['requests_per_second']:>7.1f} {queries:>9} {row['p50_vs_floor'] or 0:>8.1f}×  "
+            f"{verdict}"
+        )
+    print("Queries in brackets: the same page for a patient with 40 results (constant means it does not grow).")
+    if missing:
+        print(f"Not measured (not in this version of the app): {', '.join(missing)}")
+    data = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "data": data_size(),
+        "settings": {"users": USERS, "seconds_per_page": SECONDS, "gunicorn_workers": WORKERS, "debug": False},
+        "pages": rows,
+        "missing_pages": missing,
+    }
+    out = ROOT / "benchmarks" / "results" / f"bench-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"Written to {out.relative_to(ROOT)}")
+
+
+def machine():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    memory = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(int(memory.split()[1]) / 1024**2, 1),
+        "postgresql": postgres,
+        "python": platform.python_version(),
+    }
+
+
+def data_size():
+    from guidance.models import Finding, FollowUpPlan
+    from labs.models import Panel, Result
+    from patients.models import Patient
+
+    return {
+        "patients": Patient.objects.count(),
+        "panels": Panel.objects.count(),
+        "results": Result.objects.count(),
+        "findings": Finding.objects.count(),
+        "follow_up_plans": FollowUpPlan.objects.count(),
+    }
+
+
+if __name__ == "__main__":
+    main()

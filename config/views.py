@@ -1,0 +1,32 @@
+"""Views that belong to the deployment, not to a domain app."""
+
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+
+@login_not_required
+@never_cache
+@require_safe
+def healthz(request):
+    """For load balancers: 200 when the database answers and every migration is applied, else 503
+    naming what failed. Says nothing about patients, users or versions, because anyone may call it."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        logger.exception("Health check: the database did not answer")
+        return JsonResponse({"status": "error", "database": "unreachable", "migrations": "unknown"}, status=503)
+    if unapplied:
+        logger.error("Health check: %d migrations are not applied", len(unapplied))
+        return JsonResponse({"status": "error", "database": "ok", "migrations": "unapplied"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok", "migrations": "applied"})

@@ -1,0 +1,84 @@
+from django.contrib import admin
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Finding, FollowUpPlan, Rule, Topic
+
+
+class NoDeleteAdmin(SimpleHistoryAdmin):
+    """Guidance content and clinical records are deactivated, never deleted; every change keeps history."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Topic)
+class TopicAdmin(NoDeleteAdmin):
+    list_display = ["title", "slug", "active", "updated_at", "updated_by"]
+    list_filter = ["active"]
+    search_fields = ["title", "summary"]
+    readonly_fields = ["updated_at", "updated_by"]
+    prepopulated_fields = {"slug": ["title"]}
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "active"]}),
+        (
+            "Sections (markdown: **bold**, *italic*, lists with '-', links as [text](https://…))",
+            {"fields": [name for name, _ in Topic.SECTIONS]},
+        ),
+        ("Last change", {"fields": ["updated_at", "updated_by"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_at, obj.updated_by = timezone.now(), request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Rule)
+class RuleAdmin(NoDeleteAdmin):
+    list_display = [
+        "code",
+        "analyte",
+        "flags",
+        "with_analyte",
+        "priority",
+        "topic",
+        "severity",
+        "action_type",
+        "active",
+    ]
+    list_filter = ["active", "severity", "topic", "analyte"]
+    list_select_related = ["analyte", "with_analyte", "topic"]
+    search_fields = ["code", "summary"]
+    filter_horizontal = ["relevant_factors"]
+    fieldsets = [
+        (None, {"fields": ["code", "active", "topic", "severity", "summary"]}),
+        ("When it matches", {"fields": ["analyte", "flags", "value_below", "value_above", "uln_multiple_above"]}),
+        ("Pattern (optional)", {"fields": ["with_analyte", "with_flags", "priority"]}),
+        ("Suggestion", {"fields": ["action_type", "retest_days", "relevant_factors"]}),
+    ]
+
+
+class ReadOnlyAdmin(NoDeleteAdmin):
+    """Findings and plans change only through the clinician pages (which enforce the review rules)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ["id", "patient", "result", "topic", "severity", "critical", "status", "created_at"]
+    list_filter = ["status", "severity", "critical", "topic"]
+    list_select_related = ["patient", "result__analyte", "topic"]
+    search_fields = ["patient__mrn", "patient__family_name", "summary"]
+
+
+@admin.register(FollowUpPlan)
+class FollowUpPlanAdmin(ReadOnlyAdmin):
+    list_display = ["id", "patient", "action_type", "due_date", "owner", "status", "met_result", "version"]
+    list_filter = ["status", "action_type"]
+    list_select_related = ["patient", "owner", "met_result__analyte"]
+    search_fields = ["patient__mrn", "patient__family_name", "details"]

@@ -1,0 +1,231 @@
+"""Trend charts: one analyte's values over time against the normal range, readable without colour.
+
+One drawing function (`trend_figure`) serves the patient page (SVG) and the PDF summary (JPEG). It uses
+matplotlib's object API (a Figure printed by the Agg backend, never pyplot), which needs no display and
+keeps no global state between requests.
+
+Drawing a chart takes tens of milliseconds, so rendered charts are kept in Django's cache (configured
+in config/settings.py) under a key made of the patient, the analyte and the newest change to that
+analyte's results: entering, correcting or withdrawing a result makes a new key, and the page draws
+again; otherwise it reads the cache.
+"""
+
+import base64
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+
+import matplotlib
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Min, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from labs.interpretation import Flag
+from labs.models import Analyte, Result
+
+# Without a date in the file, the same chart always gives the same bytes.
+matplotlib.rcParams["svg.hashsalt"] = "myolab"
+
+# The latest values drawn per chart: more points are not readable at page width, and drawing time
+# grows with them. The table beside the chart lists the latest TABLE_ROWS; the CSV export has them all.
+CHART_POINTS = 200
+TABLE_ROWS = 10
+# Bump when the drawing changes, so cached charts of the old look are not served.
+CHART_VERSION = 3
+CHART_CACHE_SECONDS = 7 * 24 * 3600
+
+# flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
+MARKERS = {
+    Flag.NORMAL: ("o", "#198754", "Normal (circle)"),
+    Flag.LOW: ("v", "#c35a00", "Low (triangle down)"),
+    Flag.HIGH: ("^", "#c35a00", "High (triangle up)"),
+    Flag.CRITICAL_LOW: ("X", "#b02a37", "Critically low (cross)"),
+    Flag.CRITICAL_HIGH: ("P", "#b02a37", "Critically high (plus)"),
+    Flag.NO_RANGE: ("s", "#6c757d", "No reference range (square)"),
+}
+BAND_COLOUR = "#cfe8d8"
+
+
+def draw_trend(analyte: Analyte, results: list[Result], *, image_format: str) -> bytes:
+    """`results` (oldest first) as a chart: "svg" for the page, "jpeg" for the PDF.
+
+    The PDF takes JPEG because a PDF embeds a JPEG file as it is, while a PNG has to be decoded and
+    compressed again on every export (about 20 ms a chart). Quality 95 without colour subsampling
+    keeps lines and text sharp at 150 dpi.
+    """
+    buffer = io.BytesIO()
+    figure = trend_figure(analyte, results)
+    if image_format == "svg":
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    else:
+        figure.savefig(buffer, format="jpeg", dpi=150, pil_kwargs={"quality": 95, "subsampling": 0})
+    return buffer.getvalue()
+
+
+def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
+    """The chart of `results` (oldest first, at least one).
+
+    The normal range drawn is the one each result was interpreted against (its snapshot), so a
+    range that changed over time shows as a step.
+    """
+    figure = Figure(figsize=(7.5, 2.7), dpi=100)
+    # Fixed margins with room for the legend on the right: an automatic layout would draw twice.
+    axes = figure.add_axes((0.085, 0.15, 0.64, 0.75))
+    times = [timezone.localtime(result.collected_at).replace(tzinfo=None) for result in results]
+    # Floats for drawing only: the values stored and shown in the table stay Decimal.
+    values = [float(result.value) for result in results]
+
+    span = times[-1] - times[0]
+    pad = max(span * 0.03, timedelta(days=2))
+    top = max(values + [float(r.range_high) for r in results if r.range_high is not None]) * 1.15
+    band_times = [times[0] - pad, *times[1:], times[-1] + pad]
+    lows = [_band_edge(r.range_low, r.range_high, 0.0) for r in results]
+    highs = [_band_edge(r.range_high, r.range_low, top) for r in results]
+    if any(low is not None for low in lows):
+        axes.fill_between(
+            band_times,
+            [low if low is not None else float("nan") for low in lows] + [lows[-1] or float("nan")],
+            [high if high is not None else float("nan") for high in highs] + [highs[-1] or float("nan")],
+            step="post",
+            color=BAND_COLOUR,
+            label="Normal range",
+            zorder=0,
+        )
+
+    axes.plot(times, values, color="#6c757d", linewidth=1, zorder=1)
+    for flag, (marker, colour, label) in MARKERS.items():
+        points = [(time, value) for time, value, r in zip(times, values, results, strict=True) if r.flag == flag]
+        if points:
+            axes.plot(
+                [time for time, _ in points],
+                [value for _, value in points],
+                linestyle="none",
+                marker=marker,
+                markersize=8,
+                color=colour,
+                markeredgecolor="black",
+                markeredgewidth=0.6,
+                label=label,
+                zorder=2,
+            )
+
+    period = f"{times[0]:%d %b %Y}" if times[0].date() == times[-1].date() else f"{times[0]:%b %Y} to {times[-1]:%b %Y}"
+    axes.set_title(f"{analyte.name} ({analyte.canonical_unit}), {period}", loc="left", fontsize=11)
+    axes.set_ylabel(analyte.canonical_unit)
+    axes.set_xlim(times[0] - pad, times[-1] + pad)
+    axes.set_ylim(bottom=0)
+    locator = AutoDateLocator(minticks=3, maxticks=8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.grid(axis="y", color="#dee2e6", linewidth=0.6)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return figure
+
+
+def _band_edge(limit, other_limit, open_end):
+    """A band edge for drawing: the limit, the open end of a one-sided range, or None without a range."""
+    if limit is not None:
+        return float(limit)
+    return open_end if other_limit is not None else None
+
+
+@dataclass
+class Trend:
+    """One analyte's trend for a patient: the chart, and the latest values for the table beside it."""
+
+    analyte: Analyte
+    count: int  # results that count (not entered in error)
+    first_at: object
+    latest: list[Result]  # newest first, at most TABLE_ROWS
+    chart: bytes | str  # JPEG bytes for the PDF, or an SVG data URI for an <img>
+
+    @property
+    def charted(self):
+        return min(self.count, CHART_POINTS)
+
+    @property
+    def description(self):
+        """The chart's text alternative; the table beside it carries the values."""
+        newest = self.latest[0]
+        when = timezone.localtime(newest.collected_at)
+        return (
+            f"Trend of {self.analyte.name}: {self.charted} of {self.count} results plotted against the normal "
+            f"range; latest {newest.display_value} {self.analyte.canonical_unit} ({newest.get_flag_display()}) "
+            f"on {when:%d %b %Y}."
+        )
+
+
+def trends_for(patient, *, image_format: str = "svg") -> list[Trend]:
+    """A Trend per analyte with results that count, in catalogue order.
+
+    Queries, whatever the number of results: the analytes with their result counts and newest change,
+    the cache read, the latest results per analyte; on a cache miss, the cache writes.
+    """
+    valid = ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
+    analytes = list(
+        Analyte.objects.filter(results__patient=patient)
+        .annotate(
+            counted=Count("results", filter=valid),
+            first_at=Min("results__collected_at", filter=valid),
+            last_change=Max("results__updated_at"),
+            last_id=Max("results__id"),
+        )
+        .order_by("sort_order", "name")
+    )
+    analytes = [analyte for analyte in analytes if analyte.counted]
+    if not analytes:
+        return []
+    keys = {analyte.pk: _chart_key(patient, analyte, image_format) for analyte in analytes}
+    charts = cache.get_many(keys.values())
+    missing = [analyte for analyte in analytes if keys[analyte.pk] not in charts]
+    by_analyte = _latest_results(patient, analytes, CHART_POINTS if missing else TABLE_ROWS)
+    if missing:
+        drawn = {}
+        for analyte in missing:
+            image = draw_trend(analyte, by_analyte[analyte.pk], image_format=image_format)
+            if image_format == "svg":
+                image = "data:image/svg+xml;base64," + base64.b64encode(image).decode("ascii")
+            drawn[keys[analyte.pk]] = image
+        cache.set_many(drawn, timeout=CHART_CACHE_SECONDS)
+        charts.update(drawn)
+    return [
+        Trend(
+            analyte=analyte,
+            count=analyte.counted,
+            first_at=analyte.first_at,
+            latest=by_analyte[analyte.pk][::-1][:TABLE_ROWS],
+            chart=charts[keys[analyte.pk]],
+        )
+        for analyte in analytes
+    ]
+
+
+def _chart_key(patient, analyte, image_format):
+    changed = analyte.last_change.timestamp()
+    return (
+        f"trend:v{CHART_VERSION}:{image_format}:{patient.pk}:{analyte.pk}:{changed}:{analyte.last_id}:{analyte.counted}"
+    )
+
+
+def _latest_results(patient, analytes, limit):
+    """The latest `limit` results that count of each analyte, oldest first, in one query."""
+    ranked = (
+        Result.objects.valid()
+        .filter(patient=patient)
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F("analyte_id")], order_by=[F("collected_at").desc(), F("id").desc()]
+            )
+        )
+        .filter(recency__lte=limit)
+        .order_by("analyte_id", "collected_at", "id")
+    )
+    analyte_by_pk = {analyte.pk: analyte for analyte in analytes}
+    by_analyte = {analyte.pk: [] for analyte in analytes}
+    for result in ranked:
+        result.analyte = analyte_by_pk[result.analyte_id]  # already loaded: no query per row
+        by_analyte[result.analyte_id].append(result)
+    return by_analyte

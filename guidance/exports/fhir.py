@@ -1,0 +1,179 @@
+"""A patient's results and follow-up plans as a FHIR R4 Bundle (type "collection"), as plain dicts.
+
+Resources: one Patient; one Observation per result (entered-in-error ones included with that status,
+so a receiving system can withdraw what it imported before); one Task per follow-up plan. Codes follow
+what real systems send (see shared/samples/fhir/): LOINC for the test, UCUM for units, and the
+v3-ObservationInterpretation codes N, L, H, LL, HH for the flag. The tests validate the bundle with the
+fhir.resources package.
+
+Resource ids are UUIDs derived from Myolab's row ids, so exporting twice gives the same ids and a
+receiving system can recognise a result it has seen.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from labs.interpretation import Flag
+from labs.models import Result
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+REFERENCE_RANGE_MEANING = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
+IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+# Namespace for Myolab's resource ids (uuid5 of "patient/12", "result/34", "plan/5").
+ID_NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c33-9a55-7d0b3e0c8a41")
+
+OBSERVATION_STATUS = {
+    Result.Status.FINAL: "final",
+    Result.Status.CORRECTED: "corrected",
+    Result.Status.ENTERED_IN_ERROR: "entered-in-error",
+}
+# Myolab's flags are the v3-ObservationInterpretation codes; "no range" has no interpretation.
+INTERPRETATION_DISPLAY = {
+    Flag.NORMAL: "Normal",
+    Flag.LOW: "Low",
+    Flag.HIGH: "High",
+    Flag.CRITICAL_LOW: "Critical low",
+    Flag.CRITICAL_HIGH: "Critical high",
+}
+TASK_STATUS = {"planned": "requested", "done": "completed", "cancelled": "cancelled"}
+
+
+def resource_id(kind: str, pk: int) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}/{pk}"))
+
+
+def full_url(kind: str, pk: int) -> str:
+    return f"urn:uuid:{resource_id(kind, pk)}"
+
+
+def number(value: Decimal):
+    """A JSON number for a stored Decimal. JSON has no decimal type; values have at most 14 significant
+    digits, which a float prints back exactly (5.4 stays 5.4)."""
+    normal = value.normalize()
+    return int(normal) if normal == normal.to_integral_value() else float(normal)
+
+
+def instant(moment) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds")
+
+
+def quantity(value: Decimal, unit: str) -> dict:
+    # Canonical units in the catalogue are UCUM codes (mg/dL, mmol/L, umol/L, U/L, ng/mL, g/dL, mg/L).
+    return {"value": number(value), "unit": unit, "system": UCUM, "code": unit}
+
+
+def patient_resource(patient) -> dict:
+    return {
+        "resourceType": "Patient",
+        "id": resource_id("patient", patient.pk),
+        "identifier": [
+            {
+                "use": "usual",
+                "type": {"coding": [{"system": IDENTIFIER_TYPE, "code": "MR", "display": "Medical record number"}]},
+                "system": settings.FHIR_MRN_SYSTEM,
+                "value": patient.mrn,
+            }
+        ],
+        "active": patient.is_active,
+        "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
+        # Myolab's sex choices are FHIR's administrative gender codes: female, male, other, unknown.
+        "gender": patient.sex,
+        "birthDate": patient.date_of_birth.isoformat(),
+    }
+
+
+def observation_resource(result: Result, patient) -> dict:
+    analyte = result.analyte
+    code = {"text": analyte.name}
+    if analyte.loinc:
+        code["coding"] = [{"system": LOINC, "code": analyte.loinc, "display": analyte.name}]
+    observation = {
+        "resourceType": "Observation",
+        "id": resource_id("result", result.pk),
+        "status": OBSERVATION_STATUS[result.status],
+        "category": [
+            {
+                "coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}],
+                "text": "Laboratory",
+            }
+        ],
+        "code": code,
+        "subject": {"reference": full_url("patient", patient.pk), "display": patient.full_name},
+        "effectiveDateTime": instant(result.collected_at),
+        "issued": instant(result.updated_at),
+        "valueQuantity": quantity(result.value, analyte.canonical_unit),
+    }
+    if result.flag in INTERPRETATION_DISPLAY:
+        display = INTERPRETATION_DISPLAY[result.flag]
+        observation["interpretation"] = [
+            {"coding": [{"system": INTERPRETATION, "code": result.flag, "display": display}], "text": display}
+        ]
+    if result.range_low is not None or result.range_high is not None:
+        reference_range = {
+            "type": {
+                "coding": [{"system": REFERENCE_RANGE_MEANING, "code": "normal", "display": "Normal Range"}],
+                "text": "Normal Range",
+            },
+            "text": result.range_text,
+        }
+        if result.range_low is not None:
+            reference_range["low"] = quantity(result.range_low, analyte.canonical_unit)
+        if result.range_high is not None:
+            reference_range["high"] = quantity(result.range_high, analyte.canonical_unit)
+        observation["referenceRange"] = [reference_range]
+    notes = []
+    if result.unit_entered != analyte.canonical_unit:
+        notes.append(f"Entered as {result.value_entered.normalize():f} {result.unit_entered}.")
+    if result.status_reason:
+        notes.append(f"{result.get_status_display()}: {result.status_reason}")
+    if notes:
+        observation["note"] = [{"text": text} for text in notes]
+    return observation
+
+
+def task_resource(plan, patient) -> dict:
+    """A follow-up plan as a FHIR Task: what is to be done for the patient, by whom, by when."""
+    task = {
+        "resourceType": "Task",
+        "id": resource_id("plan", plan.pk),
+        "status": TASK_STATUS[plan.status],
+        "intent": "plan",
+        "code": {"text": plan.get_action_type_display()},
+        "description": plan.details or plan.get_action_type_display(),
+        "focus": {"reference": full_url("result", plan.finding.result_id)},
+        "for": {"reference": full_url("patient", patient.pk), "display": patient.full_name},
+        "authoredOn": instant(plan.created_at),
+        "lastModified": instant(plan.updated_at),
+        "owner": {"display": plan.owner.get_full_name() or plan.owner.get_username()},
+        # The due date: the Task should be done by the end of that day.
+        "restriction": {"period": {"end": plan.due_date.isoformat()}},
+    }
+    if plan.outcome_note:
+        task["note"] = [{"text": plan.outcome_note}]
+    if plan.closed_at:
+        task["executionPeriod"] = {"end": instant(plan.closed_at)}
+    return task
+
+
+def patient_bundle(patient, results, plans) -> dict:
+    """The Bundle for `patient` with `results` (analyte loaded) and `plans` (owner and finding loaded)."""
+    entries = [{"fullUrl": full_url("patient", patient.pk), "resource": patient_resource(patient)}]
+    entries += [
+        {"fullUrl": full_url("result", result.pk), "resource": observation_resource(result, patient)}
+        for result in results
+    ]
+    entries += [{"fullUrl": full_url("plan", plan.pk), "resource": task_resource(plan, patient)} for plan in plans]
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": instant(timezone.now())},
+        "type": "collection",
+        "timestamp": instant(timezone.now()),
+        "entry": entries,
+    }

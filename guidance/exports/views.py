@@ -1,0 +1,93 @@
+"""Export views: each checks access, reads through one selector, records the export and responds.
+
+Per-patient exports need what viewing the patient needs (patients.view_patient); the cohort CSV of
+every patient needs patients.export_cohort (administrators).
+"""
+
+import json
+
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from labs.models import Result
+from patients.models import PatientExport
+from patients.services import record_export
+from patients.views import get_patient_for
+
+from .csv_export import csv_lines, results_for_csv
+from .fhir import patient_bundle
+from .forms import CohortExportForm
+from .pdf import render_summary_pdf
+from .summary import patient_summary, plans_for
+
+Format = PatientExport.Format
+
+
+def _filename(patient, what, extension):
+    # MRNs may contain "/", which a file name cannot.
+    mrn = patient.mrn.replace("/", "-")
+    return f"myolab-{mrn}-{what}-{timezone.localdate():%Y-%m-%d}.{extension}"
+
+
+def _download(response, filename):
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def patient_summary_view(request, pk):
+    patient = get_patient_for(request.user, pk)
+    summary = patient_summary(patient, by=request.user)
+    record_export(patient=patient, format=Format.SUMMARY, by=request.user)
+    return render(request, "guidance/exports/summary.html", {"patient": patient, "summary": summary})
+
+
+def patient_summary_pdf(request, pk):
+    patient = get_patient_for(request.user, pk)
+    summary = patient_summary(patient, by=request.user, image_format="jpeg")
+    record_export(patient=patient, format=Format.SUMMARY_PDF, by=request.user)
+    response = HttpResponse(render_summary_pdf(summary), content_type="application/pdf")
+    return _download(response, _filename(patient, "summary", "pdf"))
+
+
+def patient_results_csv(request, pk):
+    patient = get_patient_for(request.user, pk)
+    results = results_for_csv(Result.objects.filter(patient=patient))
+    record_export(patient=patient, format=Format.RESULTS_CSV, by=request.user)
+    response = HttpResponse("".join(csv_lines(results)), content_type="text/csv; charset=utf-8")
+    return _download(response, _filename(patient, "results", "csv"))
+
+
+def patient_fhir(request, pk):
+    patient = get_patient_for(request.user, pk)
+    results = Result.objects.filter(patient=patient).select_related("analyte").order_by("collected_at", "id")
+    bundle = patient_bundle(patient, results, plans_for(patient))
+    record_export(patient=patient, format=Format.FHIR, by=request.user)
+    response = HttpResponse(
+        json.dumps(bundle, ensure_ascii=False, indent=1), content_type="application/fhir+json; charset=utf-8"
+    )
+    return _download(response, _filename(patient, "fhir", "json"))
+
+
+@permission_required("patients.export_cohort", raise_exception=True)
+def cohort_form(request):
+    return render(request, "guidance/exports/cohort_form.html", {"form": CohortExportForm()})
+
+
+@permission_required("patients.export_cohort", raise_exception=True)
+def cohort_csv(request):
+    """Every patient's results collected in a date range, streamed: rows are read in chunks and sent as
+    they are written, so a large export never sits in memory whole."""
+    form = CohortExportForm(request.GET)
+    if not form.is_valid():
+        return render(request, "guidance/exports/cohort_form.html", {"form": form}, status=400)
+    start, end = form.window()
+    results = Result.objects.abnormal() if form.cleaned_data["abnormal"] else Result.objects.all()
+    results = results_for_csv(results.filter(collected_at__gte=start, collected_at__lt=end))
+    record_export(patient=None, format=Format.COHORT_CSV, by=request.user, detail=form.describe())
+    response = StreamingHttpResponse(
+        csv_lines(results.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    data = form.cleaned_data
+    return _download(response, f"myolab-cohort-{data['from']:%Y-%m-%d}-to-{data['to']:%Y-%m-%d}.csv")

@@ -1,0 +1,123 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q
+
+from labs.models import Analyte
+
+from .models import ActionType
+
+
+def _helper(label, css="btn-primary"):
+    helper = FormHelper()
+    button = Submit("submit", label)
+    button.field_classes = f"btn {css}"  # Submit always adds btn-primary, which hides an outline button's text
+    helper.add_input(button)
+    return helper
+
+
+class AcknowledgeForm(forms.Form):
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+    )
+
+    def __init__(self, *args, critical=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].required = critical
+        self.fields["comment"].help_text = (
+            "Required for a critical result: what you did or will do." if critical else "Optional."
+        )
+        self.fields["comment"].error_messages["required"] = (
+            "This is a critical result: write a comment (what you did or will do) to acknowledge it."
+        )
+        self.helper = _helper("Acknowledge")
+
+
+class NoActionForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason no action is needed",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        error_messages={"required": "Give the reason no action is needed (e.g. known and stable, already treated)."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper("Record: no action needed", "btn-outline-primary")
+
+
+def plan_owners():
+    """Users who can keep follow-up plans: those given the permission through a role or directly."""
+    permission = Permission.objects.filter(codename="change_followupplan", content_type__app_label="guidance")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__permissions__in=permission) | Q(user_permissions__in=permission) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        return user.get_full_name() or user.username
+
+
+class PlanForm(forms.Form):
+    action_type = forms.ChoiceField(
+        label="Action",
+        choices=ActionType.choices,
+        error_messages={"invalid_choice": "Choose one of the listed actions."},
+    )
+    analyte = forms.ModelChoiceField(
+        label="Test to repeat",
+        queryset=Analyte.objects.filter(active=True),
+        required=False,
+        help_text="For a repeat test: the plan is marked met when a new result of this test is entered.",
+    )
+    details = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4000)
+    due_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": "Due date is required.",
+            "invalid": "Due date must be a date such as 2026-03-31.",
+        },
+    )
+    owner = OwnerChoiceField(
+        queryset=None,
+        error_messages={"required": "Choose who owns this plan.", "invalid_choice": "Choose an owner from the list."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, submit_label="Save plan", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = plan_owners()
+        self.helper = _helper(submit_label)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action_type") == ActionType.REPEAT_TEST and not data.get("analyte"):
+            self.add_error("analyte", "A repeat test needs the test to repeat: choose the analyte.")
+        return data
+
+    def plan_fields(self):
+        data = self.cleaned_data
+        return {name: data[name] for name in ("action_type", "analyte", "details", "due_date", "owner")}
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.CharField(
+        label="Outcome note",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        error_messages={"required": "Write an outcome note: what happened, or why the plan is cancelled."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, submit_label="Save", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(submit_label)

@@ -1,0 +1,343 @@
+"""Writes to findings and follow-up plans. Each function is one user action in one transaction.
+
+Lab results are saved and corrected through the wrappers here, not labs.services directly, so that the
+findings are re-evaluated in the same transaction as the results they describe: no signals, no job.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from labs import services as lab_services
+from labs.models import Analyte, AnalyteUnit, Panel, Result
+from patients.models import Patient
+
+from .models import ActionType, Finding, FollowUpPlan, Rule, Severity
+from .rules import match_rules
+
+SEVERITY_ORDER = [Severity.ROUTINE, Severity.PROMPT, Severity.URGENT]
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_results(
+    *,
+    patient: Patient,
+    collected_at: datetime.datetime,
+    entries: list[lab_services.Entry],
+    by,
+    lab_name: str = "",
+    accession_number: str = "",
+    source: str = Panel.Source.MANUAL,
+) -> Panel:
+    """Save a panel (labs.services.record_panel), open its findings and meet repeat-test plans."""
+    panel = lab_services.record_panel(
+        patient=patient,
+        collected_at=collected_at,
+        entries=entries,
+        by=by,
+        lab_name=lab_name,
+        accession_number=accession_number,
+        source=source,
+    )
+    evaluate_panel(panel, by=by, note="")
+    _meet_repeat_plans(panel, by=by)
+    return panel
+
+
+@transaction.atomic
+def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
+    """Correct a value (labs.services.correct_result) and re-evaluate the panel's findings."""
+    result = lab_services.correct_result(result, value=value, unit=unit, reason=reason, by=by)
+    shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
+    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
+    return result
+
+
+@transaction.atomic
+def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
+    """Withdraw a result (labs.services.mark_entered_in_error) and resolve the findings that relied on it."""
+    result = lab_services.mark_entered_in_error(result, reason=reason, by=by)
+    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    return result
+
+
+def evaluate_panel(panel: Panel, *, by, note: str) -> None:
+    """Bring the panel's findings in line with its results.
+
+    A finding still called for is left as it is (with its review); one no longer called for (value back
+    in range, result withdrawn, pattern broken, criticality changed) is resolved with `note`; a newly
+    called-for one is opened. Findings are keyed by result, rule, pattern partner and criticality, so a
+    value that turns critical on correction needs a fresh acknowledgement.
+    """
+    results = list(panel.results.valid().select_related("analyte"))
+    rules = list(Rule.objects.filter(active=True).select_related("topic").prefetch_related("relevant_factors"))
+    wanted = {}
+    for match in match_rules(results, rules):
+        wanted[
+            (match.result.pk, match.rule.pk if match.rule else None, _pk(match.partner), match.result.is_critical)
+        ] = match
+    existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
+    now = timezone.now()
+    for finding in existing:
+        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical)
+        if wanted.pop(key, None) is None:
+            finding.status = Finding.Status.RESOLVED
+            finding.resolved_at, finding.resolved_by = now, by
+            finding.resolution_note = note or "The result no longer calls for this finding."
+            _save(finding, reason="resolved")
+    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    for match in wanted.values():
+        _save(
+            Finding(
+                patient=panel.patient,
+                result=match.result,
+                partner_result=match.partner,
+                rule=match.rule,
+                topic=match.rule.topic if match.rule else None,
+                severity=_severity(match),
+                critical=match.result.is_critical,
+                summary=_summary(match, factor_names),
+                created_at=now,
+            ),
+            reason="opened",
+        )
+
+
+def _pk(obj):
+    return obj.pk if obj is not None else None
+
+
+def _severity(match) -> str:
+    if match.result.is_critical:
+        return Severity.URGENT
+    return match.rule.severity if match.rule else Severity.ROUTINE
+
+
+def _summary(match, factor_names: dict) -> str:
+    result = match.result
+    value = f"{result.analyte.name} {result.display_value} {result.analyte.canonical_unit}"
+    if match.partner is not None:
+        partner = match.partner
+        value += f" with {partner.analyte.name.lower()} {partner.display_value} {partner.analyte.canonical_unit}"
+    if match.rule is None:
+        return (
+            f"{value}, {result.get_flag_display().lower()}: no guidance rule covers this result; "
+            "review it with the full clinical picture."
+        )
+    text = f"{value}. {match.rule.summary}"
+    named = [factor_names[f.pk] for f in match.rule.relevant_factors.all() if f.pk in factor_names]
+    if named:
+        text += f" Recorded for this patient and relevant here: {', '.join(named)}."
+    return text
+
+
+def _meet_repeat_plans(panel: Panel, *, by) -> None:
+    """A planned repeat test is met by a later result of its analyte for the patient: link the two."""
+    results = {result.analyte_id: result for result in panel.results.valid()}
+    plans = FollowUpPlan.objects.planned().filter(
+        patient=panel.patient,
+        action_type=ActionType.REPEAT_TEST,
+        analyte_id__in=results,
+        met_result__isnull=True,
+        finding__result__collected_at__lt=panel.collected_at,
+    )
+    now = timezone.now()
+    for plan in plans.select_for_update():
+        plan.met_result = results[plan.analyte_id]
+        plan.met_at = now
+        plan.version += 1
+        plan.updated_at, plan.updated_by = now, by
+        _save(plan, reason="repeat test result received")
+
+
+def _save(obj, *, reason: str) -> None:
+    obj.full_clean()
+    obj._change_reason = reason  # django-simple-history keeps it on the history row
+    obj.save()
+
+
+# --- reviewing findings -------------------------------------------------------------------------
+
+
+def _check_undecided(finding: Finding) -> None:
+    if not finding.is_undecided:
+        raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
+
+
+def _acknowledge_into(finding: Finding, *, comment: str, by) -> None:
+    if finding.critical and not comment.strip():
+        raise ValidationError(
+            {"comment": "This is a critical result: write a comment (what you did or will do) to acknowledge it."}
+        )
+    finding.status = Finding.Status.ACKNOWLEDGED
+    finding.acknowledged_at, finding.acknowledged_by = timezone.now(), by
+    finding.acknowledgement_comment = comment.strip()
+
+
+def _lock(model, obj):
+    """Re-read `obj` with a row lock, so two clinicians' decisions are applied one after the other."""
+    return model.objects.select_for_update().get(pk=obj.pk)
+
+
+@transaction.atomic
+def acknowledge(finding: Finding, *, comment: str = "", by) -> Finding:
+    """Record that a clinician has seen the finding. Critical results need a comment."""
+    finding = _lock(Finding, finding)
+    if finding.status != Finding.Status.OPEN:
+        raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
+    _acknowledge_into(finding, comment=comment, by=by)
+    _save(finding, reason="acknowledged")
+    return finding
+
+
+def _decide_into(finding: Finding, *, status: str, by) -> None:
+    """A decision also acknowledges an open, non-critical finding; a critical one must be acknowledged first."""
+    _check_undecided(finding)
+    if finding.status == Finding.Status.OPEN:
+        if finding.critical:
+            raise ValidationError(
+                "This is a critical result: acknowledge it with a comment before recording a decision."
+            )
+        _acknowledge_into(finding, comment="", by=by)
+    finding.status = status
+    finding.decided_at, finding.decided_by = timezone.now(), by
+
+
+@transaction.atomic
+def decide_no_action(finding: Finding, *, reason: str, by) -> Finding:
+    finding = _lock(Finding, finding)
+    if not reason.strip():
+        raise ValidationError(
+            {"reason": "Give the reason no action is needed (e.g. known and stable, already treated)."}
+        )
+    _decide_into(finding, status=Finding.Status.NO_ACTION, by=by)
+    finding.no_action_reason = reason.strip()
+    _save(finding, reason="no action needed")
+    return finding
+
+
+def default_due_date(finding: Finding, *, today: datetime.date | None = None) -> datetime.date:
+    """Today plus the rule's suggested retest interval (28 days when there is no rule or interval)."""
+    days = finding.rule.retest_days if finding.rule_id and finding.rule.retest_days is not None else 28
+    return (today or timezone.localdate()) + datetime.timedelta(days=days)
+
+
+# --- follow-up plans ----------------------------------------------------------------------------
+
+PLAN_FIELDS = ("action_type", "analyte", "details", "due_date", "owner")
+
+
+def _check_plan_fields(fields: dict) -> None:
+    unknown = set(fields) - set(PLAN_FIELDS)
+    if unknown:
+        raise ValueError(f"Not plan fields: {sorted(unknown)}")
+
+
+@transaction.atomic
+def create_plan(
+    finding: Finding,
+    *,
+    action_type: str,
+    due_date: datetime.date,
+    owner,
+    details: str = "",
+    analyte: Analyte | None = None,
+    by,
+) -> FollowUpPlan:
+    """Plan a follow-up for a finding; the first plan is the finding's disposition."""
+    finding = _lock(Finding, finding)
+    if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION):
+        raise ValidationError(f"This finding is {finding.get_status_display().lower()}, so it takes no new plan.")
+    deciding = finding.is_undecided
+    if deciding:
+        _decide_into(finding, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+    now = timezone.now()
+    plan = FollowUpPlan(
+        finding=finding,
+        patient_id=finding.patient_id,
+        action_type=action_type,
+        analyte=analyte if action_type == ActionType.REPEAT_TEST else None,
+        details=details.strip(),
+        due_date=due_date,
+        owner=owner,
+        created_by=by,
+        created_at=now,
+        updated_by=by,
+        updated_at=now,
+    )
+    _save(plan, reason="planned")
+    if deciding:
+        _save(finding, reason="follow-up planned")
+    return plan
+
+
+def _lock_plan_at(plan: FollowUpPlan, version: int) -> FollowUpPlan:
+    """The plan, locked, if nobody has saved it since the form showed `version`; otherwise refuse."""
+    current = FollowUpPlan.objects.select_for_update().select_related("updated_by").get(pk=plan.pk)
+    if current.version != version:
+        who = current.updated_by.get_full_name() or current.updated_by.username
+        raise ValidationError(
+            f"{who} changed this plan at {timezone.localtime(current.updated_at):%d %b %Y %H:%M} after you opened it, "
+            "so your changes were not saved. Reload the plan, check their changes and make yours again."
+        )
+    return current
+
+
+def _check_planned(plan: FollowUpPlan) -> None:
+    if plan.status != FollowUpPlan.Status.PLANNED:
+        raise ValidationError(f"This plan is already {plan.get_status_display().lower()}; nothing was changed.")
+
+
+@transaction.atomic
+def update_plan(plan: FollowUpPlan, *, version: int, by, **fields) -> FollowUpPlan:
+    _check_plan_fields(fields)
+    plan = _lock_plan_at(plan, version)
+    _check_planned(plan)
+    for name, value in fields.items():
+        setattr(plan, name, value.strip() if isinstance(value, str) else value)
+    if plan.action_type != ActionType.REPEAT_TEST:
+        plan.analyte = None
+    plan.version += 1
+    plan.updated_at, plan.updated_by = timezone.now(), by
+    _save(plan, reason="edited")
+    return plan
+
+
+def _close(plan: FollowUpPlan, *, status: str, outcome: str, version: int, by) -> FollowUpPlan:
+    plan = _lock_plan_at(plan, version)
+    _check_planned(plan)
+    if not outcome.strip():
+        raise ValidationError({"outcome": "Write an outcome note: what happened, or why the plan is cancelled."})
+    now = timezone.now()
+    plan.status = status
+    plan.outcome_note = outcome.strip()
+    plan.closed_at = plan.updated_at = now
+    plan.closed_by = plan.updated_by = by
+    plan.version += 1
+    _save(plan, reason=status)
+    return plan
+
+
+@transaction.atomic
+def complete_plan(plan: FollowUpPlan, *, outcome: str, version: int, by) -> FollowUpPlan:
+    return _close(plan, status=FollowUpPlan.Status.DONE, outcome=outcome, version=version, by=by)
+
+
+@transaction.atomic
+def cancel_plan(plan: FollowUpPlan, *, outcome: str, version: int, by) -> FollowUpPlan:
+    """Cancel a plan. If it was the finding's only live plan, the finding goes back to awaiting a
+    decision: a cancelled plan is not a disposition, and the worklist must show the finding again."""
+    plan = _close(plan, status=FollowUpPlan.Status.CANCELLED, outcome=outcome, version=version, by=by)
+    finding = _lock(Finding, plan.finding)
+    others = finding.plans.exclude(status=FollowUpPlan.Status.CANCELLED)
+    if finding.status == Finding.Status.FOLLOW_UP_PLANNED and not others.exists():
+        finding.status = Finding.Status.ACKNOWLEDGED
+        finding.decided_at = finding.decided_by = None
+        _save(finding, reason="only follow-up plan cancelled: awaiting a decision again")
+    return plan

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "guidance"
+
+urlpatterns = [
+    path("guidance/", views.topic_index, name="index"),
+    path("guidance/findings/<int:pk>/", views.finding_detail, name="finding"),
+    path("guidance/findings/<int:pk>/acknowledge/", views.finding_acknowledge, name="acknowledge"),
+    path("guidance/findings/<int:pk>/no-action/", views.finding_no_action, name="no_action"),
+    path("guidance/findings/<int:pk>/plans/new/", views.plan_create, name="plan_create"),
+    path("guidance/plans/<int:pk>/edit/", views.plan_edit, name="plan_edit"),
+    path("guidance/plans/<int:pk>/complete/", views.plan_complete, name="plan_complete"),
+    path("guidance/plans/<int:pk>/cancel/", views.plan_cancel, name="plan_cancel"),
+    path("guidance/<slug:slug>/", views.topic_detail, name="topic"),
+]

@@ -1,0 +1,216 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
+from .models import ActionType, Finding, FollowUpPlan, Topic
+
+
+def _require(user, perm):
+    if not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def get_finding_for(user, pk, *, perm="guidance.view_finding"):
+    """The one way views fetch a finding: 403 without the permission, 404 if missing."""
+    _require(user, perm)
+    try:
+        return selectors.finding_detail(pk)
+    except Finding.DoesNotExist as exc:
+        raise Http404("No such finding.") from exc
+
+
+def get_plan_for(user, pk, *, perm="guidance.change_followupplan"):
+    _require(user, perm)
+    return get_object_or_404(
+        FollowUpPlan.objects.select_related("patient", "finding__result__analyte", "owner", "updated_by"), pk=pk
+    )
+
+
+def add_errors(form, error: ValidationError):
+    """Put a service's ValidationError on the form: on the field it names when the form has it."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# --- worklist ------------------------------------------------------------------------------------
+
+
+@permission_required("guidance.view_finding", raise_exception=True)
+def worklist(request):
+    everyone = request.GET.get("plans") == "everyone"
+    today = timezone.localdate()
+    lists = selectors.worklist(user=request.user, everyone=everyone, today=today)
+    return render(request, "guidance/worklist.html", {**lists, "everyone": everyone, "today": today})
+
+
+# --- reviewing a finding ---------------------------------------------------------------------------
+
+
+def _finding_page(request, finding, *, acknowledge_form=None, no_action_form=None, status=200):
+    acknowledge_form = acknowledge_form or AcknowledgeForm(critical=finding.critical)
+    acknowledge_form.helper.form_action = reverse("guidance:acknowledge", args=[finding.pk])
+    no_action_form = no_action_form or NoActionForm()
+    no_action_form.helper.form_action = reverse("guidance:no_action", args=[finding.pk])
+    return render(
+        request,
+        "guidance/finding_detail.html",
+        {
+            "finding": finding,
+            "patient": finding.patient,
+            "acknowledge_form": acknowledge_form,
+            "no_action_form": no_action_form,
+            "history": finding.history.select_related("history_user").order_by("history_date", "history_id"),
+        },
+        status=status,
+    )
+
+
+def finding_detail(request, pk):
+    return _finding_page(request, get_finding_for(request.user, pk))
+
+
+@require_POST
+def finding_acknowledge(request, pk):
+    finding = get_finding_for(request.user, pk, perm="guidance.change_finding")
+    form = AcknowledgeForm(request.POST, critical=finding.critical)
+    if form.is_valid():
+        try:
+            services.acknowledge(finding, comment=form.cleaned_data["comment"], by=request.user)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Finding acknowledged. It stays on the worklist until you record a decision.")
+            return redirect("guidance:finding", pk=finding.pk)
+    return _finding_page(request, finding, acknowledge_form=form)
+
+
+@require_POST
+def finding_no_action(request, pk):
+    finding = get_finding_for(request.user, pk, perm="guidance.change_finding")
+    form = NoActionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.decide_no_action(finding, reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Recorded: no action needed.")
+            return redirect("guidance:finding", pk=finding.pk)
+    return _finding_page(request, finding, no_action_form=form)
+
+
+# --- follow-up plans -----------------------------------------------------------------------------
+
+
+def plan_create(request, pk):
+    finding = get_finding_for(request.user, pk, perm="guidance.add_followupplan")
+    _require(request.user, "guidance.change_finding")
+    rule = finding.rule
+    action = rule.action_type if rule else ActionType.REPEAT_TEST
+    initial = {
+        "action_type": action,
+        "analyte": finding.result.analyte if action == ActionType.REPEAT_TEST else None,
+        "due_date": services.default_due_date(finding),
+        "owner": request.user,
+    }
+    form = PlanForm(request.POST or None, initial=initial, submit_label="Save plan")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.create_plan(finding, by=request.user, **form.plan_fields())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Follow-up planned.")
+            return redirect("guidance:finding", pk=finding.pk)
+    return render(
+        request,
+        "guidance/plan_form.html",
+        {"form": form, "finding": finding, "patient": finding.patient, "title": "Plan a follow-up"},
+    )
+
+
+def plan_edit(request, pk):
+    plan = get_plan_for(request.user, pk)
+    initial = {name: getattr(plan, name) for name in services.PLAN_FIELDS} | {"version": plan.version}
+    form = PlanForm(request.POST or None, initial=initial, submit_label="Save changes")
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_plan(plan, version=form.cleaned_data["version"], by=request.user, **form.plan_fields())
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, "Plan saved.")
+            return redirect("guidance:finding", pk=plan.finding_id)
+    return render(
+        request,
+        "guidance/plan_form.html",
+        {"form": form, "plan": plan, "finding": plan.finding, "patient": plan.patient, "title": "Edit follow-up plan"},
+    )
+
+
+def _plan_close(request, pk, *, close, title, submit_label, done_message):
+    plan = get_plan_for(request.user, pk)
+    form = OutcomeForm(request.POST or None, initial={"version": plan.version}, submit_label=submit_label)
+    if request.method == "POST" and form.is_valid():
+        try:
+            close(plan, outcome=form.cleaned_data["outcome"], version=form.cleaned_data["version"], by=request.user)
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(request, done_message)
+            return redirect("guidance:finding", pk=plan.finding_id)
+    return render(
+        request,
+        "guidance/plan_form.html",
+        {"form": form, "plan": plan, "finding": plan.finding, "patient": plan.patient, "title": title},
+    )
+
+
+def plan_complete(request, pk):
+    return _plan_close(
+        request,
+        pk,
+        close=services.complete_plan,
+        title="Complete follow-up plan",
+        submit_label="Mark as done",
+        done_message="Plan marked as done.",
+    )
+
+
+def plan_cancel(request, pk):
+    return _plan_close(
+        request,
+        pk,
+        close=services.cancel_plan,
+        title="Cancel follow-up plan",
+        submit_label="Cancel plan",
+        done_message="Plan cancelled. If it was the finding's only plan, the finding awaits a decision again.",
+    )
+
+
+# --- explanations ------------------------------------------------------------------------------
+
+
+@permission_required("guidance.view_topic", raise_exception=True)
+def topic_index(request):
+    return render(request, "guidance/topic_index.html", {"topics": Topic.objects.filter(active=True)})
+
+
+@permission_required("guidance.view_topic", raise_exception=True)
+def topic_detail(request, slug):
+    topics = (
+        Topic.objects.all() if request.user.has_perm("guidance.change_topic") else Topic.objects.filter(active=True)
+    )
+    topic = get_object_or_404(topics, slug=slug)
+    sections = [(label, getattr(topic, name)) for name, label in Topic.SECTIONS if getattr(topic, name).strip()]
+    return render(request, "guidance/topic_detail.html", {"topic": topic, "sections": sections})

@@ -1,0 +1,155 @@
+"""Administrators keep the analyte catalogue and the reference ranges here. Nothing is deleted.
+
+A reference range that has been applied to results is never edited in place: saving a change to it
+creates a new version from the effective date the administrator enters (labs.services.revise_reference_range),
+and the results already interpreted keep the version they used.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+
+
+class NoDeleteAdmin(SimpleHistoryAdmin):
+    """Catalogue entries and clinical records are deactivated or superseded, never deleted."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AnalyteUnitInline(admin.TabularInline):
+    model = AnalyteUnit
+    extra = 0
+    fields = ["unit", "factor", "decimal_places", "active", "ambiguous_low", "ambiguous_high", "ambiguous_with"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Analyte)
+class AnalyteAdmin(NoDeleteAdmin):
+    list_display = ["name", "code", "loinc", "canonical_unit", "plausible_low", "plausible_high", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "code", "loinc"]
+    readonly_fields = ["changed_at", "changed_by"]
+    inlines = [AnalyteUnitInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.changed_by, obj.changed_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+class ReferenceRangeForm(forms.ModelForm):
+    class Meta:
+        model = ReferenceRange
+        fields = [
+            "analyte",
+            "sex",
+            "age_min_years",
+            "age_max_years",
+            "normal_low",
+            "normal_high",
+            "critical_low",
+            "critical_high",
+            "effective_from",
+            "source",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        original = self.instance
+        used = original.pk and ReferenceRange.objects.used().filter(pk=original.pk).exists()
+        effective_from = cleaned.get("effective_from")
+        if used and self.has_changed() and effective_from and effective_from <= original.effective_from:
+            self.add_error(
+                "effective_from",
+                f"This range has been applied to results, so a change starts a new version: choose an "
+                f"effective date after {original.effective_from:%d %b %Y}.",
+            )
+        return cleaned
+
+
+@admin.register(ReferenceRange)
+class ReferenceRangeAdmin(NoDeleteAdmin):
+    form = ReferenceRangeForm
+    list_display = ["analyte", "sex", "age_band", "limits_text", "effective_from", "changed_by"]
+    list_filter = ["analyte", "sex", "effective_from"]
+    list_select_related = ["analyte", "changed_by"]
+    readonly_fields = ["changed_at", "changed_by"]
+    fields = [*ReferenceRangeForm.Meta.fields, "changed_at", "changed_by"]
+
+    @admin.display(description="age band")
+    def age_band(self, obj):
+        return obj.applies_to_text().split(", ", 1)[1]
+
+    @admin.display(description="normal range")
+    def limits_text(self, obj):
+        return obj.describe()
+
+    def _is_used(self, obj):
+        return obj is not None and obj.pk is not None and ReferenceRange.objects.used().filter(pk=obj.pk).exists()
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who a used range applies to is part of what results were read against: a new band is a new range.
+        if self._is_used(obj):
+            return [*self.readonly_fields, "analyte", "sex", "age_min_years", "age_max_years"]
+        return self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if self._is_used(obj):
+            form.base_fields["effective_from"].help_text = (
+                f"This range has been applied to results. Saving a change creates a new version effective "
+                f"from the date you enter here (after {obj.effective_from:%d %b %Y}); the results already "
+                "interpreted keep this version."
+            )
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change and self._is_used(obj):
+            if not form.has_changed():
+                return
+            original = ReferenceRange.objects.get(pk=obj.pk)
+            new = services.revise_reference_range(
+                original,
+                effective_from=obj.effective_from,
+                by=request.user,
+                **{name: getattr(obj, name) for name in services.RANGE_FIELDS},
+            )
+            obj.pk = new.pk  # the confirmation message and redirect name the new version
+            messages.info(
+                request,
+                f"This range had been applied to results, so the change was saved as a new version effective "
+                f"from {new.effective_from:%d %b %Y}. The earlier version and its results are unchanged.",
+            )
+            return
+        obj.changed_by, obj.changed_at = request.user, timezone.now()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Panel)
+class PanelAdmin(NoDeleteAdmin):
+    """Read-only in the admin: clinicians enter and correct results in the app, which checks them."""
+
+    list_display = ["patient", "collected_at", "lab_name", "accession_number", "source", "entered_by"]
+    list_filter = ["source"]
+    list_select_related = ["patient", "entered_by"]
+    search_fields = ["patient__mrn", "accession_number"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Result)
+class ResultAdmin(PanelAdmin):
+    list_display = ["patient", "analyte", "value_entered", "unit_entered", "flag", "status", "collected_at"]
+    list_filter = ["flag", "status", "analyte"]
+    list_select_related = ["patient", "analyte"]
+    search_fields = ["patient__mrn"]

@@ -1,0 +1,251 @@
+"""Entering and correcting results. Every message names the analyte, the value, the unit and the limits."""
+
+import re
+from decimal import Decimal
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .interpretation import to_canonical
+from .models import Analyte, AnalyteUnit, Panel, Result
+from .services import Entry
+
+# Digits with an optional decimal point; a leading minus only so that we can say "negative" instead of
+# "not a number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
+NUMBER = re.compile(r"^(-?)(\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
+MAX_VALUE_LENGTH = 20
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def _fmt(value: Decimal, places: int) -> str:
+    return f"{value:.{places}f}"
+
+
+def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> Decimal:
+    """The value typed for `analyte` in `unit`, or ValidationError with a sentence saying what is wrong.
+
+    `units` are the analyte's accepted units, used for the wrong-unit hint.
+    """
+    text = text.strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")  # a decimal comma, as many European lab reports print it
+    shown = text if len(text) <= MAX_VALUE_LENGTH else text[:MAX_VALUE_LENGTH] + "…"
+    match = NUMBER.match(text) if len(text) <= MAX_VALUE_LENGTH else None
+    if not match:
+        raise ValidationError(
+            f"{analyte.name}: “{shown}” is not a number. Enter digits with an optional decimal point, "
+            f"e.g. 4.25 (in {unit.unit}, at most {MAX_VALUE_LENGTH} characters)."
+        )
+    if match.group(1):
+        raise ValidationError(f"{analyte.name}: {text} {unit.unit} is negative; a lab value cannot be below zero.")
+    value = Decimal(match.group(2))
+    places = max(0, -value.as_tuple().exponent)
+    if places > unit.decimal_places:
+        allowed = "whole numbers only" if unit.decimal_places == 0 else f"at most {unit.decimal_places} decimal places"
+        raise ValidationError(
+            f"{analyte.name}: {text} {unit.unit} has {places} decimal places; values in {unit.unit} take {allowed}."
+        )
+    canonical = to_canonical(value, unit.factor)
+    if not analyte.plausible_low <= canonical <= analyte.plausible_high:
+        low = _fmt(analyte.plausible_low / unit.factor, unit.decimal_places)
+        high = _fmt(analyte.plausible_high / unit.factor, unit.decimal_places)
+        limits = f"Values in {unit.unit} are accepted from {low} to {high}."
+        other = next((u for u in units if u.pk != unit.pk and _plausible(analyte, value, u)), None)
+        if other:
+            raise ValidationError(
+                f"{analyte.name}: {text} {unit.unit} is implausible — did you mean {other.unit}? {limits}"
+            )
+        raise ValidationError(
+            f"{analyte.name}: {text} {unit.unit} is implausible (a typo or the wrong unit?). {limits}"
+        )
+    return value
+
+
+def _plausible(analyte, value, unit):
+    return analyte.plausible_low <= to_canonical(value, unit.factor) <= analyte.plausible_high
+
+
+def ambiguity_warning(analyte: Analyte, unit: AnalyteUnit, value: Decimal) -> str:
+    if not unit.is_ambiguous(value):
+        return ""
+    return (
+        f"{analyte.name}: {value} {unit.unit} could also be a value in {unit.ambiguous_with}. Check the unit on "
+        f"the lab report; if {unit.unit} is right, tick “Unit checked” and save again."
+    )
+
+
+def units_of(analyte: Analyte) -> list[AnalyteUnit]:
+    """The analyte's active units, canonical first (needs `units` prefetched to avoid a query)."""
+    active = [u for u in analyte.units.all() if u.active]
+    return sorted(active, key=lambda u: (u.unit != analyte.canonical_unit, u.pk))
+
+
+class ValueFieldsMixin:
+    """Shared by entry and correction: a value + unit + confirm-the-unit trio per analyte."""
+
+    def add_value_fields(self, analyte, units, prefix, *, unit_initial=None):
+        self.fields[f"{prefix}value"] = forms.CharField(
+            label=analyte.name, required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"})
+        )
+        self.fields[f"{prefix}unit"] = forms.TypedChoiceField(
+            label=f"{analyte.name} unit",
+            choices=[(u.pk, u.unit) for u in units],
+            coerce=int,
+            empty_value=None,
+            required=False,  # only a row with a value needs a unit (checked in clean_value_fields)
+            initial=unit_initial,
+            error_messages={"invalid_choice": f"Choose one of the units {analyte.name} accepts."},
+        )
+        self.fields[f"{prefix}confirm"] = forms.BooleanField(label="Unit checked", required=False)
+
+    def clean_value_fields(self, analyte, units, prefix):
+        """The checked value and unit, or None after putting the error on the value field."""
+        text = (self.cleaned_data.get(f"{prefix}value") or "").strip()
+        unit = {u.pk: u for u in units}.get(self.cleaned_data.get(f"{prefix}unit"))
+        if not text:
+            return None
+        if unit is None:
+            if f"{prefix}unit" not in self.errors:
+                names = ", ".join(u.unit for u in units)
+                self.add_error(f"{prefix}unit", f"Choose the unit of the {analyte.name} value ({names}).")
+            return None
+        try:
+            value = parse_value(text, analyte, unit, units)
+        except ValidationError as error:
+            self.add_error(f"{prefix}value", error)
+            return None
+        warning = ambiguity_warning(analyte, unit, value)
+        if warning:
+            self.asks_to_confirm.add(prefix)
+            if not self.cleaned_data.get(f"{prefix}confirm"):
+                self.add_error(f"{prefix}value", warning)
+                return None
+        return value, unit
+
+
+class PanelEntryForm(ValueFieldsMixin, forms.Form):
+    collected_at = forms.DateTimeField(
+        label="Collected at",
+        input_formats=DATETIME_FORMATS,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Date and time the sample was taken.",
+        error_messages={
+            "required": "Collection date and time are required.",
+            "invalid": "Collection date and time must look like 2026-03-31 14:30.",
+        },
+    )
+    lab_name = forms.CharField(label="Lab name", max_length=100, required=False)
+    accession_number = forms.CharField(
+        label="Accession number", max_length=50, required=False, help_text="The lab's sample number, if known."
+    )
+
+    def __init__(self, *args, patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.asks_to_confirm = set()
+        self.analytes = list(Analyte.objects.filter(active=True).prefetch_related("units"))
+        self.units = {analyte.code: units_of(analyte) for analyte in self.analytes}
+        for analyte in self.analytes:
+            self.add_value_fields(analyte, self.units[analyte.code], f"{analyte.code}_")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def rows(self):
+        """One row per analyte for the template: (analyte, value field, unit field, confirm field or None)."""
+        for analyte in self.analytes:
+            prefix = f"{analyte.code}_"
+            shown = prefix in self.asks_to_confirm or self.data.get(f"{prefix}confirm")
+            confirm = self[f"{prefix}confirm"] if shown else None
+            yield analyte, self[f"{prefix}value"], self[f"{prefix}unit"], confirm
+
+    def clean_collected_at(self):
+        collected_at = self.cleaned_data["collected_at"]
+        now = timezone.now()
+        if collected_at > now:
+            raise ValidationError(
+                f"Collection time {timezone.localtime(collected_at):%d %b %Y %H:%M} is in the future; "
+                f"it must be no later than now ({timezone.localtime(now):%d %b %Y %H:%M})."
+            )
+        born = self.patient.date_of_birth
+        if timezone.localdate(collected_at) < born:
+            raise ValidationError(
+                f"Collection date {timezone.localdate(collected_at):%d %b %Y} is before the patient was born "
+                f"({born:%d %b %Y})."
+            )
+        return collected_at
+
+    def clean(self):
+        cleaned = super().clean()
+        entries = []
+        rows_with_input = 0
+        for analyte in self.analytes:
+            prefix = f"{analyte.code}_"
+            if (cleaned.get(f"{prefix}value") or "").strip():
+                rows_with_input += 1
+            checked = self.clean_value_fields(analyte, self.units[analyte.code], prefix)
+            if checked:
+                entries.append(Entry(analyte=analyte, value=checked[0], unit=checked[1]))
+        if not rows_with_input:
+            self.add_error(None, "The panel is empty: enter at least one result.")
+        cleaned["entries"] = entries
+        lab, accession = cleaned.get("lab_name", "").strip(), cleaned.get("accession_number", "").strip()
+        if accession:
+            clash = Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession).first()
+            if clash:
+                lab_text = f"lab “{lab}”" if lab else "an unnamed lab"
+                self.add_error(
+                    "accession_number",
+                    f"Accession number {accession} from {lab_text} has already been entered (a panel collected "
+                    f"{timezone.localtime(clash.collected_at):%d %b %Y %H:%M}). Each accession number is "
+                    "entered once per lab.",
+                )
+        return cleaned
+
+
+class CorrectionForm(ValueFieldsMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason for the correction",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        error_messages={"required": "Give the reason for the correction (it is kept in the result's history)."},
+    )
+
+    def __init__(self, *args, result: Result, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.result = result
+        self.asks_to_confirm = set()
+        self.units = units_of(result.analyte)
+        current = next((u.pk for u in self.units if u.unit == result.unit_entered), None)
+        self.add_value_fields(result.analyte, self.units, "", unit_initial=current)
+        self.fields["value"].label = f"New value ({result.analyte.name})"
+        self.fields["value"].required = True
+        self.fields["value"].error_messages["required"] = f"Enter the corrected {result.analyte.name} value."
+        self.fields["unit"].label = "Unit"
+
+    def clean(self):
+        cleaned = super().clean()
+        checked = self.clean_value_fields(self.result.analyte, self.units, "")
+        if checked:
+            cleaned["value"], cleaned["unit"] = checked
+        return cleaned
+
+    @property
+    def shows_confirm(self):
+        return "" in self.asks_to_confirm or self.data.get("confirm")
+
+
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(
+        label="Why was this result entered in error?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        error_messages={"required": "Give the reason the result was entered in error (it is kept in history)."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", "Mark entered in error", css_class="btn-danger"))

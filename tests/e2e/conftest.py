@@ -1,0 +1,155 @@
+"""Browser end-to-end machinery: headless Chromium from Debian driven by Playwright against pytest-django's
+live server, with helpers that log in as a role, save screenshots and run axe-core on a page.
+
+Run with `make e2e`. Every test in this folder is marked `e2e` (see `pytest_collection_modifyitems`), so
+`make test` (`-m "not e2e"`) leaves them out. Select elements the way a person or a screen reader finds
+them (`get_by_role`, `get_by_label`, `get_by_text`), never by CSS classes.
+
+Journeys covered: test_clinician_journey.py (register with an error, find, edit, log out),
+test_results_journey.py (a panel in mixed units with an implausible value, then the flags and ranges),
+test_guidance_journey.py (a critical result from the worklist: finding, explanation, acknowledgement,
+follow-up plan marked done), test_administrator_journey.py (users, a patient's history; a new reference
+range version that only later results use), test_anonymous_journey.py (every main page asks for a login;
+lock-out).
+
+Steps still to add as the features land (TODO):
+  - once the result entry form saves through guidance.services.record_results: in test_results_journey.py,
+    see the panel's findings on the patient page and the critical potassium on the worklist, and let
+    test_guidance_journey.py enter its panel in the browser instead of through the service;
+  - exports, after the follow-up in test_guidance_journey.py: download the PDF, CSV and FHIR exports with
+    `page.expect_download()` and check their content (the CSV row; the FHIR Observation's LOINC code,
+    UCUM unit and interpretation code); screenshot the summary page;
+  - labs: correct a result with a reason and see the old value kept in its history;
+  - anonymous journey: add the finding and follow-up plan pages to `MAIN_PAGES`.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download does not work here.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts"
+SCREENSHOTS = ARTEFACTS / "screenshots"
+AXE_REPORTS = ARTEFACTS / "axe"
+# axe impacts, least to most severe: minor, moderate, serious, critical. These two fail the test.
+FAILING_IMPACTS = {"serious", "critical"}
+# The password tests/factories.py gives every UserFactory user.
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection sees the items
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a thread
+    # with a running loop; the test code's own queries (factories, assertions) are plain sync code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, django_db_serialized_rollback):
+    """A fresh browser tab (own cookies) on the live server; relative URLs like "/patients/" work.
+
+    The live server needs a transactional database, which empties every table after each test; the
+    serialized rollback restores what migrations loaded (roles' permissions, contributing factors, the
+    analyte catalogue) for the next test.
+    """
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        # As the app's users: British dates in the browser's own date inputs.
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def log_in(page, username, password=PASSWORD):
+    """Log in through the login form, the way a person does, and wait for the next page."""
+    if not page.url.split("?")[0].endswith("/login/"):
+        page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def log_out(page):
+    """Log out with the navigation bar's button; the app then shows the login page."""
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("heading", name="Log in to Myolab").wait_for()
+
+
+@pytest.fixture
+def clinician_page(page, clinician):
+    """A tab logged in as the clinician Alice (tests/conftest.py)."""
+    log_in(page, clinician.username)
+    return page
+
+
+@pytest.fixture
+def admin_page(page, administrator):
+    """A tab logged in as the administrator Bob: staff and in the Administrator role, not a superuser."""
+    log_in(page, administrator.username)
+    return page
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def describe_violations(violations):
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
+        for node in violation["nodes"]:
+            lines.append(f"    {', '.join(map(str, node['target']))}: {node['html']}")
+    return "\n".join(lines)
+
+
+def check_accessibility(page, name):
+    """Run axe-core on the page as it is now; fail on any serious or critical violation.
+
+    Every violation, whatever its impact, is printed and written to test-artefacts/axe/<name>.json.
+    """
+    violations = Axe().run(page).response["violations"]
+    AXE_REPORTS.mkdir(parents=True, exist_ok=True)
+    (AXE_REPORTS / f"{name}.json").write_text(json.dumps(violations, indent=2))
+    print(f"axe on {name} ({page.url}): {len(violations)} violation(s)")
+    if violations:
+        print(describe_violations(violations))
+    failing = [violation for violation in violations if violation["impact"] in FAILING_IMPACTS]
+    assert not failing, f"Serious or critical accessibility violations on {name}:\n{describe_violations(failing)}"
+
+
+def check_page(page, name):
+    """What every main page gets: a screenshot for people to look at, then the accessibility check."""
+    screenshot(page, name)
+    check_accessibility(page, name)

@@ -1,0 +1,181 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+
+from guidance import services as guidance_services
+from guidance.exports import charts
+from labs.models import Analyte, AnalyteUnit, Result
+
+from .exports_support import BASE, record, record_series, result_of
+
+
+@pytest.fixture
+def draws(monkeypatch):
+    """Counts the charts drawn, by analyte code, and the number of points each got."""
+    calls = []
+    real = charts.draw_trend
+
+    def counting(analyte, results, *, image_format):
+        calls.append((analyte.code, len(results), image_format))
+        return real(analyte, results, image_format=image_format)
+
+    monkeypatch.setattr(charts, "draw_trend", counting)
+    return calls
+
+
+def test_a_trend_per_analyte_in_catalogue_order_with_the_latest_values(clinician, patient, draws):
+    record_series(patient, clinician, "k", ["3.0", "4.0", "5.5"], "mmol/L")
+    record(patient, clinician, {"vitd25": ("15", "ng/mL")}, at=BASE)
+
+    trends = charts.trends_for(patient)
+
+    assert [trend.analyte.code for trend in trends] == ["vitd25", "k"]
+    potassium = trends[1]
+    assert potassium.count == 3
+    assert [(r.value, r.flag) for r in potassium.latest] == [
+        (Decimal("5.5000"), "H"),
+        (Decimal("4.0000"), "N"),
+        (Decimal("3.0000"), "L"),
+    ]
+    assert potassium.first_at == BASE
+    assert potassium.chart.startswith("data:image/svg+xml;base64,")
+    assert potassium.description == (
+        "Trend of Potassium: 3 of 3 results plotted against the normal range; latest 5.5 mmol/L (High) on 15 Mar 2026."
+    )
+    assert sorted(draws) == [("k", 3, "svg"), ("vitd25", 1, "svg")]
+
+
+def test_charts_come_from_the_cache_until_a_result_changes(clinician, patient, draws):
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+    record(patient, clinician, {"mg": ("2.0", "mg/dL")}, at=BASE)
+    first = charts.trends_for(patient)
+    assert len(draws) == 2
+
+    again = charts.trends_for(patient)
+    assert len(draws) == 2, "nothing changed: both charts come from the cache"
+    assert [trend.chart for trend in again] == [trend.chart for trend in first]
+
+    guidance_services.correct_result(
+        result_of(patient, "k"),
+        value=Decimal("3.8"),
+        unit=AnalyteUnit.objects.get(analyte__code="k", unit="mmol/L"),
+        reason="Re-run",
+        by=clinician,
+    )
+    charts.trends_for(patient)
+    assert draws[2:] == [("k", 2, "svg")], "only the corrected analyte is drawn again"
+
+    guidance_services.mark_entered_in_error(result_of(patient, "k"), reason="Wrong patient", by=clinician)
+    [_, potassium] = charts.trends_for(patient)
+    assert draws[3:] == [("k", 1, "svg")]
+    assert potassium.count == 1
+
+    charts.trends_for(patient, image_format="jpeg")
+    assert sorted(draws[4:]) == [("k", 1, "jpeg"), ("mg", 1, "jpeg")], "the PDF's images are cached apart"
+
+
+def test_an_analyte_whose_only_result_was_withdrawn_has_no_trend(clinician, patient):
+    record(patient, clinician, {"k": ("3.0", "mmol/L")})
+    guidance_services.mark_entered_in_error(Result.objects.get(patient=patient), reason="Wrong patient", by=clinician)
+
+    assert charts.trends_for(patient) == []
+
+
+def test_a_chart_draws_at_most_the_latest_chart_points(clinician, patient, draws, monkeypatch):
+    monkeypatch.setattr(charts, "CHART_POINTS", 3)
+    monkeypatch.setattr(charts, "TABLE_ROWS", 2)
+    record_series(patient, clinician, "k", ["3.0", "3.1", "3.2", "3.3", "3.4"], "mmol/L")
+
+    [trend] = charts.trends_for(patient)
+
+    assert draws == [("k", 3, "svg")]
+    assert trend.count == 5
+    assert trend.charted == 3
+    assert [r.value for r in trend.latest] == [Decimal("3.4000"), Decimal("3.3000")]
+
+
+def make_result(value, flag, day, low="3.5", high="5.2"):
+    return Result(
+        collected_at=BASE + datetime.timedelta(days=day),
+        value=Decimal(value),
+        flag=flag,
+        range_low=Decimal(low) if low else None,
+        range_high=Decimal(high) if high else None,
+    )
+
+
+def test_each_flag_has_its_own_marker_shape_and_legend_entry(db):
+    potassium = Analyte.objects.get(code="k")
+    results = [
+        make_result("2.5", "LL", 0),
+        make_result("3.2", "L", 10),
+        make_result("4.0", "N", 20),
+        make_result("5.5", "H", 30),
+        make_result("6.5", "HH", 40),
+        make_result("4.0", "NR", 50, low=None, high=None),
+    ]
+
+    figure = charts.trend_figure(potassium, results)
+
+    lines, labels = figure.axes[0].get_legend_handles_labels()
+    assert labels == [
+        "Normal range",
+        "Normal (circle)",
+        "Low (triangle down)",
+        "High (triangle up)",
+        "Critically low (cross)",
+        "Critically high (plus)",
+        "No reference range (square)",
+    ]
+    markers = [line.get_marker() for line in lines[1:]]
+    assert markers == ["o", "v", "^", "X", "P", "s"]
+    assert figure.axes[0].get_title(loc="left") == "Potassium (mmol/L), Mar 2026 to Apr 2026"
+
+
+def test_a_result_without_a_range_draws_no_band(db):
+    figure = charts.trend_figure(Analyte.objects.get(code="k"), [make_result("4.0", "NR", 0, low=None, high=None)])
+
+    _, labels = figure.axes[0].get_legend_handles_labels()
+    assert labels == ["No reference range (square)"]
+    assert figure.axes[0].get_title(loc="left") == "Potassium (mmol/L), 01 Mar 2026"
+
+
+@pytest.mark.parametrize("image_format", ["svg", "jpeg"])
+def test_draw_trend_writes_the_format(db, image_format):
+    image = charts.draw_trend(Analyte.objects.get(code="k"), [make_result("4.0", "N", 0)], image_format=image_format)
+
+    assert image.startswith(b"<?xml" if image_format == "svg" else b"\xff\xd8\xff")
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_trends_query_count_does_not_grow_with_results(clinician, patient, count, django_assert_num_queries):
+    record_series(patient, clinician, "k", ["4.0"] * count, "mmol/L")
+    record_series(patient, clinician, "mg", ["2.0"] * count, "mg/dL")
+    charts.trends_for(patient)
+
+    # The analytes with result counts and newest change; the cache read; the latest results per analyte.
+    with django_assert_num_queries(3):
+        trends = charts.trends_for(patient)
+
+    assert [trend.count for trend in trends] == [count, count]
+
+
+def test_the_template_tag_renders_charts_and_tables_for_the_patient_page(clinician, patient):
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+
+    html = Template("{% load exports %}{% trend_charts patient %}").render(Context({"patient": patient}))
+
+    assert '<h2 class="h4" id="trends-heading">Trends</h2>' in html
+    assert (
+        'alt="Trend of Potassium: 2 of 2 results plotted against the normal range; latest 4.0 mmol/L (Normal)' in html
+    )
+    assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in html
+    assert ">Low</span>" in html and ">Normal</span>" in html
+
+
+def test_the_template_tag_says_when_there_is_nothing_to_chart(patient):
+    html = Template("{% load exports %}{% trend_charts patient %}").render(Context({"patient": patient}))
+
+    assert "No results to chart yet." in html

@@ -1,0 +1,412 @@
+"""The guidance pages: permission matrix, the review flow in the browser, the worklist's order and
+query counts, the stale-edit refusal and safe rendering of topic content."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from guidance import selectors, services
+from guidance.models import ActionType, Finding, FollowUpPlan, Topic
+from labs.services import Entry
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+@pytest.fixture
+def save(analytes, clinician):
+    def save_(patient, values, *, collected_at=None):
+        entries = [
+            Entry(
+                analyte=analytes[code],
+                value=Decimal(value),
+                unit=analytes[code].units.get(unit=analytes[code].canonical_unit),
+            )
+            for code, value in values.items()
+        ]
+        return services.record_results(
+            patient=patient,
+            collected_at=collected_at or NOW - datetime.timedelta(days=1),
+            entries=entries,
+            by=clinician,
+        )
+
+    return save_
+
+
+@pytest.fixture
+def finding(save, patient):
+    save(patient, {"k": "3.1"})
+    return Finding.objects.get()
+
+
+@pytest.fixture
+def plan(finding, clinician):
+    return services.create_plan(
+        finding,
+        action_type=ActionType.REPEAT_TEST,
+        analyte=finding.result.analyte,
+        due_date=NOW.date(),
+        owner=clinician,
+        by=clinician,
+    )
+
+
+def page_urls(finding, plan):
+    return {
+        "worklist": "/",
+        "index": "/guidance/",
+        "topic": "/guidance/potassium-imbalance/",
+        "finding": f"/guidance/findings/{finding.pk}/",
+        "plan_create": f"/guidance/findings/{finding.pk}/plans/new/",
+        "plan_edit": f"/guidance/plans/{plan.pk}/edit/",
+        "plan_complete": f"/guidance/plans/{plan.pk}/complete/",
+        "plan_cancel": f"/guidance/plans/{plan.pk}/cancel/",
+    }
+
+
+# --- permission matrix -------------------------------------------------------------------------
+
+# page -> (clinician, administrator) status for GET
+MATRIX = {
+    "worklist": (200, 200),
+    "index": (200, 200),
+    "topic": (200, 200),
+    "finding": (200, 200),
+    "plan_create": (200, 403),
+    "plan_edit": (200, 403),
+    "plan_complete": (200, 403),
+    "plan_cancel": (200, 403),
+}
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_clinician_and_administrator_get(client, clinician, administrator, plan, name):
+    url = page_urls(plan.finding, plan)[name]
+    client.force_login(clinician)
+    assert client.get(url).status_code == MATRIX[name][0]
+    client.force_login(administrator)
+    assert client.get(url).status_code == MATRIX[name][1]
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_anonymous_is_sent_to_login(client, plan, name):
+    response = client.get(page_urls(plan.finding, plan)[name])
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "no-action"])
+def test_administrator_and_anonymous_cannot_review(client, administrator, finding, action):
+    url = f"/guidance/findings/{finding.pk}/{action}/"
+    data = {"comment": "x", "reason": "x"}
+    response = client.post(url, data)
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    client.force_login(administrator)
+    assert client.post(url, data).status_code == 403
+    assert Finding.objects.get().status == Finding.Status.OPEN
+
+
+def test_administrator_cannot_post_a_plan(admin_client_, finding):
+    response = admin_client_.post(f"/guidance/findings/{finding.pk}/plans/new/", {})
+    assert response.status_code == 403
+    assert not FollowUpPlan.objects.exists()
+
+
+def test_administrator_sees_the_finding_without_review_forms(admin_client_, finding):
+    response = admin_client_.get(f"/guidance/findings/{finding.pk}/")
+    assert b"Acknowledge" not in response.content
+    assert b"Plan a follow-up" not in response.content
+
+
+def test_review_actions_need_post(clinician_client, finding):
+    assert clinician_client.get(f"/guidance/findings/{finding.pk}/acknowledge/").status_code == 405
+
+
+def test_missing_finding_and_plan_are_404(clinician_client):
+    assert clinician_client.get("/guidance/findings/999/").status_code == 404
+    assert clinician_client.get("/guidance/plans/999/edit/").status_code == 404
+    assert clinician_client.get("/guidance/no-such-topic/").status_code == 404
+
+
+# --- the review flow, as a clinician does it ---------------------------------------------------
+
+
+def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinician, save, patient):
+    save(patient, {"k": "2.5"}, collected_at=NOW - datetime.timedelta(days=8))
+    finding = Finding.objects.get()
+
+    worklist = clinician_client.get("/")
+    assert [f.pk for f in worklist.context["critical"]] == [finding.pk]
+    assert patient.get_absolute_url().encode() in worklist.content
+
+    # A critical finding refuses acknowledgement without a comment, and says why.
+    response = clinician_client.post(f"/guidance/findings/{finding.pk}/acknowledge/", {"comment": ""})
+    assert response.status_code == 200
+    assert "write a comment" in response.context["acknowledge_form"].errors["comment"][0]
+    assert Finding.objects.get().status == Finding.Status.OPEN
+
+    response = clinician_client.post(f"/guidance/findings/{finding.pk}/acknowledge/", {"comment": "ECG normal"})
+    assert response.status_code == 302
+    assert clinician_client.get("/").context["critical"] == []
+    assert [f.pk for f in clinician_client.get("/").context["awaiting"]] == [finding.pk]
+
+    # The plan form suggests a repeat potassium in 7 days, owned by me.
+    form = clinician_client.get(f"/guidance/findings/{finding.pk}/plans/new/").context["form"]
+    assert form.initial["action_type"] == ActionType.REPEAT_TEST
+    assert form.initial["analyte"] == finding.result.analyte
+    assert form.initial["due_date"] == timezone.localdate() + datetime.timedelta(days=7)
+    assert form.initial["owner"] == clinician
+    response = clinician_client.post(
+        f"/guidance/findings/{finding.pk}/plans/new/",
+        {
+            "action_type": "repeat-test",
+            "analyte": finding.result.analyte.pk,
+            "details": "Repeat K and Mg",
+            "due_date": "2026-01-01",
+            "owner": clinician.pk,
+        },
+    )
+    assert response.status_code == 302
+    assert clinician_client.get("/").context["awaiting"] == []
+    plan = FollowUpPlan.objects.get()
+    assert [p.pk for p in clinician_client.get("/").context["plans"]] == [plan.pk]  # overdue
+
+    save(patient, {"k": "4.1"}, collected_at=NOW - datetime.timedelta(hours=1))
+    plan.refresh_from_db()
+    assert plan.met_result.value == Decimal("4.1")
+
+    response = clinician_client.post(
+        f"/guidance/plans/{plan.pk}/complete/", {"outcome": "Repeat normal", "version": plan.version}
+    )
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert (plan.status, plan.closed_by) == (FollowUpPlan.Status.DONE, clinician)
+    assert clinician_client.get("/").context["plans"] == []
+
+
+def test_no_action_without_reason_names_the_field(clinician_client, finding):
+    response = clinician_client.post(f"/guidance/findings/{finding.pk}/no-action/", {"reason": "  "})
+    assert response.status_code == 200
+    assert "Give the reason no action is needed" in response.context["no_action_form"].errors["reason"][0]
+    assert Finding.objects.get().status == Finding.Status.OPEN
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("due_date", "31/02/2026", "Due date must be a date such as"),
+        ("due_date", "", "Due date is required."),
+        ("action_type", "magic", "Choose one of the listed actions."),
+        ("analyte", "", "A repeat test needs the test to repeat"),
+        ("owner", "", "Choose who owns this plan."),
+    ],
+)
+def test_bad_plan_input_names_the_field_and_saves_nothing(clinician_client, clinician, finding, field, value, message):
+    data = {
+        "action_type": "repeat-test",
+        "analyte": finding.result.analyte.pk,
+        "due_date": "2026-02-01",
+        "owner": clinician.pk,
+    }
+    response = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", {**data, field: value})
+    assert response.status_code == 200
+    assert any(message in error for error in response.context["form"].errors[field])
+    assert b"Nothing was saved" in response.content
+    assert not FollowUpPlan.objects.exists()
+
+
+def test_second_save_with_a_stale_version_is_refused(client, clinician, other_clinician, plan):
+    data = {"action_type": "repeat-test", "analyte": plan.analyte_id, "due_date": "2026-03-01", "owner": clinician.pk}
+    client.force_login(other_clinician)
+    assert (
+        client.post(f"/guidance/plans/{plan.pk}/edit/", {**data, "details": "Carol's", "version": 1}).status_code == 302
+    )
+    client.force_login(clinician)
+    response = client.post(f"/guidance/plans/{plan.pk}/edit/", {**data, "details": "Alice's", "version": 1})
+    assert response.status_code == 200
+    assert "Carol Clinician changed this plan" in response.content.decode()
+    assert "your changes were not saved" in response.content.decode()
+    plan.refresh_from_db()
+    assert (plan.details, plan.version) == ("Carol's", 2)
+
+
+# --- the worklist --------------------------------------------------------------------------------
+
+
+def test_worklist_orders_critical_first_then_oldest_first(clinician_client, save, patient_factory, clinician):
+    first = patient_factory(created_by=clinician)
+    second = patient_factory(created_by=clinician)
+    save(first, {"vitd25": "15"})
+    save(second, {"mg": "1.5"})
+    save(second, {"k": "6.5"})  # critical, entered last
+    done = patient_factory(created_by=clinician)
+    save(done, {"ck": "300"})
+    services.decide_no_action(Finding.objects.get(patient=done), reason="After a marathon", by=clinician)
+
+    context = clinician_client.get("/").context
+    assert [f.result.analyte.code for f in context["critical"]] == ["k"]
+    assert [f.result.analyte.code for f in context["awaiting"]] == ["vitd25", "mg"]
+    # Recently entered panels, newest first; each links to its patient.
+    assert [p.patient for p in context["panels"]] == [done, second, second, first]
+
+
+def test_plans_toggle_between_mine_and_everyones(client, clinician, other_clinician, finding):
+    mine = services.create_plan(
+        finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician
+    )
+    theirs = services.create_plan(
+        finding,
+        action_type=ActionType.REFERRAL,
+        due_date=NOW.date() - datetime.timedelta(days=3),
+        owner=other_clinician,
+        by=clinician,
+    )
+    services.create_plan(  # not due yet: not on the worklist
+        finding,
+        action_type=ActionType.DIETARY_ADVICE,
+        due_date=NOW.date() + datetime.timedelta(days=3),
+        owner=clinician,
+        by=clinician,
+    )
+    client.force_login(clinician)
+    assert client.get("/").context["plans"] == [mine]
+    assert client.get("/?plans=everyone").context["plans"] == [theirs, mine]
+
+
+def make_data(save, patient_factory, clinician, size):
+    """`size` patients, each with a critical, a pattern, an acknowledged finding and a due plan."""
+    for _ in range(size):
+        patient = patient_factory(created_by=clinician)
+        save(patient, {"k": "2.5", "mg": "1.5", "ca": "8.0", "alb": "3.0"})
+        finding = Finding.objects.filter(patient=patient, rule__code="calcium-low").get()
+        services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_worklist_query_count_does_not_grow(
+    clinician_client, django_assert_num_queries, save, patient_factory, clinician, size
+):
+    make_data(save, patient_factory, clinician, size)
+    # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 critical
+    # findings, 6 findings awaiting a decision, 7 plans due, 8 recent panels with their counts, 9 the
+    # user's roles for the navigation bar, 10-12 savepoint, session expiry update, release.
+    with django_assert_num_queries(12):
+        response = clinician_client.get("/?plans=everyone")
+    assert len(response.context["critical"]) == size
+    assert len(response.context["plans"]) == size
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_finding_page_query_count_does_not_grow(
+    clinician_client, django_assert_num_queries, save, patient, clinician, size
+):
+    save(patient, {"k": "3.1"})
+    finding = Finding.objects.get()
+    for day in range(size):
+        services.create_plan(
+            finding,
+            action_type=ActionType.OTHER,
+            due_date=NOW.date() + datetime.timedelta(days=day),
+            owner=clinician,
+            by=clinician,
+        )
+    # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
+    # results, analytes, topic and rule, 6 its plans with owners and analytes, 7 its history with users,
+    # 8 the user's roles for the navigation bar, 9-11 savepoint, session expiry update, release.
+    with django_assert_num_queries(11):
+        response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
+    assert len(response.context["finding"].plans.all()) == size
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_patient_findings_selector_is_two_queries(django_assert_num_queries, save, patient, clinician, size):
+    for _ in range(size):
+        save(patient, {"k": "3.1", "mg": "1.5"})
+    for finding in Finding.objects.filter(rule__code="potassium-low"):
+        services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
+    # 1 the findings with their results, analytes, topics and rules; 2 their plans with owners and analytes.
+    # Rendering the include adds none.
+    with django_assert_num_queries(2):
+        findings = selectors.patient_findings(patient)
+        html = render_to_string("guidance/includes/patient_findings.html", {"findings": findings})
+    assert len(findings) == 3 * size
+    assert html.count("Repeat test") + html.count("<strong>Other</strong>") == size
+
+
+def test_patient_findings_lists_undecided_first(save, patient, clinician):
+    save(patient, {"k": "3.1"})
+    save(patient, {"mg": "1.5"})
+    services.decide_no_action(Finding.objects.get(rule__code="magnesium-low"), reason="Known", by=clinician)
+    save(patient, {"k": "2.5"})
+    statuses = [(f.result.analyte.code, f.status, f.critical) for f in selectors.patient_findings(patient)]
+    assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
+
+
+def test_patient_findings_include_renders(clinician_client, save, patient):
+    save(patient, {"mg": "1.5", "k": "3.1"})
+    html = render_to_string(
+        "guidance/includes/patient_findings.html", {"findings": selectors.patient_findings(patient)}
+    )
+    assert html.count('href="/guidance/magnesium-deficiency/"') == 2
+    assert "correct magnesium first" in html
+
+
+# --- explanations ------------------------------------------------------------------------------
+
+
+def test_index_lists_active_topics(clinician_client):
+    Topic.objects.filter(slug="raised-ck").update(active=False)
+    response = clinician_client.get("/guidance/")
+    assert [t.slug for t in response.context["topics"]] == sorted(
+        [
+            "vitamin-d-deficiency",
+            "magnesium-deficiency",
+            "low-calcium",
+            "potassium-imbalance",
+            "carnitine-deficiency",
+            "vitamin-e-deficiency",
+        ],
+        key=lambda slug: Topic.objects.get(slug=slug).title,
+    )
+    assert clinician_client.get("/guidance/raised-ck/").status_code == 404
+
+
+def test_explanation_page_shows_every_section_and_sources(clinician_client):
+    topic = Topic.objects.get(slug="raised-ck")
+    response = clinician_client.get(reverse("guidance:topic", args=["raised-ck"]))
+    html = response.content.decode()
+    for heading in [
+        "What it is",
+        "Muscle symptoms",
+        "Other symptoms",
+        "How it affects muscle",
+        "Common causes and contributing factors",
+        "What to check next",
+        "Management options to discuss",
+        "When to escalate",
+        "Sources",
+    ]:
+        assert f'<h2 class="h5">{heading}</h2>' in html
+    assert topic.title in html
+    assert "does not replace clinical judgement" in html
+
+
+def test_topic_markdown_is_sanitised(admin_client_):
+    Topic.objects.filter(slug="low-calcium").update(
+        what_it_is=(
+            "**Bold** and a [good link](https://example.org).\n\n<script>alert('x')</script>\n\n"
+            '<img src="x" onerror="alert(1)">\n\n[bad link](javascript:alert(1))\n\n<a href="javascript:alert(2)">raw</a>'
+        )
+    )
+    html = admin_client_.get("/guidance/low-calcium/").content.decode()
+    assert "<strong>Bold</strong>" in html
+    assert '<a href="https://example.org" rel="noopener noreferrer">good link</a>' in html
+    assert "<script>alert" not in html
+    assert "onerror" not in html
+    assert "javascript:" not in html

@@ -1,0 +1,399 @@
+"""Lab pages for the three people who matter: the clinician, the administrator and the anonymous visitor."""
+
+import datetime
+import io
+from decimal import Decimal as D
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import include, path
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from labs import services, views
+from labs.interpretation import Flag
+from labs.models import AnalyteUnit, Panel, ReferenceRange, Result
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+# The write views take the service they call as a keyword argument; the project's URLs can pass a wrapper
+# (guidance does). These test URLs pass spies that record the call and then run the labs service.
+CALLS = []
+
+
+def spy(service):
+    def wrapper(*args, **kwargs):
+        CALLS.append((service.__name__, sorted(kwargs)))
+        return service(*args, **kwargs)
+
+    return wrapper
+
+
+urlpatterns = [
+    path("spy/patients/<int:pk>/results/new/", views.enter_results, {"record_panel": spy(services.record_panel)}),
+    path("spy/results/<int:pk>/correct/", views.correct_result, {"correct": spy(services.correct_result)}),
+    path(
+        "spy/results/<int:pk>/entered-in-error/",
+        views.mark_entered_in_error,
+        {"mark_in_error": spy(services.mark_entered_in_error)},
+    ),
+    path("", include("config.urls")),
+]
+
+
+def unit_id(code, unit):
+    return str(AnalyteUnit.objects.get(analyte__code=code, unit=unit).pk)
+
+
+def panel_post(values, **extra):
+    data = {"collected_at": "2026-01-15T09:30", "lab_name": "City Lab", "accession_number": ""}
+    for code, (value, unit) in values.items():
+        data[f"{code}_value"], data[f"{code}_unit"] = value, unit_id(code, unit)
+    return {**data, **extra}
+
+
+@pytest.fixture
+def result(record, patient):
+    return record(patient, {"k": ("3.1", "mmol/L")}).results.get()
+
+
+# --- anonymous visitor -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/patients/{p}/",
+        "/patients/{p}/results/new/",
+        "/results/{r}/correct/",
+        "/results/{r}/entered-in-error/",
+        "/results/{r}/history/",
+    ],
+)
+def test_anonymous_is_sent_to_login_and_nothing_changes(client, result, url):
+    url = url.format(p=result.patient_id, r=result.pk)
+    assert client.get(url)["Location"].startswith("/login/?next=")
+    response = client.post(url, {"reason": "x", "value": "4.0", "unit": unit_id("k", "mmol/L")})
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    result.refresh_from_db()
+    assert (result.status, Panel.objects.count()) == ("final", 1)
+
+
+# --- clinician ---------------------------------------------------------------------------------------
+
+
+def test_clinician_enters_a_panel_and_sees_it_flagged(clinician_client, patient):
+    page = clinician_client.get(f"/patients/{patient.pk}/results/new/")
+    assert page.status_code == 200 and "Enter results" in page.content.decode()
+    response = clinician_client.post(
+        f"/patients/{patient.pk}/results/new/",
+        panel_post({"k": ("2.7", "mmol/L"), "ca": ("2.30", "mmol/L"), "alb": ("30", "g/L")}),
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"/patients/{patient.pk}/", 302)]
+    html = response.content.decode()
+    assert "Saved 3 results collected 15 Jan 2026 09:30." in html
+    assert '<span class="badge flag text-bg-danger">⚠ Critically low</span>' in html  # words and colour
+    assert "2.3 mmol/L" in html and "9.2 mg/dL" in html.replace("<strong>", "").replace("</strong>", "")
+    assert "8.6–10.0 mg/dL" in html  # the range applied
+    assert "Albumin-corrected calcium" in html and "10.02" in html  # 9.2184 + 0.8 × 1.0 = 10.0184 → 10.02
+    assert Result.objects.filter(patient=patient).count() == 3
+
+
+def test_bad_entry_shows_messages_and_saves_nothing(clinician_client, patient):
+    response = clinician_client.post(
+        f"/patients/{patient.pk}/results/new/", panel_post({"k": ("4.0", "mmol/L"), "ca": ("2.3", "mg/dL")})
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Nothing was saved" in html
+    assert "Calcium, total: 2.3 mg/dL is implausible — did you mean mmol/L?" in html
+    assert not Panel.objects.exists()
+
+
+def test_empty_panel_is_refused_in_the_page(clinician_client, patient):
+    response = clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post({}))
+    assert "The panel is empty: enter at least one result." in response.content.decode()
+    assert not Panel.objects.exists()
+
+
+def test_ambiguous_magnesium_shows_a_confirm_box_and_saves_once_ticked(clinician_client, patient):
+    url = f"/patients/{patient.pk}/results/new/"
+    first = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}))
+    html = first.content.decode()
+    assert "could also be a value in mmol/L" in html and 'name="mg_confirm"' in html
+    second = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}, mg_confirm="on"))
+    assert second.status_code == 302
+    assert Result.objects.get().value == D("1.1000")
+
+
+def test_patient_page_shows_status_reasons_history_links_and_pages_of_ten(clinician_client, patient, record, clinician):
+    first = record(
+        patient,
+        {"k": ("3.1", "mmol/L"), "mg": ("1.9", "mg/dL")},
+        collected_at=timezone.now() - datetime.timedelta(days=400),
+    )
+    potassium, magnesium = first.results.get(analyte__code="k"), first.results.get(analyte__code="mg")
+    services.correct_result(
+        potassium, value=D("3.6"), unit=potassium.analyte.units.get(unit="mmol/L"), reason="Transcription", by=clinician
+    )
+    services.mark_entered_in_error(magnesium, reason="Wrong patient's sample", by=clinician)
+    for day in range(11):
+        record(patient, {"k": ("4.0", "mmol/L")}, collected_at=timezone.now() - datetime.timedelta(days=day + 1))
+    page_one = clinician_client.get(f"/patients/{patient.pk}/").content.decode()
+    assert page_one.count("<article") == 10 and "Page 1 of 2" in page_one
+    page_two = clinician_client.get(f"/patients/{patient.pk}/?page=2").content.decode()
+    assert page_two.count("<article") == 2
+    assert "Corrected" in page_two and "Transcription" in page_two
+    assert "<s>Magnesium</s>" in page_two and "Wrong patient&#x27;s sample" in page_two
+    assert f"/results/{potassium.pk}/history/" in page_two
+
+
+def test_clinician_corrects_a_result(clinician_client, result):
+    url = f"/results/{result.pk}/correct/"
+    assert "Correct a result" in clinician_client.get(url).content.decode()
+    refused = clinician_client.post(url, {"value": "4.0", "unit": unit_id("k", "mmol/L"), "reason": ""})
+    assert "Give the reason for the correction" in refused.content.decode()
+    response = clinician_client.post(url, {"value": "4.0", "unit": unit_id("k", "mmol/L"), "reason": "Typo"})
+    assert response["Location"] == f"/patients/{result.patient_id}/"
+    result.refresh_from_db()
+    assert (result.value, result.flag, result.status, result.status_reason) == (D("4.0000"), "N", "corrected", "Typo")
+
+
+def test_clinician_marks_entered_in_error_and_cannot_correct_it_after(clinician_client, result):
+    url = f"/results/{result.pk}/entered-in-error/"
+    assert "Mark a result entered in error" in clinician_client.get(url).content.decode()
+    refused = clinician_client.post(url, {"reason": "  "})
+    assert "Give the reason the result was entered in error" in refused.content.decode()
+    assert clinician_client.post(url, {"reason": "Wrong patient"}).status_code == 302
+    result.refresh_from_db()
+    assert (result.status, result.status_reason) == ("entered-in-error", "Wrong patient")
+    after = clinician_client.post(
+        f"/results/{result.pk}/correct/", {"value": "4.0", "unit": unit_id("k", "mmol/L"), "reason": "x"}
+    )
+    assert after.status_code == 302
+    result.refresh_from_db()
+    assert result.value_entered == D("3.1")
+
+
+def test_history_page_shows_every_version_with_who_when_and_why(clinician_client, result, other_clinician):
+    services.correct_result(
+        result, value=D("3.9"), unit=result.analyte.units.get(unit="mmol/L"), reason="Lab re-issued", by=other_clinician
+    )
+    html = clinician_client.get(f"/results/{result.pk}/history/").content.decode()
+    assert "3.1 mmol/L" in html and "3.9 mmol/L" in html
+    assert "Carol Clinician" in html and "Alice Clinician" in html and "Lab re-issued" in html
+    assert html.index("3.9 mmol/L") < html.index("3.1 mmol/L")  # newest first
+
+
+@pytest.mark.urls(__name__)
+def test_write_views_call_the_injected_service_with_the_labs_keyword_arguments(clinician_client, patient, record):
+    CALLS.clear()
+    clinician_client.post(f"/spy/patients/{patient.pk}/results/new/", panel_post({"k": ("4.0", "mmol/L")}))
+    first = Result.objects.get()
+    clinician_client.post(
+        f"/spy/results/{first.pk}/correct/", {"value": "4.1", "unit": unit_id("k", "mmol/L"), "reason": "Typo"}
+    )
+    clinician_client.post(f"/spy/results/{first.pk}/entered-in-error/", {"reason": "Wrong patient"})
+    assert CALLS == [
+        ("record_panel", ["accession_number", "by", "collected_at", "entries", "lab_name", "patient"]),
+        ("correct_result", ["by", "reason", "unit", "value"]),
+        ("mark_entered_in_error", ["by", "reason"]),
+    ]
+    first.refresh_from_db()
+    assert first.status == "entered-in-error"
+
+
+def test_patient_page_query_count_does_not_grow(clinician_client, patient, record, django_assert_num_queries):
+    five = {
+        "k": ("4.0", "mmol/L"),
+        "mg": ("1.9", "mg/dL"),
+        "ca": ("9.0", "mg/dL"),
+        "alb": ("4.0", "g/dL"),
+        "ck": ("100", "U/L"),
+    }
+    nine = {
+        **five,
+        "vitd25": ("30.0", "ng/mL"),
+        "carn_free": ("30.0", "umol/L"),
+        "carn_total": ("40.0", "umol/L"),
+        "vite": ("9.0", "mg/L"),
+    }
+    days = iter(range(1, 1000))
+
+    def add(values, count):
+        for _ in range(count):
+            record(patient, values, collected_at=timezone.now() - datetime.timedelta(days=next(days)))
+
+    url = f"/patients/{patient.pk}/"
+    add(five, 2)
+    assert Result.objects.count() == 10
+    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 panel count,
+    # 7 the page of panels with who entered them, 8 their results with analytes (one prefetch),
+    # 9 the user's roles (base.html), 10 contributing factors (header),
+    # 11–13 savepoint, session expiry update, release (the idle timeout refreshes the session).
+    with django_assert_num_queries(13):
+        clinician_client.get(url)
+    add(nine, 54)  # 10 + 54 × 9 + 4 = 500
+    add({"k": ("5.0", "mmol/L"), "mg": ("1.8", "mg/dL"), "ca": ("9.1", "mg/dL"), "ck": ("90", "U/L")}, 1)
+    assert Result.objects.count() == 500
+    with django_assert_num_queries(13):
+        clinician_client.get(url)
+
+
+# --- administrator and other roles -------------------------------------------------------------------
+
+
+def test_administrator_reads_results_but_cannot_enter_or_correct(admin_client_, result):
+    assert admin_client_.get(f"/patients/{result.patient_id}/").status_code == 200
+    assert admin_client_.get(f"/results/{result.pk}/history/").status_code == 200
+    for url in [
+        f"/patients/{result.patient_id}/results/new/",
+        f"/results/{result.pk}/correct/",
+        f"/results/{result.pk}/entered-in-error/",
+    ]:
+        assert admin_client_.get(url).status_code == 403
+        assert (
+            admin_client_.post(url, {"reason": "x", "value": "4.0", "unit": unit_id("k", "mmol/L")}).status_code == 403
+        )
+    result.refresh_from_db()
+    assert (result.status, Panel.objects.count()) == ("final", 1)
+    assert "Enter results" not in admin_client_.get(f"/patients/{result.patient_id}/").content.decode()
+
+
+def test_user_without_a_role_is_refused(client, django_user_model, result):
+    client.force_login(django_user_model.objects.create_user("norole", password="x-long-password-1"))
+    assert client.get(f"/patients/{result.patient_id}/").status_code == 403
+    assert client.get(f"/results/{result.pk}/history/").status_code == 403
+
+
+def test_missing_result_is_404(clinician_client):
+    assert clinician_client.get("/results/999999/correct/").status_code == 404
+
+
+def test_clinician_cannot_change_ranges_or_catalogue_in_admin(clinician_client, analytes):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    for url in [
+        "/admin/labs/referencerange/",
+        f"/admin/labs/referencerange/{potassium.pk}/change/",
+        f"/admin/labs/analyte/{analytes['k'].pk}/change/",
+    ]:
+        assert clinician_client.get(url)["Location"].startswith("/admin/login/")
+    clinician_client.post(f"/admin/labs/referencerange/{potassium.pk}/change/", {"normal_low": "1"})
+    potassium.refresh_from_db()
+    assert potassium.normal_low == D("3.5")
+
+
+def range_form(range_, **changes):
+    data = {
+        name: "" if getattr(range_, name) is None else str(getattr(range_, name))
+        for name in [
+            "sex",
+            "age_min_years",
+            "age_max_years",
+            "normal_low",
+            "normal_high",
+            "critical_low",
+            "critical_high",
+            "source",
+        ]
+    }
+    data.update(analyte=str(range_.analyte_id), effective_from=range_.effective_from.isoformat())
+    return {**data, **changes}
+
+
+def test_administrator_edits_an_unused_range_in_place(admin_client_, analytes, administrator):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    response = admin_client_.post(
+        f"/admin/labs/referencerange/{potassium.pk}/change/", range_form(potassium, normal_low="3.6")
+    )
+    assert response.status_code == 302
+    potassium.refresh_from_db()
+    assert (potassium.normal_low, potassium.changed_by) == (D("3.6"), administrator)
+    assert ReferenceRange.objects.filter(analyte=analytes["k"]).count() == 1
+
+
+def test_administrator_change_to_a_used_range_creates_a_new_version(admin_client_, analytes, administrator, result):
+    potassium = result.reference_range
+    url = f"/admin/labs/referencerange/{potassium.pk}/change/"
+    page = admin_client_.get(url).content.decode()
+    assert "This range has been applied to results" in page
+    same_date = admin_client_.post(url, range_form(potassium, normal_low="3.6"))
+    assert "choose an effective date after 01 Jan 2000" in same_date.content.decode()
+    response = admin_client_.post(
+        url, range_form(potassium, normal_low="3.6", effective_from="2026-02-01"), follow=True
+    )
+    assert "saved as a new version effective from 01 Feb 2026" in response.content.decode()
+    potassium.refresh_from_db()
+    new = ReferenceRange.objects.get(analyte=analytes["k"], effective_from=datetime.date(2026, 2, 1))
+    assert (potassium.normal_low, new.normal_low, new.changed_by) == (D("3.5"), D("3.6"), administrator)
+    result.refresh_from_db()
+    assert (result.reference_range, result.range_low) == (potassium, D("3.5"))
+
+
+def test_administrator_sees_catalogue_with_units_and_history_but_never_deletes(admin_client_, analytes):
+    page = admin_client_.get(f"/admin/labs/analyte/{analytes['ca'].pk}/change/").content.decode()
+    assert "mmol/L" in page and "4.008" in page
+    assert admin_client_.get(f"/admin/labs/analyte/{analytes['ca'].pk}/history/").status_code == 200
+    filtered = admin_client_.get(f"/admin/labs/referencerange/?analyte__id__exact={analytes['ca'].pk}").content.decode()
+    assert (
+        filtered.count("8.6–10.0 mg/dL") == 1
+        and filtered.count("8.8–10.2 mg/dL") == 1
+        and "3.5–5.2 mmol/L" not in filtered
+    )
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    assert admin_client_.post(f"/admin/labs/referencerange/{potassium.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert ReferenceRange.objects.filter(pk=potassium.pk).exists()
+
+
+# --- demo data ---------------------------------------------------------------------------------------
+
+
+def test_seed_demo_results_refuses_with_debug_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only runs with DEBUG on"):
+        call_command("seed_demo_results", stdout=io.StringIO())
+
+
+def test_seed_demo_results_is_idempotent_and_realistic(settings, roles):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo_results", stdout=io.StringIO())
+    count = Result.objects.count()
+    call_command("seed_demo_results", stdout=io.StringIO())
+    assert Result.objects.count() == count == 44  # 12 + 6 + 8 + 7 + 7 + 4, counted from DEMO_PANELS
+    flags = {
+        (r.patient.mrn, r.analyte.code, r.flag)
+        for r in Result.objects.select_related("patient", "analyte").filter(
+            collected_at__gte=timezone.now() - datetime.timedelta(days=70)
+        )
+    }
+    assert ("DEMO-0004", "k", Flag.CRITICAL_HIGH) in flags
+    assert ("DEMO-0002", "ck", Flag.HIGH) in flags
+    assert {("DEMO-0001", "mg", Flag.LOW), ("DEMO-0001", "k", Flag.LOW)} <= flags
+    assert {("DEMO-0003", "vitd25", Flag.LOW), ("DEMO-0003", "vite", Flag.LOW)} <= flags
+    child = Patient.objects.get(mrn="DEMO-0006")
+    assert set(child.results.values_list("flag", flat=True)) == {Flag.NO_RANGE}
+    ck = Result.objects.get(patient__mrn="DEMO-0002", analyte__code="ck", flag=Flag.HIGH)
+    assert ck.value > 10 * ck.range_high
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=30), collected_at=st.text(max_size=25), accession=st.text(max_size=60))
+def test_any_typed_input_is_answered_never_a_500(clinician_client, patient, value, collected_at, accession):
+    response = clinician_client.post(
+        f"/patients/{patient.pk}/results/new/",
+        panel_post({"k": (value, "mmol/L")}, collected_at=collected_at, accession_number=accession),
+    )
+    assert response.status_code in (200, 302)
+
+
+def test_child_results_say_no_reference_range_never_normal(clinician_client, record, patient_factory, clinician):
+    child = patient_factory(date_of_birth=datetime.date(2015, 5, 1), sex="unknown", created_by=clinician)
+    record(child, {"k": ("4.0", "mmol/L"), "ck": ("100", "U/L")})
+    html = clinician_client.get(f"/patients/{child.pk}/").content.decode()
+    assert html.count('<span class="badge flag text-bg-secondary">No reference range for this patient</span>') == 2
+    assert ">Normal</span>" not in html
