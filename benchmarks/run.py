@@ -179,7 +179,7 @@ def plan_pages(save_patient):
         ("patient list, first page", "html", "patients:list", [], "", None),
         ("patient list, search 'smith'", "html", "patients:list", [], "?q=smith", None),
         (f"patient list, page {deep_page}", "html", "patients:list", [], f"?page={deep_page}", None),
-        ("patient page, 1,000 results", "html", "patients:detail", [long_patient.pk], "", typical_patient.pk),
+        ("patient page, 1,000 results", "html", "patient", [long_patient.pk], "", typical_patient.pk),
         ("save a 6-analyte panel (POST)", "html", "labs:enter_results", [save_patient.pk], "", None),
         ("worklist (home page)", "html", "home", [], "", None),
         ("explanation page", "html", "guidance:topic", ["topic"], "", None),

@@ -11,6 +11,19 @@ from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
+# Once every migration this code knows of is applied, that stays true for the life of the process (new
+# migrations arrive with new code, which means a restart), so the check reads the migration files and
+# the django_migrations table only until it first passes. Load balancers call this every few seconds.
+_migrations_applied = False
+
+
+def migrations_applied() -> bool:
+    global _migrations_applied
+    if not _migrations_applied:
+        executor = MigrationExecutor(connection)
+        _migrations_applied = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return _migrations_applied
+
 
 @login_not_required
 @never_cache
@@ -21,12 +34,11 @@ def healthz(request):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        executor = MigrationExecutor(connection)
-        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        applied = migrations_applied()
     except DatabaseError:
         logger.exception("Health check: the database did not answer")
         return JsonResponse({"status": "error", "database": "unreachable", "migrations": "unknown"}, status=503)
-    if unapplied:
-        logger.error("Health check: %d migrations are not applied", len(unapplied))
+    if not applied:
+        logger.error("Health check: migrations are not applied (run manage.py migrate)")
         return JsonResponse({"status": "error", "database": "ok", "migrations": "unapplied"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok", "migrations": "applied"})

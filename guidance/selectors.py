@@ -24,9 +24,9 @@ STATUS_RANK = Case(
 def plans_prefetch():
     return Prefetch(
         "plans",
-        queryset=FollowUpPlan.objects.select_related("owner", "closed_by", "analyte", "met_result__analyte").order_by(
-            "status", "due_date", "id"
-        ),
+        queryset=FollowUpPlan.objects.select_related(
+            "owner", "closed_by", "updated_by", "analyte", "met_result__analyte"
+        ).order_by("status", "due_date", "id"),
     )
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labs import services as lab_services
+from labs.derived import derived_for_panel
 from labs.models import Analyte, AnalyteUnit, Panel, Result
 from patients.models import Patient
 
@@ -131,6 +132,13 @@ def _summary(match, factor_names: dict) -> str:
             "review it with the full clinical picture."
         )
     text = f"{value}. {match.rule.summary}"
+    if match.partner is not None:
+        # What the pair of results works out to (e.g. albumin-corrected calcium), so the finding says it.
+        for derived in derived_for_panel([result, match.partner]):
+            flag = derived.flag.label.lower()
+            text += (
+                f" {derived.name}: {derived.value} {derived.unit} ({flag}, range {derived.range_text}). {derived.note}"
+            )
     named = [factor_names[f.pk] for f in match.rule.relevant_factors.all() if f.pk in factor_names]
     if named:
         text += f" Recorded for this patient and relevant here: {', '.join(named)}."

@@ -7,7 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from labs.selectors import patient_chart_context
+from patients.views import get_patient_for
+
 from . import selectors, services
+from .exports.charts import trends_for
 from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
 from .models import ActionType, Finding, FollowUpPlan, Topic
 
@@ -214,3 +218,13 @@ def topic_detail(request, slug):
     topic = get_object_or_404(topics, slug=slug)
     sections = [(label, getattr(topic, name)) for name, label in Topic.SECTIONS if getattr(topic, name).strip()]
     return render(request, "guidance/topic_detail.html", {"topic": topic, "sections": sections})
+
+
+@permission_required("labs.view_result", raise_exception=True)
+def patient_chart(request, pk):
+    """The patient page: labs' results, with this app's findings, trend charts and export links."""
+    patient = get_patient_for(request.user, pk)
+    context = patient_chart_context(patient, request.GET.get("page"))
+    context["findings"] = selectors.patient_findings(patient)
+    context["trends"] = trends_for(patient)
+    return render(request, "guidance/patient_chart.html", context)

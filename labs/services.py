@@ -35,6 +35,19 @@ def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetim
     return select_range(ranges, sex=patient.sex, age=age_in_years(patient.date_of_birth, day), on=day)
 
 
+def _canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> Decimal:
+    """`value` in the canonical unit; refuses an implausible one here too, so imports and scripts get
+    the check the entry form makes (the form's messages add the wrong-unit hint)."""
+    canonical = to_canonical(value, unit.factor)
+    if not analyte.plausible_low <= canonical <= analyte.plausible_high:
+        raise ValidationError(
+            f"{analyte.name}: {value} {unit.unit} is implausible; accepted from "
+            f"{analyte.format_value(analyte.plausible_low)} to {analyte.format_value(analyte.plausible_high)} "
+            f"{analyte.canonical_unit}."
+        )
+    return canonical
+
+
 def _interpret_into(result: Result, patient: Patient) -> None:
     """Set the canonical value, the range applied (link and snapshot) and the flag on `result`."""
     range_ = range_for(patient, result.analyte, result.collected_at)
@@ -84,7 +97,7 @@ def record_panel(
             analyte=entry.analyte,
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
-            value=to_canonical(entry.value, entry.unit.factor),
+            value=_canonical_or_refuse(entry.analyte, entry.value, entry.unit),
             updated_by=by,
         )
         _interpret_into(result, patient)
@@ -103,7 +116,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
         raise ValidationError("This result was marked entered in error and cannot be corrected.")
     result.value_entered = value
     result.unit_entered = unit.unit
-    result.value = to_canonical(value, unit.factor)
+    result.value = _canonical_or_refuse(result.analyte, value, unit)
     _interpret_into(result, result.patient)
     result.status = Result.Status.CORRECTED
     result.status_reason = reason.strip()

@@ -5,8 +5,6 @@ from . import views
 app_name = "labs"
 
 urlpatterns = [
-    # The patient page; listed before patients.urls in config/urls.py, so `patients:detail` reverses to it.
-    path("patients/<int:pk>/", views.patient_chart, name="patient_chart"),
     path("patients/<int:pk>/results/new/", views.enter_results, name="enter_results"),
     path("results/<int:pk>/correct/", views.correct_result, name="correct_result"),
     path("results/<int:pk>/entered-in-error/", views.mark_entered_in_error, name="mark_entered_in_error"),

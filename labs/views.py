@@ -16,7 +16,6 @@ from patients.views import get_patient_for
 from . import services
 from .forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
 from .models import Result
-from .selectors import patient_chart_context
 
 
 def _patient_context(patient):
@@ -29,12 +28,6 @@ def get_result_for(user, pk, *, perm):
     if not user.has_perm(perm):
         raise PermissionDenied
     return get_object_or_404(Result.objects.select_related("analyte", "patient", "panel"), pk=pk)
-
-
-@permission_required("labs.view_result", raise_exception=True)
-def patient_chart(request, pk):
-    patient = get_patient_for(request.user, pk)
-    return render(request, "labs/patient_chart.html", patient_chart_context(patient, request.GET.get("page")))
 
 
 @permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)

@@ -117,7 +117,8 @@ class Patient(models.Model):
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 
     def get_absolute_url(self):
-        return reverse("patients:detail", args=[self.pk])
+        # The patient page is composed by the project (config/urls.py) from the apps above this one.
+        return reverse("patient", args=[self.pk])
 
     @property
     def full_name(self):

@@ -72,9 +72,3 @@ def patient_edit(request, pk):
         "patients/patient_form.html",
         {"form": form, "patient": patient, "title": f"Edit {patient.full_name}"},
     )
-
-
-def patient_detail(request, pk):
-    patient = get_patient_for(request.user, pk)
-    factors = patient.contributing_factors.all()
-    return render(request, "patients/patient_detail.html", {"patient": patient, "factors": factors})

@@ -254,3 +254,33 @@ def test_export_buttons_link_every_format(clinician_client, patient):
 
     for path, _, _ in PATIENT_EXPORTS:
         assert f'href="/patients/{patient.pk}/{path}"' in html
+
+
+def test_summary_groups_repeated_findings_of_one_kind(clinician_client, clinician, patient):
+    record_series(patient, clinician, "k", ["3.1", "3.2", "3.0"], "mmol/L")
+
+    page = clinician_client.get(f"/patients/{patient.pk}/summary/").content.decode()
+
+    findings = " ".join(page.split('id="findings-heading"')[1].split('id="plans-heading"')[0].split())
+    assert findings.count("3 open findings") == 1
+    # The newest of the three (15 Mar, 3.0 mmol/L) stands for the group.
+    newest = Finding.objects.filter(patient=patient, partner_result=None).latest("id")
+    assert newest.result.value == Decimal("3.0")
+    assert f"Latest, collected 15 Mar 2026 (awaiting review): {newest.summary}" in findings
+
+
+def test_pdf_prints_names_with_markup_characters_as_text(clinician_client, clinician):
+    patient = PatientFactory(mrn="X-1", given_name="Seán", family_name="O'Brien & <Sons>", created_by=clinician)
+    record(patient, clinician, {"k": ("4.0", "mmol/L")})
+
+    response = clinician_client.get(f"/patients/{patient.pk}/summary.pdf")
+
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    assert "Seán O'Brien & <Sons> · MRN X-1" in text
+
+
+def test_the_menu_links_the_cohort_export_for_administrators_only(client, clinician, administrator):
+    client.force_login(administrator)
+    assert 'href="/exports/cohort/">Cohort export</a>' in client.get("/patients/").content.decode()
+    client.force_login(clinician)
+    assert "Cohort export" not in client.get("/patients/").content.decode()

@@ -83,6 +83,12 @@ def test_summary_names_the_patients_relevant_factors(save, patient):
     assert finding.summary.endswith("Recorded for this patient and relevant here: Diuretic use.")
 
 
+def test_calcium_with_albumin_pattern_states_the_corrected_calcium(save, patient):
+    save(patient, {"ca": "8.0", "alb": "3.0"})  # 8.0 + 0.8 × (4.0 − 3.0) = 8.80 mg/dL
+    pattern = Finding.objects.get(rule__code="calcium-low-with-albumin-low")
+    assert "Albumin-corrected calcium: 8.80 mg/dL (normal, range 8.6–10.0 mg/dL). Payne 1973." in pattern.summary
+
+
 def test_summary_without_relevant_factors_names_none(save, patient):
     save(patient, {"k": "3.1"})
     assert "Recorded for this patient" not in Finding.objects.get().summary

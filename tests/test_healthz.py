@@ -29,15 +29,26 @@ def test_says_nothing_about_patients(client, patient):
     assert patient.mrn.encode() not in response.content
 
 
-def test_unapplied_migrations_give_503(client):
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """As in a newly started server: the migrations have not been checked yet."""
+    monkeypatch.setattr("config.views._migrations_applied", False)
+
+
+def test_unapplied_migrations_give_503_until_applied(client, fresh_process):
     pending = [(mock.Mock(), False)]
     with mock.patch("config.views.MigrationExecutor.migration_plan", return_value=pending):
         response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "ok", "migrations": "unapplied"}
+        assert response.status_code == 503
+        assert response.json() == {"status": "error", "database": "ok", "migrations": "unapplied"}
+    # Once migrate has run, the next check passes (and later ones skip reading the migrations).
+    assert client.get("/healthz").json() == OK
+    with mock.patch("config.views.MigrationExecutor.migration_plan", return_value=pending) as plan:
+        assert client.get("/healthz").status_code == 200
+    plan.assert_not_called()
 
 
-def test_unreachable_database_gives_503(client):
+def test_unreachable_database_gives_503(client, fresh_process):
     with mock.patch("config.views.connection.cursor", side_effect=OperationalError("connection refused")):
         response = client.get("/healthz")
     assert response.status_code == 503

@@ -65,6 +65,16 @@ def test_panel_is_saved_whole_or_not_at_all(analytes, patient, clinician):
     assert (Panel.objects.count(), Result.objects.count()) == (0, 0)
 
 
+def test_service_refuses_implausible_values_for_imports_too(analytes, patient, clinician):
+    calcium_mg_dl = analytes["ca"].units.get(unit="mg/dL")
+    entries = [Entry(analyte=analytes["ca"], value=D("2.3"), unit=calcium_mg_dl)]
+    with pytest.raises(
+        ValidationError, match=r"Calcium, total: 2.3 mg/dL is implausible; accepted from 3.0 to 20.0 mg/dL"
+    ):
+        record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+    assert Result.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "codes, message",
     [([], "the panel is empty"), (["k", "k"], "The same analyte appears twice")],

@@ -114,9 +114,8 @@ def render_summary_pdf(summary: Summary) -> bytes:
         block = [
             bold(f"{group.title} — {group.severity_label}{critical}{count}"),
             text(
-                f"{'Latest: ' if group.count > 1 else ''}{result.analyte.name} {result.display_value} "
-                f"{result.analyte.canonical_unit} ({result.get_flag_display()}), collected "
-                f"{timezone.localtime(result.collected_at):%d %b %Y}, {finding.get_status_display().lower()}. "
+                f"{'Latest, collected' if group.count > 1 else 'Collected'} "
+                f"{timezone.localtime(result.collected_at):%d %b %Y} ({finding.get_status_display().lower()}): "
                 f"{finding.summary}"
             ),
         ]
@@ -146,8 +145,9 @@ def render_summary_pdf(summary: Summary) -> bytes:
         canvas.saveState()
         canvas.setFont("DejaVu", 7.5)
         canvas.setFillColor(colors.HexColor("#505050"))
-        canvas.drawString(document.leftMargin, 16 * mm, NOTICE[:94])
-        canvas.drawString(document.leftMargin, 12.5 * mm, NOTICE[94:].strip())
+        first_sentence, rest = NOTICE.split(". ", 1)
+        canvas.drawString(document.leftMargin, 16 * mm, first_sentence + ".")
+        canvas.drawString(document.leftMargin, 12.5 * mm, rest)
         canvas.drawString(document.leftMargin, 8 * mm, f"{title} · page {document.page}")
         canvas.restoreState()
 

@@ -8,17 +8,16 @@ them (`get_by_role`, `get_by_label`, `get_by_text`), never by CSS classes.
 Journeys covered: test_clinician_journey.py (register with an error, find, edit, log out),
 test_results_journey.py (a panel in mixed units with an implausible value, then the flags and ranges),
 test_guidance_journey.py (a critical result from the worklist: finding, explanation, acknowledgement,
-follow-up plan marked done), test_administrator_journey.py (users, a patient's history; a new reference
-range version that only later results use), test_anonymous_journey.py (every main page asks for a login;
-lock-out).
+follow-up plan marked done), test_exports_journey.py (the summary page; PDF, CSV and FHIR downloads and
+their content), test_administrator_journey.py (users, a patient's history; a new reference range version
+that only later results use), test_anonymous_journey.py (every main page asks for a login; lock-out).
 
 Steps still to add as the features land (TODO):
   - once the result entry form saves through guidance.services.record_results: in test_results_journey.py,
     see the panel's findings on the patient page and the critical potassium on the worklist, and let
     test_guidance_journey.py enter its panel in the browser instead of through the service;
-  - exports, after the follow-up in test_guidance_journey.py: download the PDF, CSV and FHIR exports with
-    `page.expect_download()` and check their content (the CSV row; the FHIR Observation's LOINC code,
-    UCUM unit and interpretation code); screenshot the summary page;
+  - once the patient page links the exports: start test_exports_journey.py from the patient page, and
+    check that the FHIR bundle carries the follow-up plan as a Task after test_guidance_journey.py's steps;
   - labs: correct a result with a reason and see the old value kept in its history;
   - anonymous journey: add the finding and follow-up plan pages to `MAIN_PAGES`.
 """
@@ -63,6 +62,8 @@ def browser():
     # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a thread
     # with a running loop; the test code's own queries (factories, assertions) are plain sync code.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"The browser tests need Debian's Chromium at {CHROMIUM}: apt-get install -y chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -194,9 +194,9 @@ class Command(BaseCommand):
             rows += write([generator.patient(f"S{seed}-LONG", options["long_history"], years=10, adult=True)])
             self.progress(total, total, rows, started)
         if connection.vendor == "postgresql":
-            self.stdout.write("Updating the query planner's statistics (ANALYZE)…")
+            self.stdout.write("Updating the query planner's statistics and the visibility map (VACUUM ANALYZE)…")
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+                cursor.execute("VACUUM ANALYZE")
         seconds = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(

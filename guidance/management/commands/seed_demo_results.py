@@ -7,8 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from guidance.services import record_results
 from labs.models import Analyte
-from labs.services import Entry, record_panel
+from labs.services import Entry
 from patients.models import Patient
 
 # Demo results for the demo patients of `seed_demo`, placed relative to today so they stay "last year".
@@ -84,7 +85,7 @@ class Command(BaseCommand):
                     continue
                 for number, (days_ago, values) in enumerate(panels, start=1):
                     collected = (now - datetime.timedelta(days=days_ago)).replace(hour=9, minute=15, second=0)
-                    record_panel(
+                    record_results(
                         patient=patient,
                         collected_at=collected,
                         entries=[

@@ -1,0 +1,52 @@
+"""The demo results command: lives in guidance because demo results go through guidance's service,
+so the demo worklist has findings to review."""
+
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from guidance.models import Finding
+from labs.interpretation import Flag
+from labs.models import Result
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_results_refuses_with_debug_off(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only runs with DEBUG on"):
+        call_command("seed_demo_results", stdout=io.StringIO())
+
+
+def test_seed_demo_results_is_idempotent_and_realistic(settings, roles):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo_results", stdout=io.StringIO())
+    count = Result.objects.count()
+    call_command("seed_demo_results", stdout=io.StringIO())
+    assert Result.objects.count() == count == 44  # 12 + 6 + 8 + 7 + 7 + 4, counted from DEMO_PANELS
+    flags = {
+        (r.patient.mrn, r.analyte.code, r.flag)
+        for r in Result.objects.select_related("patient", "analyte").filter(
+            collected_at__gte=timezone.now() - datetime.timedelta(days=70)
+        )
+    }
+    assert ("DEMO-0004", "k", Flag.CRITICAL_HIGH) in flags
+    assert ("DEMO-0002", "ck", Flag.HIGH) in flags
+    assert {("DEMO-0001", "mg", Flag.LOW), ("DEMO-0001", "k", Flag.LOW)} <= flags
+    assert {("DEMO-0003", "vitd25", Flag.LOW), ("DEMO-0003", "vite", Flag.LOW)} <= flags
+    child = Patient.objects.get(mrn="DEMO-0006")
+    assert set(child.results.values_list("flag", flat=True)) == {Flag.NO_RANGE}
+    ck = Result.objects.get(patient__mrn="DEMO-0002", analyte__code="ck", flag=Flag.HIGH)
+    assert ck.value > 10 * ck.range_high
+    # Every abnormal demo result has a finding waiting on the worklist; the child's results have none.
+    abnormal = Result.objects.abnormal()
+    assert abnormal.exists()
+    assert not abnormal.exclude(findings__isnull=False).exists()
+    assert Finding.objects.filter(result__patient__mrn="DEMO-0004", critical=True).exists()
+    assert not Finding.objects.filter(patient=child).exists()
