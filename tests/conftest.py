@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.utils import timezone
 
+from guidance.services import record_results
 from labs.models import Analyte
 from labs.services import Entry, record_panel
 from patients.roles import ADMINISTRATOR, CLINICIAN
@@ -95,3 +96,26 @@ def record(analytes, clinician):
         )
 
     return record_
+
+
+@pytest.fixture
+def save(analytes, clinician):
+    """save(patient, {"k": "3.1"}) records values in each analyte's canonical unit through guidance's
+    record_results, so findings are opened as they are when a clinician saves results."""
+    def save_(patient, values, *, collected_at=None, by=None):
+        entries = [
+            Entry(
+                analyte=analytes[code],
+                value=Decimal(value),
+                unit=analytes[code].units.get(unit=analytes[code].canonical_unit),
+            )
+            for code, value in values.items()
+        ]
+        return record_results(
+            patient=patient,
+            collected_at=collected_at or timezone.now() - datetime.timedelta(days=1),
+            entries=entries,
+            by=by or clinician,
+        )
+
+    return save_

@@ -11,35 +11,11 @@ from django.utils import timezone
 from guidance import services
 from guidance.models import ActionType, Finding, FollowUpPlan, Severity
 from labs.models import Result
-from labs.services import Entry
 from patients.models import ContributingFactor
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
-
-
-@pytest.fixture
-def save(analytes, clinician):
-    """save(patient, {"k": "3.1"}) records values in each analyte's canonical unit via record_results."""
-
-    def save_(patient, values, *, collected_at=None, by=None):
-        entries = [
-            Entry(
-                analyte=analytes[code],
-                value=Decimal(value),
-                unit=analytes[code].units.get(unit=analytes[code].canonical_unit),
-            )
-            for code, value in values.items()
-        ]
-        return services.record_results(
-            patient=patient,
-            collected_at=collected_at or NOW - datetime.timedelta(days=1),
-            entries=entries,
-            by=by or clinician,
-        )
-
-    return save_
 
 
 def unit(analytes, code):

@@ -11,32 +11,10 @@ from django.utils import timezone
 
 from guidance import selectors, services
 from guidance.models import ActionType, Finding, FollowUpPlan, Topic
-from labs.services import Entry
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
-
-
-@pytest.fixture
-def save(analytes, clinician):
-    def save_(patient, values, *, collected_at=None):
-        entries = [
-            Entry(
-                analyte=analytes[code],
-                value=Decimal(value),
-                unit=analytes[code].units.get(unit=analytes[code].canonical_unit),
-            )
-            for code, value in values.items()
-        ]
-        return services.record_results(
-            patient=patient,
-            collected_at=collected_at or NOW - datetime.timedelta(days=1),
-            entries=entries,
-            by=clinician,
-        )
-
-    return save_
 
 
 @pytest.fixture
