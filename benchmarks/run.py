@@ -350,13 +350,19 @@ def count_queries(row, pages):
         if not path:
             continue
         for _ in range(2):  # count the second request: the first may fill caches (trend charts)
+            started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 if page["method"] == "POST":
                     response = client.post(path, dict(urllib.parse.parse_qsl(page["body"])))
                 else:
                     response = client.get(path)
+            alone_ms = (time.perf_counter() - started) * 1000
         assert response.status_code in (200, 302), f"{page['name']}: HTTP {response.status_code}"
         counts[label] = len(queries)
+        if label == "queries":
+            # One request with the server otherwise idle: the page's own cost, without queueing.
+            counts["alone_ms"] = alone_ms
+            counts["response_bytes"] = len(response.content)
     row.update(counts)
     return counts["queries"]
 
@@ -370,7 +376,7 @@ def report(rows, missing, pages):
         row["meets_target"] = row["requests"] > 0 and row["errors"] == 0 and (target is None or row["p95_ms"] <= target)
     header = (
         f"{'page':<34} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
-        f"{'queries':>9} {'p50/floor':>9}  target"
+        f"{'queries':>9} {'p50/floor':>9} {'alone ms':>8} {'KB':>6}  target"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for row in rows:
@@ -380,10 +386,14 @@ def report(rows, missing, pages):
         verdict = "-" if row["target_p95_ms"] is None else ("met" if row["meets_target"] else "MISSED")
         print(
             f"{row['page']:<34} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
-            f"{row['p99_ms']:>8.1f} {row['requests_per_second']:>7.1f} {queries:>9} {row['p50_vs_floor'] or 0:>8.1f}×  "
-            f"{verdict}"
+            f"{row['p99_ms']:>8.1f} {row['requests_per_second']:>7.1f} {queries:>9} {row['p50_vs_floor'] or 0:>8.1f}× "
+            f"{row['alone_ms']:>8.1f} {row['response_bytes'] / 1024:>6.0f}  {verdict}"
         )
     print("Queries in brackets: the same page for a patient with 40 results (the same number: it does not grow).")
+    print("alone ms: one request through Django's test client with no other load (the page's own cost);")
+    print(
+        f"under load each of the {WORKERS} workers serves {USERS} users in turn, so p50 ≈ {USERS // WORKERS} × that, or more."
+    )
     if missing:
         print(f"Not measured (not in this version of the app): {', '.join(missing)}")
     data = {

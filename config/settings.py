@@ -174,6 +174,4 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # fontTools (used by the PDF export) logs every font table it trims at INFO.
-    "loggers": {"fontTools": {"level": "WARNING"}},
 }

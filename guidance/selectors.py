@@ -1,6 +1,7 @@
 """Reads that pages repeat: each one a fixed number of queries, whatever the amount of data."""
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from labs.interpretation import ABNORMAL_FLAGS
 from labs.models import Panel, Result
@@ -64,10 +65,17 @@ def worklist(*, user, everyone: bool, today):
             "due_date", "id"
         )[:WORKLIST_LIMIT]
     )
-    abnormal = Q(results__flag__in=ABNORMAL_FLAGS) & ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
+    abnormal = Q(flag__in=ABNORMAL_FLAGS) & ~Q(status=Result.Status.ENTERED_IN_ERROR)
     panels = list(
         Panel.objects.select_related("patient", "entered_by")
-        .annotate(result_count=Count("results"), abnormal_count=Count("results", filter=abnormal))
+        .annotate(result_count=_count_results(), abnormal_count=_count_results(abnormal))
         .order_by("-entered_at", "-id")[:RECENT_PANELS]
     )
     return {"critical": critical, "awaiting": awaiting, "plans": plans, "panels": panels, "limit": WORKLIST_LIMIT}
+
+
+def _count_results(condition=None):
+    """The panel's results (meeting `condition`), counted in a subquery that PostgreSQL runs only for the
+    panels shown. Count("results") grouped every result of every panel first: 5 s at 2,000,000 results."""
+    results = Result.objects.filter(condition or Q(), panel=OuterRef("pk")).order_by().values("panel")
+    return Coalesce(Subquery(results.annotate(n=Count("pk")).values("n")), 0)

@@ -102,6 +102,7 @@ def record(analytes, clinician):
 def save(analytes, clinician):
     """save(patient, {"k": "3.1"}) records values in each analyte's canonical unit through guidance's
     record_results, so findings are opened as they are when a clinician saves results."""
+
     def save_(patient, values, *, collected_at=None, by=None):
         entries = [
             Entry(

@@ -3,8 +3,6 @@
 import datetime
 from decimal import Decimal
 
-from django.utils import timezone
-
 from guidance import services as guidance_services
 from labs.models import Analyte, Result
 from labs.services import Entry
@@ -38,7 +36,3 @@ def record_series(patient, by, code, values, unit, *, start=BASE, step_days=7):
 
 def result_of(patient, code, at=BASE):
     return Result.objects.get(patient=patient, analyte__code=code, collected_at=at)
-
-
-def now():
-    return timezone.now()
