@@ -206,7 +206,7 @@ def test_clinician_journey_from_registration_to_exports(page, clinician, patient
     expect(page.get_by_role("heading", name="Plan a follow-up")).to_be_visible()
     # Suggested by the potassium rule: repeat the potassium within 7 days, kept by the clinician.
     expect(page.get_by_label("Action")).to_have_value("repeat-test")
-    expect(page.get_by_label("Test to repeat").locator("option:checked")).to_have_text("Potassium")
+    expect(page.get_by_label("Test to repeat").locator("option:checked")).to_have_text("Potassium (mmol/L)")
     due = timezone.localdate() + timezone.timedelta(days=7)
     expect(page.get_by_label("Due date")).to_have_value(f"{due:%Y-%m-%d}")
     expect(page.get_by_label("Owner").locator("option:checked")).to_have_text("Alice Clinician")
