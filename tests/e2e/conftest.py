@@ -5,21 +5,29 @@ Run with `make e2e`. Every test in this folder is marked `e2e` (see `pytest_coll
 `make test` (`-m "not e2e"`) leaves them out. Select elements the way a person or a screen reader finds
 them (`get_by_role`, `get_by_label`, `get_by_text`), never by CSS classes.
 
-Journeys covered: test_clinician_journey.py (register with an error, find, edit, log out),
-test_results_journey.py (a panel in mixed units with an implausible value, then the flags and ranges),
-test_guidance_journey.py (a critical result from the worklist: finding, explanation, acknowledgement,
-follow-up plan marked done), test_exports_journey.py (the summary page; PDF, CSV and FHIR downloads and
-their content), test_administrator_journey.py (users, a patient's history; a new reference range version
-that only later results use), test_anonymous_journey.py (every main page asks for a login; lock-out).
+Journeys covered:
+  - test_clinician_journey.py, one continuous test typed entirely into the pages: log in, register a
+    patient (a bad MRN first: error beside it, nothing saved), find and edit her, enter a panel in mixed
+    units with an implausible calcium (error beside it, nothing saved), fix it, read flags, ranges,
+    findings and trend charts on the patient page, open the explanation, take the critical potassium
+    from the worklist, acknowledge it (refused without a comment), plan a follow-up and mark it done,
+    open the printable summary and download the PDF, CSV and FHIR exports from the patient page and
+    check their content, log out.
+  - test_results_journey.py: correct a result with a reason (refused without one) and mark another
+    entered in error; the old value stays in the history and both findings are resolved.
+  - test_administrator_journey.py: users, a patient's history; a new reference range version that only
+    later results use.
+  - test_anonymous_journey.py: every main page (including results, findings and plans) asks for a
+    login; repeated wrong passwords lock the account.
 
-Steps still to add as the features land (TODO):
-  - once the result entry form saves through guidance.services.record_results: in test_results_journey.py,
-    see the panel's findings on the patient page and the critical potassium on the worklist, and let
-    test_guidance_journey.py enter its panel in the browser instead of through the service;
-  - once the patient page links the exports: start test_exports_journey.py from the patient page, and
-    check that the FHIR bundle carries the follow-up plan as a Task after test_guidance_journey.py's steps;
-  - labs: correct a result with a reason and see the old value kept in its history;
-  - anonymous journey: add the finding and follow-up plan pages to `MAIN_PAGES`.
+Steps still to add (TODO):
+  - a repeat potassium entered after the plan is made: the plan shows "Repeat result received" on the
+    worklist (guidance.services meets plans; no browser test sees it yet);
+  - "No action needed" with a reason on a non-critical finding, and cancelling a plan;
+  - the cohort export (/exports/cohort/) for an administrator;
+  - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
+    mm/dd/yyyy in screenshots even though the context asks for en-GB (`apt-get install chromium-l10n`
+    would fix the screenshots; the values sent are ISO dates either way).
 """
 
 import json

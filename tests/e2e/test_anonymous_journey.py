@@ -1,14 +1,18 @@
 """Journey 3: someone not logged in reaches only the login page, and guessing passwords locks the account."""
 
+import datetime
 import re
 from urllib.parse import quote
 
 from django.conf import settings
 from playwright.sync_api import expect
 
+from guidance import services
+from guidance.models import ActionType, Finding
+
 from .conftest import PASSWORD, check_page, log_in
 
-# Every main page, by path ("/" is the worklist). Add the finding and follow-up plan pages: they need a finding.
+# Every main page, by path ("/" is the worklist).
 MAIN_PAGES = [
     "/",
     "/patients/",
@@ -16,8 +20,15 @@ MAIN_PAGES = [
     "/patients/{patient}/",
     "/patients/{patient}/edit/",
     "/patients/{patient}/results/new/",
+    "/results/{result}/correct/",
+    "/results/{result}/entered-in-error/",
+    "/results/{result}/history/",
     "/guidance/",
     "/guidance/potassium-imbalance/",
+    "/guidance/findings/{finding}/",
+    "/guidance/findings/{finding}/plans/new/",
+    "/guidance/plans/{plan}/edit/",
+    "/guidance/plans/{plan}/complete/",
     "/patients/{patient}/summary/",
     "/patients/{patient}/summary.pdf",
     "/patients/{patient}/results.csv",
@@ -29,9 +40,21 @@ MAIN_PAGES = [
 ]
 
 
-def test_every_main_page_sends_an_anonymous_visitor_to_log_in(page, patient):
+def test_every_main_page_sends_an_anonymous_visitor_to_log_in(page, patient, save, clinician):
+    # A low potassium with its finding and a follow-up plan, so their pages exist.
+    [result] = save(patient, {"k": "3.1"}).results.all()
+    finding = Finding.objects.get(result=result)
+    plan = services.create_plan(
+        finding,
+        action_type=ActionType.REPEAT_TEST,
+        analyte=result.analyte,
+        due_date=datetime.date(2030, 1, 7),
+        owner=clinician,
+        by=clinician,
+    )
+    ids = {"patient": patient.pk, "result": result.pk, "finding": finding.pk, "plan": plan.pk}
     for template in MAIN_PAGES:
-        path = template.format(patient=patient.pk)
+        path = template.format(**ids)
         response = page.goto(path)
         assert response.status == 200, path  # the login page, after the redirect
         # The app's pages go to /login/, the admin's to /admin/login/; both come back to where they started.

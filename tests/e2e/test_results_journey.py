@@ -1,62 +1,85 @@
-"""Journey 1, continued: a clinician enters a panel in mixed units and reads the flags.
+"""A clinician fixes results already saved: a correction with a reason, and a result entered in error.
 
-Reviewing the findings is test_guidance_journey.py; the steps still to add are listed in tests/e2e/conftest.py.
+Both keep what was there before and close the finding the old value opened. Entering results and working
+a finding through are in test_clinician_journey.py.
 """
 
 from playwright.sync_api import expect
 
-from labs.models import Result
-
 from .conftest import check_page
 
+POTASSIUM_FINDING = "Potassium imbalance (low and high potassium)"
 
-def test_clinician_enters_a_panel_and_reads_the_flags(clinician_page, clinician, patient_factory):
+
+def test_correction_and_entered_in_error_resolve_their_findings(clinician_page, patient, save):
     page = clinician_page
-    # Female, born 15 Jun 1970 (the factory's): 54 on the collection date, so the 18–59 calcium range applies.
-    patient = patient_factory(mrn="MRN-00500", given_name="Edith", family_name="Marlowe", created_by=clinician)
+    # A low potassium and a high creatine kinase, as saved from the entry form: each opens a finding.
+    save(patient, {"k": "3.1", "ck": "450"})
     page.goto(f"/patients/{patient.pk}/")
-
-    page.get_by_role("link", name="Enter results").click()
-    expect(page.get_by_role("heading", name="Enter results")).to_be_visible()
-    page.get_by_label("Collected at").fill("2025-06-02T08:15")
-    page.get_by_label("Lab name").fill("North Lab")
-    page.get_by_label("Potassium", exact=True).fill("2.5")
-    page.get_by_label("Magnesium", exact=True).fill("0.55")
-    page.get_by_label("Magnesium unit").select_option(label="mmol/L")
-    # Calcium 2.1 is a value in mmol/L typed against mg/dL: implausible, and the message says so.
-    page.get_by_label("Calcium, total", exact=True).fill("2.1")
-    page.get_by_label("Creatine kinase", exact=True).fill("0.5")
-    page.get_by_label("Creatine kinase unit").select_option(label="ukat/L")
-    page.get_by_role("button", name="Save results").click()
-
-    expect(page.get_by_role("alert")).to_contain_text("Nothing was saved. Correct the fields marked below.")
-    calcium = page.get_by_label("Calcium, total", exact=True)
-    expect(calcium).to_have_accessible_description(
-        "Calcium, total: 2.1 mg/dL is implausible — did you mean mmol/L? Values in mg/dL are accepted from 3.00 to 20.00."
-    )
-    # The other rows keep what was typed (the units too: magnesium is saved in mmol/L without choosing again).
-    expect(page.get_by_label("Potassium", exact=True)).to_have_value("2.5")
-    check_page(page, "result-entry-with-error")
-    assert not Result.objects.filter(patient=patient).exists()
-
-    page.get_by_label("Calcium, total unit").select_option(label="mmol/L")
-    page.get_by_role("button", name="Save results").click()
-
-    # The patient page: each value in its canonical unit, the range used, and the flag in words.
-    expect(page.get_by_role("alert")).to_have_text("Saved 4 results collected 02 Jun 2025 08:15.")
+    findings = page.get_by_role("region", name="Findings")
+    expect(findings.get_by_role("listitem")).to_have_count(2)
+    expect(findings.get_by_role("listitem").filter(has_text=POTASSIUM_FINDING)).to_contain_text("Awaiting review")
     results = page.get_by_role("region", name="Lab results")
-    expect(results.get_by_role("heading", name="Collected 2 Jun 2025, 08:15")).to_be_visible()
-    rows = {
-        # analyte: (as entered, in the canonical unit, range applied, flag)
-        "Potassium": ("2.5 mmol/L", "2.5 mmol/L", "3.5–5.2 mmol/L", "⚠ Critically low"),
-        "Magnesium": ("0.55 mmol/L", "1.34 mg/dL", "1.70–2.60 mg/dL", "Low"),
-        "Calcium, total": ("2.1 mmol/L", "8.4 mg/dL", "8.6–10.0 mg/dL", "Low"),
-        "Creatine kinase": ("0.5 ukat/L", "30 U/L", "26–192 U/L", "Normal"),
-    }
-    for analyte, expected in rows.items():
-        row = results.get_by_role("row").filter(has=page.get_by_role("rowheader", name=analyte, exact=True))
-        expect(row.get_by_role("cell").nth(0)).to_have_text(expected[0])
-        expect(row.get_by_role("cell").nth(1)).to_have_text(expected[1])
-        expect(row.get_by_role("cell").nth(2)).to_have_text(expected[2])
-        expect(row.get_by_role("cell").nth(3)).to_have_text(expected[3])
-    check_page(page, "patient-page-with-flags")
+
+    def row(analyte):
+        return results.get_by_role("row").filter(has=page.get_by_role("rowheader", name=analyte, exact=True))
+
+    # Correct the potassium: the report said 4.1 mmol/L.
+    row("Potassium").get_by_role("link", name="Correct").click()
+    expect(page.get_by_role("heading", name="Correct a result")).to_be_visible()
+    page.get_by_label("New value (Potassium)").fill("4.1")
+    page.get_by_role("button", name="Save correction").click()
+    # Without a reason nothing is saved, and the message sits on the reason.
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was saved. Correct the fields marked below.")
+    expect(page.get_by_label("Reason for the correction")).to_have_accessible_description(
+        "Give the reason for the correction (it is kept in the result's history)."
+    )
+    check_page(page, "correct-result-with-error")
+    page.get_by_label("Reason for the correction").fill("Transcription error: the report says 4.1")
+    page.get_by_role("button", name="Save correction").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "Corrected Potassium to 4.1 mmol/L (Normal). The earlier value is kept in the result's history."
+    )
+    expect(row("Potassium").get_by_role("cell").nth(1)).to_have_text("4.1 mmol/L")
+    expect(row("Potassium").get_by_role("cell").nth(3)).to_have_text("Normal")
+    expect(row("Potassium").get_by_role("cell").nth(4)).to_contain_text("Transcription error: the report says 4.1")
+    # The finding the old value opened is resolved, and says why.
+    potassium_finding = findings.get_by_role("listitem").filter(has_text=POTASSIUM_FINDING)
+    expect(potassium_finding).to_contain_text("Resolved")
+
+    # The result's history keeps the old value beside the new one, with who and why.
+    row("Potassium").get_by_role("link", name="History").click()
+    expect(page.get_by_role("heading", name="History of a Potassium result")).to_be_visible()
+    versions = page.get_by_role("table").get_by_role("row")
+    expect(versions).to_have_count(3)  # the header, the correction, the first entry
+    expect(versions.nth(1)).to_contain_text("Alice Clinician")
+    expect(versions.nth(1)).to_contain_text("4.1 mmol/L")
+    expect(versions.nth(1)).to_contain_text("Transcription error: the report says 4.1")
+    expect(versions.nth(2)).to_contain_text("Entered")
+    expect(versions.nth(2)).to_contain_text("3.1 mmol/L")
+    expect(versions.nth(2)).to_contain_text("Low")
+    check_page(page, "result-history")
+    page.get_by_role("link", name=f"Back to {patient.full_name}").click()
+
+    # The creatine kinase belonged to another patient: it stays, struck through, and no longer counts.
+    row("Creatine kinase").get_by_role("link", name="Entered in error").click()
+    expect(page.get_by_role("heading", name="Mark a result entered in error")).to_be_visible()
+    page.get_by_label("Why was this result entered in error?").fill("Wrong patient: sample belongs to another MRN")
+    page.get_by_role("button", name="Mark entered in error").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "Marked the Creatine kinase result entered in error. It stays visible, struck through."
+    )
+    expect(row("Creatine kinase").get_by_role("cell").nth(3)).to_have_text("Not counted")
+    expect(row("Creatine kinase").get_by_role("cell").nth(4)).to_contain_text(
+        "Wrong patient: sample belongs to another MRN"
+    )
+    expect(row("Creatine kinase").get_by_role("link", name="Correct")).to_have_count(0)
+    expect(findings.get_by_role("listitem").filter(has_text="Resolved")).to_have_count(2)
+    expect(findings.get_by_text("Awaiting review")).to_have_count(0)
+
+    # With both findings resolved, the worklist has nothing left for this patient.
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Worklist").click()
+    for waiting in ("Critical results awaiting acknowledgement", "Abnormal results awaiting review"):
+        expect(page.get_by_role("region", name=waiting)).to_contain_text("None.")
