@@ -12,6 +12,8 @@ from .models import ActionType
 
 def _helper(label, css="btn-primary"):
     helper = FormHelper()
+    # The app's messages say more than the browser's "Please fill out this field", so let them through.
+    helper.attrs = {"novalidate": ""}
     button = Submit("submit", label)
     button.field_classes = f"btn {css}"  # Submit always adds btn-primary, which hides an outline button's text
     helper.add_input(button)

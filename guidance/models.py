@@ -389,6 +389,7 @@ class FollowUpPlan(models.Model):
     objects = FollowUpPlanQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "follow-up plan"
         ordering = ["due_date", "id"]
         constraints = [
             models.CheckConstraint(

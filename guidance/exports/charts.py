@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter
 from matplotlib.figure import Figure
 
 from labs.interpretation import Flag
@@ -34,7 +34,7 @@ matplotlib.rcParams["svg.hashsalt"] = "myolab"
 CHART_POINTS = 200
 TABLE_ROWS = 10
 # Bump when the drawing changes, so cached charts of the old look are not served.
-CHART_VERSION = 3
+CHART_VERSION = 4
 CHART_CACHE_SECONDS = 7 * 24 * 3600
 
 # flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
@@ -116,10 +116,16 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
     axes.set_title(f"{analyte.name} ({analyte.canonical_unit}), {period}", loc="left", fontsize=11)
     axes.set_ylabel(analyte.canonical_unit)
     axes.set_xlim(times[0] - pad, times[-1] + pad)
-    axes.set_ylim(bottom=0)
-    locator = AutoDateLocator(minticks=3, maxticks=8)
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    # Up to `top`, so the upper edge of the normal band is always visible above the highest point.
+    axes.set_ylim(0, top)
+    if span < timedelta(days=90):
+        # Over a few weeks the concise labels read like "Jun, 02, 03, 2025-Jun"; full dates are clearer.
+        axes.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
+        axes.xaxis.set_major_formatter(DateFormatter("%d %b %Y"))
+    else:
+        locator = AutoDateLocator(minticks=3, maxticks=8)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     axes.grid(axis="y", color="#dee2e6", linewidth=0.6)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return figure
