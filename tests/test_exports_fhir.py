@@ -4,7 +4,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as FHIRValidationError
 
@@ -16,8 +15,8 @@ from labs.models import Analyte, AnalyteUnit
 from .exports_support import record, record_series, result_of
 from .factories import PatientFactory
 
-# shared/samples/fhir/ beside the repository: what real systems send (US Core, the FHIR spec examples).
-SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "samples" / "fhir"
+# What real systems send (US Core, the FHIR spec examples), copied from shared/samples/fhir/ with provenance.
+SAMPLES = Path(__file__).parent / "data" / "fhir"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 
 
