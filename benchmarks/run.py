@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -77,8 +78,20 @@ def main():
     ensure_data()
     password, save_patient = prepare_accounts()
     pages, missing = plan_pages(save_patient)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
+            sys.exit(f"Port {PORT} is in use (an earlier run's server?); stop it or set BENCH_PORT.")
     server = subprocess.Popen(
-        [BIN / "gunicorn", "config.wsgi", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{PORT}"],
+        # No control socket: it lives at one path per user, which two gunicorns on one machine would share.
+        [
+            BIN / "gunicorn",
+            "config.wsgi",
+            "--workers",
+            str(WORKERS),
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--no-control-socket",
+        ],
         cwd=ROOT,
         env=ENV,
     )
@@ -107,9 +120,14 @@ def ensure_database():
 
     url = urllib.parse.urlparse(DATABASE_URL)
     name = url.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=url.hostname, port=url.port or 5432, user=url.username, password=url.password, dbname="postgres"
-    )
+    try:
+        admin = psycopg2.connect(
+            host=url.hostname, port=url.port or 5432, user=url.username, password=url.password, dbname="postgres"
+        )
+    except psycopg2.OperationalError as error:
+        sys.exit(
+            f"Cannot reach PostgreSQL at {url.hostname}:{url.port or 5432} ({error}). Start it, or set BENCH_DATABASE_URL."
+        )
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])

@@ -31,15 +31,22 @@ def plans_prefetch():
     )
 
 
-def patient_findings(patient):
-    """A patient's findings, undecided first, with their plans: two queries."""
-    return list(
+# The patient page lists this many findings (undecided first, then the newest); a link shows them all.
+# Without a limit, a patient with years of results made the page slower with every finding.
+PATIENT_FINDINGS_SHOWN = 20
+
+
+def patient_findings(patient, *, limit=None):
+    """A patient's findings, undecided first, with their plans: two queries. With `limit`, at most
+    limit + 1 of them, so that a page can say there are more without counting them all."""
+    findings = (
         Finding.objects.filter(patient=patient)
         .for_display()
         .prefetch_related(plans_prefetch())
         .annotate(rank=STATUS_RANK)
         .order_by("rank", "-created_at", "id")
     )
+    return list(findings if limit is None else findings[: limit + 1])
 
 
 def finding_detail(pk):

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from guidance.management.commands.generate_data import copy_text
 from guidance.models import Finding, FollowUpPlan, Rule
@@ -78,6 +79,10 @@ def test_counts_and_the_long_history_patient():
     assert not Result.objects.exclude(patient=F("panel__patient")).exists()
     assert not Result.objects.exclude(collected_at=F("panel__collected_at")).exists()
     assert "rows/second" in output
+    # The long history is an adult's throughout, so its results are read against adult ranges.
+    long = Patient.objects.get(mrn="S5-LONG")
+    first = Result.objects.filter(patient=long).earliest("collected_at").collected_at
+    assert long.age_on(first.date()) >= 18
 
 
 def test_every_result_is_interpreted_as_labs_services_does():
@@ -132,6 +137,14 @@ def test_a_realistic_mix():
     assert set(Patient.objects.values_list("sex", flat=True)) >= {"female", "male"}
     assert Patient.objects.filter(contributing_factors__isnull=False).exists()
     assert len(Result.objects.dates("collected_at", "year")) >= 5  # panels over several years
+    # Nothing is dated on or after the end date.
+    end = timezone.make_aware(datetime.datetime(2026, 6, 30))
+    assert not Panel.objects.filter(Q(collected_at__gte=end) | Q(entered_at__gte=end)).exists()
+    assert not Patient.objects.filter(last_activity_at__gte=end).exists()
+    assert not Finding.objects.filter(
+        Q(created_at__gte=end) | Q(acknowledged_at__gte=end) | Q(decided_at__gte=end) | Q(resolved_at__gte=end)
+    ).exists()
+    assert not FollowUpPlan.objects.filter(Q(created_at__gte=end) | Q(closed_at__gte=end)).exists()
     assert Result.objects.exclude(
         unit_entered__in=["ng/mL", "mg/dL", "mmol/L", "U/L", "umol/L", "g/dL", "mg/L"]
     ).exists()

@@ -1,17 +1,18 @@
-"""Generate realistic synthetic patients and lab results for load tests and demos at scale.
+"""Generate realistic synthetic patients, lab results, findings and follow-up plans for load tests.
 
     manage.py generate_data --patients 50000 --results-per-patient 40 --seed 1 --force
 
 Patients have plausible ages (mostly adults 18–95, a few children, who have no reference range), sexes
 and contributing factors; panels are spread over several years; values follow per-analyte
-distributions (log-normal for CK and vitamin D) with about one result in six abnormal and a few
+distributions (log-normal for CK and vitamin D) with about one result in eight abnormal and a few
 critical, more often where a contributing factor explains it (diuretics → low potassium and magnesium,
 statins → raised CK…). Every result is interpreted as labs.services does it: the same range_for() on
-the same reference ranges, loaded once, and the same interpret().
+the same reference ranges, loaded once, and the same interpret(); every finding is the one
+guidance.rules.match_rules() calls for, reviewed as far as a clinic would have got by now.
 
-The same seed gives the same rows. Rows are written with bulk_create in one transaction per chunk of
-patients, so the command can be stopped and the chunks already written stay consistent. The bulk
-inserts skip django-simple-history: synthetic rows have no change history, only who and when.
+The same seed gives the same rows. Each chunk of patients is written in one transaction, with COPY on
+PostgreSQL and bulk_create elsewhere, so a stopped run leaves whole patients. Bulk writes skip
+django-simple-history: synthetic rows have no change history, only who and when.
 """
 
 import datetime
@@ -164,7 +165,8 @@ class Command(BaseCommand):
             "--end-date",
             type=datetime.date.fromisoformat,
             default=None,
-            help="Last collection date (YYYY-MM-DD, default today); fix it to get the same dates on another day.",
+            help="The day the data ends (YYYY-MM-DD, default today): nothing is dated later. Fix it to get the "
+            "same dates on another day.",
         )
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (benchmark databases only).")
 
@@ -194,9 +196,11 @@ class Command(BaseCommand):
             rows += write([generator.patient(f"S{seed}-LONG", options["long_history"], years=10, adult=True)])
             self.progress(total, total, rows, started)
         if connection.vendor == "postgresql":
-            self.stdout.write("Updating the query planner's statistics and the visibility map (VACUUM ANALYZE)…")
+            # VACUUM also sets the visibility map (index-only scans); it cannot run inside a transaction.
+            statement = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+            self.stdout.write(f"Updating the query planner's statistics ({statement})…")
             with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
+                cursor.execute(statement)
         seconds = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -241,6 +245,12 @@ class Generator:
     def __init__(self, *, seed: int, end: datetime.date):
         self.random = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not secrets
         self.end = end
+        # Nothing is dated after the day before `end`: the last samples are collected five days before,
+        # entered within three days and reviewed within a day, so no row is in the future.
+        self.last_collection = end - datetime.timedelta(days=5)
+        self.cutoff = timezone.make_aware(
+            datetime.datetime.combine(end - datetime.timedelta(days=1), datetime.time(18))
+        )
         self.by = synthetic_user()
         self.factors = {factor.code: factor for factor in ContributingFactor.objects.all()}
         # The catalogue and every range version, loaded once; range_for() reads the prefetched ranges.
@@ -257,7 +267,10 @@ class Generator:
 
     def patient(self, mrn: str, results: int, *, years: int = YEARS_OF_HISTORY, adult: bool = False) -> PatientPlan:
         rnd = self.random
-        age = rnd.randint(18, 95) if adult or rnd.random() > 0.03 else rnd.randint(2, 17)
+        if adult:  # an adult for every one of the `years` of results (a child's results have no range)
+            age = rnd.randint(19 + years, 95)
+        else:
+            age = rnd.randint(18, 95) if rnd.random() > 0.03 else rnd.randint(2, 17)
         if age > 40 and rnd.random() < 0.3:  # clinics for muscle symptoms see more older patients
             age = rnd.randint(60, 95)
         born = self.end - datetime.timedelta(days=age * 365 + rnd.randint(0, 364))
@@ -279,12 +292,12 @@ class Generator:
         for day in days:
             if left == 0:
                 break
-            collected = self.end - datetime.timedelta(days=years * 365 - day)
+            collected = self.last_collection - datetime.timedelta(days=years * 365 - day)
             analytes = rnd.choices([p for p, _ in PANELS], weights=[w for _, w in PANELS])[0][:left]
             panels.append(self.panel(patient, codes, collected, analytes))
             left -= len(analytes)
         while left:  # short of results: top up with CK rechecks on the last day
-            panels.append(self.panel(patient, codes, self.end, ("ck",)))
+            panels.append(self.panel(patient, codes, self.last_collection, ("ck",)))
             left -= 1
         first_collected = panels[0].panel.collected_at
         patient.created_at = patient.updated_at = first_collected - datetime.timedelta(days=rnd.randint(0, 60))
@@ -332,7 +345,7 @@ class Generator:
     def review(self, finding, match, panel) -> FollowUpPlan | None:
         rnd, Status = self.random, Finding.Status
         age_days = (self.end - timezone.localdate(panel.collected_at)).days
-        seen = panel.entered_at + datetime.timedelta(hours=rnd.randint(1, 48))
+        seen = panel.entered_at + datetime.timedelta(hours=rnd.randint(1, 24))
         chance = rnd.random()
         if (age_days <= 14 and chance < 0.7) or (age_days <= 90 and chance < 0.1):
             return None  # still awaiting review
@@ -370,7 +383,7 @@ class Generator:
         if age_days > 90 and rnd.random() < 0.9:
             plan.status = FollowUpPlan.Status.DONE
             plan.outcome_note = "Done; see the later results."
-            plan.closed_at = plan.updated_at = seen + datetime.timedelta(days=days)
+            plan.closed_at = plan.updated_at = min(seen + datetime.timedelta(days=days), self.cutoff)
             plan.closed_by_id = self.by.pk
         return plan
 
