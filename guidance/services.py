@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from labs import services as lab_services
 from labs.derived import derived_for_panel
@@ -46,8 +47,9 @@ def record_results(
         accession_number=accession_number,
         source=source,
     )
-    evaluate_panel(panel, by=by, note="")
-    _meet_repeat_plans(panel, by=by)
+    results = list(panel.results.select_related("analyte"))  # all valid: they were just recorded
+    evaluate_panel(panel, by=by, note="", results=results)
+    _meet_repeat_plans(panel, results, by=by)
     return panel
 
 
@@ -68,16 +70,22 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     return result
 
 
-def evaluate_panel(panel: Panel, *, by, note: str) -> None:
+def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None = None) -> None:
     """Bring the panel's findings in line with its results.
 
     A finding still called for is left as it is (with its review); one no longer called for (value back
     in range, result withdrawn, pattern broken, criticality changed) is resolved with `note`; a newly
     called-for one is opened. Findings are keyed by result, rule, pattern partner and criticality, so a
-    value that turns critical on correction needs a fresh acknowledgement.
+    value that turns critical on correction needs a fresh acknowledgement. `results` are the panel's
+    valid results with their analytes, when the caller has them already.
+
+    The queries do not grow with the panel: the rules, the open findings and the patient's factors are
+    read once, and the findings resolved and opened are written with their history rows in bulk.
     """
-    results = list(panel.results.valid().select_related("analyte"))
-    rules = list(Rule.objects.filter(active=True).select_related("topic").prefetch_related("relevant_factors"))
+    if results is None:
+        results = list(panel.results.valid().select_related("analyte"))
+    # A finding needs only its rule's topic id, so the topics' long texts are not read.
+    rules = list(Rule.objects.filter(active=True).prefetch_related("relevant_factors"))
     wanted = {}
     for match in match_rules(results, rules):
         wanted[
@@ -85,29 +93,42 @@ def evaluate_panel(panel: Panel, *, by, note: str) -> None:
         ] = match
     existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
     now = timezone.now()
+    resolved = []
     for finding in existing:
         key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical)
         if wanted.pop(key, None) is None:
             finding.status = Finding.Status.RESOLVED
             finding.resolved_at, finding.resolved_by = now, by
             finding.resolution_note = note or "The result no longer calls for this finding."
-            _save(finding, reason="resolved")
-    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    for match in wanted.values():
-        _save(
-            Finding(
-                patient=panel.patient,
-                result=match.result,
-                partner_result=match.partner,
-                rule=match.rule,
-                topic=match.rule.topic if match.rule else None,
-                severity=_severity(match),
-                critical=match.result.is_critical,
-                summary=_summary(match, factor_names),
-                created_at=now,
-            ),
-            reason="opened",
+            _check_built(finding)
+            resolved.append(finding)
+    if resolved:
+        bulk_update_with_history(
+            resolved,
+            Finding,
+            ["status", "resolved_at", "resolved_by", "resolution_note"],
+            default_user=by,
+            default_change_reason="resolved",
         )
+    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    opened = [
+        Finding(
+            patient=panel.patient,
+            result=match.result,
+            partner_result=match.partner,
+            rule=match.rule,
+            topic_id=match.rule.topic_id if match.rule else None,
+            severity=_severity(match),
+            critical=match.result.is_critical,
+            summary=_summary(match, factor_names),
+            created_at=now,
+        )
+        for match in wanted.values()
+    ]
+    for finding in opened:
+        _check_built(finding)
+    if opened:
+        bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
 
 
 def _pk(obj):
@@ -145,9 +166,12 @@ def _summary(match, factor_names: dict) -> str:
     return text
 
 
-def _meet_repeat_plans(panel: Panel, *, by) -> None:
-    """A planned repeat test is met by a later result of its analyte for the patient: link the two."""
-    results = {result.analyte_id: result for result in panel.results.valid()}
+def _meet_repeat_plans(panel: Panel, results: list[Result], *, by) -> None:
+    """A planned repeat test is met by a later result of its analyte for the patient: link the two.
+
+    `results` are the panel's valid results; the plans they meet are updated in bulk with their history.
+    """
+    results = {result.analyte_id: result for result in results}
     plans = FollowUpPlan.objects.planned().filter(
         patient=panel.patient,
         action_type=ActionType.REPEAT_TEST,
@@ -156,12 +180,32 @@ def _meet_repeat_plans(panel: Panel, *, by) -> None:
         finding__result__collected_at__lt=panel.collected_at,
     )
     now = timezone.now()
-    for plan in plans.select_for_update():
+    met = list(plans.select_for_update())
+    for plan in met:
         plan.met_result = results[plan.analyte_id]
         plan.met_at = now
         plan.version += 1
         plan.updated_at, plan.updated_by = now, by
-        _save(plan, reason="repeat test result received")
+        _check_built(plan)
+    if met:
+        bulk_update_with_history(
+            met,
+            FollowUpPlan,
+            ["met_result", "met_at", "version", "updated_at", "updated_by"],
+            default_user=by,
+            default_change_reason="repeat test result received",
+        )
+
+
+def _check_built(obj) -> None:
+    """full_clean() for findings and plans that saving results builds or updates in bulk.
+
+    Their foreign keys point at rows this transaction has just read or written (the patient, the
+    results, the rules and topics, the acting user), so checking each again would cost a query apiece
+    and prove nothing; their constraints are mirrored in clean(), which runs.
+    """
+    relations = [field.name for field in obj._meta.concrete_fields if field.is_relation]
+    obj.full_clean(exclude=relations, validate_constraints=False)
 
 
 def _save(obj, *, reason: str) -> None:

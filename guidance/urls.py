@@ -6,6 +6,7 @@ app_name = "guidance"
 
 urlpatterns = [
     path("guidance/", views.topic_index, name="index"),
+    path("guidance/worklist/<slug:which>/", views.worklist_list, name="worklist_list"),
     path("guidance/findings/<int:pk>/", views.finding_detail, name="finding"),
     path("guidance/findings/<int:pk>/acknowledge/", views.finding_acknowledge, name="acknowledge"),
     path("guidance/findings/<int:pk>/no-action/", views.finding_no_action, name="no_action"),

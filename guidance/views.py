@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labs.selectors import patient_chart_context
-from patients.views import get_patient_for
+from patients.views import IdsFirstPaginator, get_patient_for
 
 from . import selectors, services
 from .exports.charts import trends_for
@@ -55,6 +55,42 @@ def worklist(request):
     today = timezone.localdate()
     lists = selectors.worklist(user=request.user, everyone=everyone, today=today)
     return render(request, "guidance/worklist.html", {**lists, "everyone": everyone, "today": today})
+
+
+WORKLIST_PAGE_SIZE = 50
+WORKLIST_TITLES = {
+    "critical": "Critical results awaiting acknowledgement",
+    "awaiting": "Abnormal results awaiting review",
+    "plans": "Follow-ups due or overdue",
+}
+
+
+@permission_required("guidance.view_finding", raise_exception=True)
+def worklist_list(request, which):
+    """One of the worklist's lists in full, a page at a time: the home page shows only its first rows."""
+    if which not in WORKLIST_TITLES:
+        raise Http404("No such worklist.")
+    everyone = request.GET.get("plans") == "everyone"
+    today = timezone.localdate()
+    rows = {
+        "critical": selectors.critical_findings,
+        "awaiting": selectors.findings_awaiting_review,
+        "plans": lambda: selectors.plans_needing_attention(user=request.user, everyone=everyone, today=today),
+    }[which]()
+    page = IdsFirstPaginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "guidance/worklist_list.html",
+        {
+            "which": which,
+            "critical_list": which == "critical",
+            "title": WORKLIST_TITLES[which],
+            "page": page,
+            "everyone": everyone,
+            "today": today,
+            "query": "plans=everyone" if which == "plans" and everyone else "",
+        },
+    )
 
 
 # --- reviewing a finding ---------------------------------------------------------------------------

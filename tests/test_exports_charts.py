@@ -40,22 +40,26 @@ def test_a_trend_per_analyte_in_catalogue_order_with_the_latest_values(clinician
         (Decimal("3.0000"), "L"),
     ]
     assert potassium.first_at == BASE
-    assert potassium.chart.startswith("data:image/svg+xml;base64,")
+    newest_change = int(Result.objects.filter(analyte__code="k").latest("updated_at").updated_at.timestamp() * 1e6)
+    newest_id = Result.objects.filter(analyte__code="k").latest("id").pk
+    assert potassium.chart == f"/patients/{patient.pk}/charts/k.svg?v=5-{newest_change}-{newest_id}-3"
     assert potassium.description == (
         "Trend of Potassium: 3 of 3 results plotted against the normal range; latest 5.5 mmol/L (High) on 15 Mar 2026."
     )
-    assert sorted(draws) == [("k", 3, "svg"), ("vitd25", 1, "svg")]
+    assert draws == [], "the page links its charts: each is drawn when the browser asks for it"
 
 
 def test_charts_come_from_the_cache_until_a_result_changes(clinician, patient, draws):
     record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
     record(patient, clinician, {"mg": ("2.0", "mg/dL")}, at=BASE)
-    first = charts.trends_for(patient)
+    first = [charts.trend_chart_svg(patient, "k"), charts.trend_chart_svg(patient, "mg")]
     assert len(draws) == 2
+    urls = {trend.analyte.code: trend.chart for trend in charts.trends_for(patient)}
 
-    again = charts.trends_for(patient)
+    again = [charts.trend_chart_svg(patient, "k"), charts.trend_chart_svg(patient, "mg")]
     assert len(draws) == 2, "nothing changed: both charts come from the cache"
-    assert [trend.chart for trend in again] == [trend.chart for trend in first]
+    assert again == first
+    assert {trend.analyte.code: trend.chart for trend in charts.trends_for(patient)} == urls
 
     guidance_services.correct_result(
         result_of(patient, "k"),
@@ -64,11 +68,16 @@ def test_charts_come_from_the_cache_until_a_result_changes(clinician, patient, d
         reason="Re-run",
         by=clinician,
     )
-    charts.trends_for(patient)
+    corrected = {trend.analyte.code: trend.chart for trend in charts.trends_for(patient)}
+    assert corrected["k"] != urls["k"], "the corrected analyte's chart has a new URL"
+    assert corrected["mg"] == urls["mg"]
+    assert charts.trend_chart_svg(patient, "k")[1] != first[0][1]
+    charts.trend_chart_svg(patient, "mg")
     assert draws[2:] == [("k", 2, "svg")], "only the corrected analyte is drawn again"
 
     guidance_services.mark_entered_in_error(result_of(patient, "k"), reason="Wrong patient", by=clinician)
     [_, potassium] = charts.trends_for(patient)
+    charts.trend_chart_svg(patient, "k")
     assert draws[3:] == [("k", 1, "svg")]
     assert potassium.count == 1
 
@@ -89,6 +98,7 @@ def test_a_chart_draws_at_most_the_latest_chart_points(clinician, patient, draws
     record_series(patient, clinician, "k", ["3.0", "3.1", "3.2", "3.3", "3.4"], "mmol/L")
 
     [trend] = charts.trends_for(patient)
+    charts.trend_chart_svg(patient, "k")
 
     assert draws == [("k", 3, "svg")]
     assert trend.count == 5
@@ -153,13 +163,38 @@ def test_draw_trend_writes_the_format(db, image_format):
 def test_trends_query_count_does_not_grow_with_results(clinician, patient, count, django_assert_num_queries):
     record_series(patient, clinician, "k", ["4.0"] * count, "mmol/L")
     record_series(patient, clinician, "mg", ["2.0"] * count, "mg/dL")
-    charts.trends_for(patient)
+    charts.trends_for(patient, image_format="jpeg")
 
-    # The analytes with result counts and newest change; the cache read; the latest results per analyte.
-    with django_assert_num_queries(3):
+    # The analytes with result counts and newest change; the latest results per analyte.
+    with django_assert_num_queries(2):
         trends = charts.trends_for(patient)
+    # The PDF's: the same, and the cache read between them.
+    with django_assert_num_queries(3):
+        charts.trends_for(patient, image_format="jpeg")
 
     assert [trend.count for trend in trends] == [count, count]
+
+
+@pytest.mark.parametrize("count", [2, 40])
+def test_a_chart_image_query_count_does_not_grow_with_results(clinician, patient, count, django_assert_num_queries):
+    record_series(patient, clinician, "k", ["4.0"] * count, "mmol/L")
+    record_series(patient, clinician, "mg", ["2.0"] * count, "mg/dL")
+    charts.trend_chart_svg(patient, "k")
+
+    # The analyte with its result count and newest change; the cache read.
+    with django_assert_num_queries(2):
+        image, _ = charts.trend_chart_svg(patient, "k")
+
+    assert image.startswith(b"<?xml")
+
+
+def test_no_chart_image_for_a_test_without_results_that_count(clinician, patient):
+    record(patient, clinician, {"k": ("3.0", "mmol/L")})
+    guidance_services.mark_entered_in_error(Result.objects.get(patient=patient), reason="Wrong patient", by=clinician)
+
+    assert charts.trend_chart_svg(patient, "k") is None
+    assert charts.trend_chart_svg(patient, "mg") is None
+    assert charts.trend_chart_svg(patient, "no-such-test") is None
 
 
 def test_the_template_tag_renders_charts_and_tables_for_the_patient_page(clinician, patient):

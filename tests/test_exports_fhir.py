@@ -302,10 +302,10 @@ def test_fhir_query_count_does_not_grow_with_results(client, clinician, patient,
     record_series(patient, clinician, "k", ["3.0"] * count, "mmol/L")
     client.force_login(clinician)
 
-    # session, user, user permissions, group permissions, patient; the results with analytes;
+    # session, user, user permissions, group permissions, patient; the analytes; the results;
     # the plans with owner and finding; the export log: savepoint, patient exists, user exists, savepoint,
     # constraint check, release, insert, release; saving the session: savepoint, update, release.
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = client.get(f"/patients/{patient.pk}/fhir/")
 
     assert len(json.loads(response.content)["entry"]) == 1 + count
@@ -316,3 +316,16 @@ def test_bundle_entries_are_ordered_patient_observations_tasks(clinician_client,
 
     kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
     assert kinds == ["Patient"] + ["Observation"] * 5 + ["Task"] * 2
+
+
+def test_bundle_is_compact_utf8_json_with_plain_numbers(clinician_client, clinician):
+    patient = PatientFactory(mrn="U-1", given_name="Zoë", family_name="Łukasiewicz", created_by=clinician)
+    record(patient, clinician, {"k": ("3.1", "mmol/L"), "ck": ("12000", "U/L")})
+
+    content = clinician_client.get(f"/patients/{patient.pk}/fhir/").content
+
+    # As json.dumps(…, ensure_ascii=False, separators=(",", ":")) writes it: names as UTF-8, not \u escapes.
+    assert '"family":"Łukasiewicz","given":["Zoë"]'.encode() in content
+    assert b'"valueQuantity":{"value":3.1,"unit":"mmol/L"' in content
+    assert b'"valueQuantity":{"value":12000,"unit":"U/L"' in content
+    assert content.startswith(b'{"resourceType":"Bundle","id":"')

@@ -1,5 +1,6 @@
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -176,8 +177,9 @@ def test_summary_print_view_shows_what_a_colleague_needs(clinician_client, summa
     assert finding.summary in page
     assert finding.topic.summary in page
     assert "Repeat potassium with magnesium" in page and "Carol Clinician" in page and "15 Mar 2026" in page
-    # A chart per analyte, with a text alternative and the table of values.
-    assert page.count('src="data:image/svg+xml;base64,') == 3
+    # A chart per analyte, linked (not embedded), with a text alternative and the table of values.
+    assert page.count(f'src="/patients/{summarised_patient.pk}/charts/') == 3
+    assert "data:image" not in page
     assert 'alt="Trend of Potassium: 1 of 1 results plotted' in page
     assert NOTICE in page
 
@@ -219,10 +221,11 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
     client.get(f"/patients/{patient.pk}/summary/")  # draws and caches the chart
 
     # session, user, user permissions, group permissions, patient; the plans; contributing factors;
-    # the analytes with result counts; the cache read; the latest results per analyte; the open findings
-    # counted by kind, and the newest of each kind; the export log: savepoint, patient exists, user exists, savepoint, constraint check, release,
-    # insert, release; the user's roles (menu); saving the session: savepoint, update, release.
-    with django_assert_num_queries(24):
+    # the analytes with result counts; the latest results per analyte (the charts are images of their
+    # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the export
+    # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
+    # the user's roles (menu); saving the session: savepoint, update, release.
+    with django_assert_num_queries(23):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -234,7 +237,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
     client.force_login(clinician)
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
-    # As the print view, less the menu's roles query.
+    # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
     with django_assert_num_queries(23):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
@@ -277,3 +280,95 @@ def test_the_menu_links_the_cohort_export_for_administrators_only(client, clinic
     assert 'href="/exports/cohort/">Cohort export</a>' in client.get("/patients/").content.decode()
     client.force_login(clinician)
     assert "Cohort export" not in client.get("/patients/").content.decode()
+
+
+# --- the trend chart images of the patient page and the summary ---------------------------------------
+
+
+def chart_url(client, patient, code):
+    """The chart's URL as the patient page links it."""
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+    [url] = re.findall(rf'src="(/patients/{patient.pk}/charts/{code}\.svg\?v=[^"]+)"', page)
+    return url
+
+
+@pytest.mark.parametrize("role", ["clinician", "administrator"])
+def test_the_patient_page_links_a_chart_the_browser_may_keep_until_it_changes(
+    client, request, summarised_patient, role
+):
+    client.force_login(request.getfixturevalue(role))
+    url = chart_url(client, summarised_patient, "k")
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<?xml")
+    assert b"Potassium (mmol/L)" in response.content
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    # Not an export: viewing the patient's page logs nothing.
+    assert not PatientExport.objects.exists()
+    # Asking again with the ETag: nothing is sent.
+    again = client.get(url, headers={"if-none-match": response["ETag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_a_chart_asked_for_by_an_old_version_is_the_current_one_and_must_be_checked(
+    clinician_client, clinician, summarised_patient
+):
+    old_url = chart_url(clinician_client, summarised_patient, "k")
+    old = clinician_client.get(old_url)
+    record(
+        summarised_patient,
+        clinician,
+        {"k": ("4.4", "mmol/L")},
+        at=datetime.datetime(2026, 4, 1, 9, tzinfo=datetime.UTC),
+    )
+    new_url = chart_url(clinician_client, summarised_patient, "k")
+    assert new_url != old_url
+
+    response = clinician_client.get(old_url, headers={"if-none-match": old["ETag"]})
+
+    assert response.status_code == 200, "the old ETag no longer matches: the new chart is sent"
+    assert response.content != old.content
+    assert response["ETag"] != old["ETag"]
+    assert response["Cache-Control"] == "private, no-cache"
+    assert clinician_client.get(new_url)["Cache-Control"] == "private, max-age=31536000, immutable"
+
+
+def test_chart_images_need_a_login_and_the_role(client, summarised_patient):
+    url = f"/patients/{summarised_patient.pk}/charts/k.svg"
+
+    anonymous = client.get(url)
+    client.force_login(UserFactory(username="norole"))
+    no_role = client.get(url)
+
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/login/?next=")
+    assert no_role.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["999999/charts/k.svg", "{pk}/charts/ca.svg", "{pk}/charts/vitd25.svg", "{pk}/charts/x.svg"]
+)
+def test_no_chart_image_of_an_unknown_patient_or_a_test_without_results(clinician_client, summarised_patient, path):
+    # Calcium's only result was withdrawn; no vitamin D was measured; "x" is no test.
+    response = clinician_client.get("/patients/" + path.format(pk=summarised_patient.pk))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_chart_image_query_count_does_not_grow_with_results(
+    clinician_client, clinician, patient, count, django_assert_num_queries
+):
+    record_series(patient, clinician, "k", ["3.0", "4.0"] * (count // 2), "mmol/L")
+    clinician_client.get(f"/patients/{patient.pk}/charts/k.svg")  # draws and caches the chart
+
+    # session, user, user permissions, group permissions, patient; the analyte with its result count and
+    # newest change; the cache read; saving the session: savepoint, update, release.
+    with django_assert_num_queries(10):
+        response = clinician_client.get(f"/patients/{patient.pk}/charts/k.svg")
+
+    assert response.status_code == 200

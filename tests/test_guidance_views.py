@@ -38,6 +38,9 @@ def plan(finding, clinician):
 def page_urls(finding, plan):
     return {
         "worklist": "/",
+        "worklist_critical": "/guidance/worklist/critical/",
+        "worklist_awaiting": "/guidance/worklist/awaiting/",
+        "worklist_plans": "/guidance/worklist/plans/?plans=everyone",
         "index": "/guidance/",
         "topic": "/guidance/potassium-imbalance/",
         "finding": f"/guidance/findings/{finding.pk}/",
@@ -53,6 +56,9 @@ def page_urls(finding, plan):
 # page -> (clinician, administrator) status for GET
 MATRIX = {
     "worklist": (200, 200),
+    "worklist_critical": (200, 200),
+    "worklist_awaiting": (200, 200),
+    "worklist_plans": (200, 200),
     "index": (200, 200),
     "topic": (200, 200),
     "finding": (200, 200),
@@ -271,10 +277,14 @@ def test_worklist_query_count_does_not_grow(
     clinician_client, django_assert_num_queries, save, patient_factory, clinician, size
 ):
     make_data(save, patient_factory, clinician, size)
-    # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 critical
-    # findings, 6 findings awaiting a decision, 7 plans due, 8 recent panels with their counts, 9 the
-    # user's roles for the navigation bar, 10-12 savepoint, session expiry update, release.
-    with django_assert_num_queries(12):
+    # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
+    # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 critical
+    # findings shown, 9 their topics' titles, 10 findings awaiting a decision shown, 11 their topics'
+    # titles, 12 plans due, 13 the analytes of their findings' results, 14 count of plans due, 15 the
+    # user's roles for the navigation bar, 16-18 savepoint, session expiry update, release.
+    # (A plan's own analyte and a repeat result that came back add up to three more: see
+    # tests/test_worklist_lists.py.)
+    with django_assert_num_queries(18):
         response = clinician_client.get("/?plans=everyone")
     assert len(response.context["critical"]) == size
     assert len(response.context["plans"]) == size
@@ -308,7 +318,7 @@ def test_patient_findings_selector_is_two_queries(django_assert_num_queries, sav
         save(patient, {"k": "3.1", "mg": "1.5"})
     for finding in Finding.objects.filter(rule__code="potassium-low"):
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
-    # 1 the findings with their results, analytes, topics and rules; 2 their plans with owners and analytes.
+    # 1 the findings with their results, analytes and topics; 2 their plans with owners and analytes.
     # Rendering the include adds none.
     with django_assert_num_queries(2):
         findings = selectors.patient_findings(patient)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from labs.interpretation import Flag
-from labs.models import Panel, ReferenceRange, Result
+from labs.models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
 from labs.services import Entry, correct_result, mark_entered_in_error, record_panel, revise_reference_range
 
 from .factories import PatientFactory
@@ -73,6 +73,38 @@ def test_service_refuses_implausible_values_for_imports_too(analytes, patient, c
     ):
         record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
     assert Result.objects.count() == 0
+
+
+def test_service_refuses_negative_values_and_analytes_not_in_the_catalogue(analytes, patient, clinician):
+    potassium, mmol_l = analytes["k"], analytes["k"].units.get(unit="mmol/L")
+    ghost = Analyte(pk=9999, code="ghost", name="Ghost analyte")  # never saved
+    cases = [
+        (
+            [Entry(analyte=potassium, value=D("-0.1"), unit=mmol_l)],
+            "Potassium: -0.1 mmol/L is negative; a lab value cannot be below zero.",
+        ),
+        (
+            [
+                Entry(analyte=potassium, value=D("4.0"), unit=mmol_l),
+                Entry(analyte=ghost, value=D("1"), unit=AnalyteUnit(analyte=ghost, unit="U/L", factor=D("1"))),
+            ],
+            "Not in the analyte catalogue: Ghost analyte.",
+        ),
+    ]
+    for entries, message in cases:
+        with pytest.raises(ValidationError) as error:
+            record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+        assert error.value.messages == [message]
+    assert (Panel.objects.count(), Result.objects.count()) == (0, 0)
+
+
+def test_results_saved_in_bulk_have_one_history_row_each_naming_who(record, patient, other_clinician):
+    panel = record(patient, {"k": ("3.1", "mmol/L"), "ca": ("9.0", "mg/dL")}, by=other_clinician)
+    rows = Result.history.filter(panel_id=panel.pk).order_by("analyte__sort_order")
+    assert list(rows.values_list("analyte__code", "history_type", "history_user", "value", "flag")) == [
+        ("ca", "+", other_clinician.pk, D("9.0000"), "N"),
+        ("k", "+", other_clinician.pk, D("3.1000"), "L"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,11 @@ def test_patient_page_shows_status_reasons_history_links_and_pages_of_ten(clinic
     assert "Corrected" in page_two and "Transcription" in page_two
     assert "<s>Magnesium</s>" in page_two and "Wrong patient&#x27;s sample" in page_two
     assert f"/results/{potassium.pk}/history/" in page_two
+    # A result that counts links its history, correction and withdrawal; one entered in error only its history.
+    assert f'href="/results/{potassium.pk}/correct/"' in page_two
+    assert f'href="/results/{potassium.pk}/entered-in-error/"' in page_two
+    assert f'href="/results/{magnesium.pk}/history/"' in page_two
+    assert f"/results/{magnesium.pk}/correct/" not in page_two
 
 
 def test_clinician_corrects_a_result(clinician_client, result):
@@ -227,19 +232,19 @@ def test_patient_page_query_count_does_not_grow(clinician_client, patient, recor
     url = f"/patients/{patient.pk}/"
     add(five, 2)
     assert Result.objects.count() == 10
-    clinician_client.get(url)  # draws the trend charts into the cache; the next view reads them
+    clinician_client.get(url)
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 panel count,
     # 7 the page of panels with who entered them, 8 their results with analytes (one prefetch),
-    # 9 findings (guidance), 10 analytes with result counts, 11 cached trend charts, 12 latest results
-    # per analyte (trends), 13 the user's roles (base.html), 14 contributing factors (header),
-    # 15–17 savepoint, session expiry update, release (the idle timeout refreshes the session).
-    with django_assert_num_queries(17):
+    # 9 findings (guidance), 10 analytes with result counts, 11 latest results per analyte (trends; the
+    # charts are images of their own URL), 12 the user's roles (base.html), 13 contributing factors
+    # (header), 14–16 savepoint, session expiry update, release (the idle timeout refreshes the session).
+    with django_assert_num_queries(16):
         clinician_client.get(url)
     add(nine, 54)  # 10 + 54 × 9 + 4 = 500
     add({"k": ("5.0", "mmol/L"), "mg": ("1.8", "mg/dL"), "ca": ("9.1", "mg/dL"), "ck": ("90", "U/L")}, 1)
     assert Result.objects.count() == 500
     clinician_client.get(url)
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(16):
         clinician_client.get(url)
 
 

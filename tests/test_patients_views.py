@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from patients.models import ContributingFactor, Patient
@@ -123,6 +124,41 @@ def test_list_searches_name_or_mrn_case_insensitive(clinician_client, clinician)
     assert names(clinician_client.get("/patients/?q=shell")) == ["ZZ-100", "YY-200"]
     assert names(clinician_client.get("/patients/?q=yy-2")) == ["YY-200"]
     assert names(clinician_client.get("/patients/?q=mary shelley")) == ["ZZ-100"]
+
+
+def test_search_results_are_in_name_order(clinician_client, clinician):
+    # Search orders by name through its own expressions (patients.views.SEARCH_BY_NAME): the same order
+    # as the list, ties on the name broken by the order of registration.
+    for mrn, given, family in [("S-1", "Percy", "Shelley"), ("S-2", "Mary", "Shelley"), ("S-3", "Mary", "Shelley")]:
+        PatientFactory(mrn=mrn, given_name=given, family_name=family, created_by=clinician)
+    PatientFactory(mrn="S-4", given_name="Ashley", family_name="Ashelley", created_by=clinician)
+    response = clinician_client.get("/patients/?q=shelley")
+    assert [p.mrn for p in response.context["page"].object_list] == ["S-4", "S-2", "S-3", "S-1"]
+
+
+def test_search_query_count_does_not_grow(clinician_client, clinician, django_assert_num_queries):
+    PatientFactory.create_batch(3, family_name="Smith", created_by=clinician)
+    # session, user, user permissions, group permissions, count of matches, user's groups, the page of
+    # matches, then the session's new expiry (savepoint, update, release).
+    with django_assert_num_queries(10):
+        clinician_client.get("/patients/?q=smith")
+    PatientFactory.create_batch(60, family_name="Smithson", created_by=clinician)
+    with django_assert_num_queries(10):
+        response = clinician_client.get("/patients/?q=smith")
+    assert response.context["page"].paginator.count == 63
+
+
+def test_search_has_trigram_indexes_on_postgresql_only():
+    # Migration patients 0004: icontains on PostgreSQL is UPPER(column) LIKE '%word%', which only a
+    # trigram index can serve; SQLite has no pg_trgm, so there the migration adds none.
+    with connection.cursor() as cursor:
+        indexes = set(connection.introspection.get_constraints(cursor, "patients_patient"))
+    trigram = {f"patient_search_{column}_trgm_idx" for column in ("mrn", "given_name", "family_name")}
+    assert "patient_list_by_name_idx" in indexes
+    if connection.vendor == "postgresql":
+        assert trigram <= indexes
+    else:
+        assert not trigram & indexes
 
 
 def test_list_hides_inactive_patients(clinician_client, clinician):

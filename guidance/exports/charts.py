@@ -4,13 +4,14 @@ One drawing function (`trend_figure`) serves the patient page (SVG) and the PDF 
 matplotlib's object API (a Figure printed by the Agg backend, never pyplot), which needs no display and
 keeps no global state between requests.
 
-Drawing a chart takes tens of milliseconds, so rendered charts are kept in Django's cache (configured
-in config/settings.py) under a key made of the patient, the analyte and the newest change to that
-analyte's results: entering, correcting or withdrawing a result makes a new key, and the page draws
-again; otherwise it reads the cache.
+A web page does not carry its charts: each is an <img> whose URL (`trend_chart_svg`, the view
+`exports:trend_chart`) names the chart's version, so the page itself draws nothing and the browser keeps
+a chart until it changes. Drawing a chart takes tens of milliseconds, so rendered charts are kept in
+Django's cache (configured in config/settings.py) under a key made of the patient, the analyte and the
+newest change to that analyte's results: entering, correcting or withdrawing a result makes a new key
+(and a new URL), and the chart is drawn again; otherwise it is read from the cache.
 """
 
-import base64
 import io
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ import matplotlib
 from django.core.cache import cache
 from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
+from django.urls import reverse
 from django.utils import timezone
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter
 from matplotlib.figure import Figure
@@ -34,7 +36,7 @@ matplotlib.rcParams["svg.hashsalt"] = "myolab"
 CHART_POINTS = 200
 TABLE_ROWS = 10
 # Bump when the drawing changes, so cached charts of the old look are not served.
-CHART_VERSION = 4
+CHART_VERSION = 5
 CHART_CACHE_SECONDS = 7 * 24 * 3600
 
 # flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
@@ -146,7 +148,7 @@ class Trend:
     count: int  # results that count (not entered in error)
     first_at: object
     latest: list[Result]  # newest first, at most TABLE_ROWS
-    chart: bytes | str  # JPEG bytes for the PDF, or an SVG data URI for an <img>
+    chart: bytes | str  # JPEG bytes for the PDF, or the URL of the SVG for an <img>
 
     @property
     def charted(self):
@@ -167,71 +169,127 @@ class Trend:
 def trends_for(patient, *, image_format: str = "svg") -> list[Trend]:
     """A Trend per analyte with results that count, in catalogue order.
 
+    For a web page ("svg") each chart is a URL of its own (`trend_chart_svg` draws it when the browser
+    asks), so the page carries no image data and draws nothing. For the PDF ("jpeg") the images are
+    read from the cache or drawn here.
+
     Queries, whatever the number of results: the analytes with their result counts and newest change,
-    the cache read, the latest results per analyte; on a cache miss, the cache writes.
+    the latest results per analyte; for JPEG also the cache read and, on a cache miss, the cache writes.
     """
-    valid = ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
-    analytes = list(
-        Analyte.objects.filter(results__patient=patient)
-        .annotate(
-            counted=Count("results", filter=valid),
-            first_at=Min("results__collected_at", filter=valid),
-            last_change=Max("results__updated_at"),
-            last_id=Max("results__id"),
-        )
-        .order_by("sort_order", "name")
-    )
-    analytes = [analyte for analyte in analytes if analyte.counted]
+    analytes = _charted_analytes(patient)
     if not analytes:
         return []
-    keys = {analyte.pk: _chart_key(patient, analyte, image_format) for analyte in analytes}
-    charts = cache.get_many(keys.values())
-    missing = [analyte for analyte in analytes if keys[analyte.pk] not in charts]
-    by_analyte = _latest_results(patient, analytes, CHART_POINTS if missing else TABLE_ROWS)
-    if missing:
-        drawn = {}
-        for analyte in missing:
-            image = draw_trend(analyte, by_analyte[analyte.pk], image_format=image_format)
-            if image_format == "svg":
-                image = "data:image/svg+xml;base64," + base64.b64encode(image).decode("ascii")
-            drawn[keys[analyte.pk]] = image
-        cache.set_many(drawn, timeout=CHART_CACHE_SECONDS)
-        charts.update(drawn)
+    if image_format == "svg":
+        charts = {analyte.pk: _chart_url(patient, analyte) for analyte in analytes}
+        by_analyte = _latest_results(patient, analytes, TABLE_ROWS)
+    else:
+        keys = {analyte.pk: _chart_key(patient, analyte, image_format) for analyte in analytes}
+        cached = cache.get_many(keys.values())
+        missing = [analyte for analyte in analytes if keys[analyte.pk] not in cached]
+        by_analyte = _latest_results(patient, analytes, CHART_POINTS if missing else TABLE_ROWS)
+        if missing:
+            drawn = {
+                keys[analyte.pk]: draw_trend(analyte, by_analyte[analyte.pk], image_format=image_format)
+                for analyte in missing
+            }
+            cache.set_many(drawn, timeout=CHART_CACHE_SECONDS)
+            cached.update(drawn)
+        charts = {analyte.pk: cached[keys[analyte.pk]] for analyte in analytes}
     return [
         Trend(
             analyte=analyte,
             count=analyte.counted,
             first_at=analyte.first_at,
             latest=by_analyte[analyte.pk][::-1][:TABLE_ROWS],
-            chart=charts[keys[analyte.pk]],
+            chart=charts[analyte.pk],
         )
         for analyte in analytes
     ]
 
 
+def trend_chart_svg(patient, analyte_code: str) -> tuple[bytes, str] | None:
+    """The SVG chart of one analyte for the patient and its version (which changes with the chart), or
+    None when the patient has no result of that analyte that counts.
+
+    Queries: the analyte with its result counts and newest change, the cache read; on a cache miss, the
+    latest results and the cache write.
+    """
+    analytes = _charted_analytes(patient, analyte_code=analyte_code)
+    if not analytes:
+        return None
+    [analyte] = analytes
+    key = _chart_key(patient, analyte, "svg")
+    image = cache.get(key)
+    if image is None:
+        image = draw_trend(analyte, _latest_results(patient, analytes, CHART_POINTS)[analyte.pk], image_format="svg")
+        cache.set(key, image, timeout=CHART_CACHE_SECONDS)
+    return image, _chart_version(analyte)
+
+
+def _charted_analytes(patient, *, analyte_code=None):
+    """The analytes the patient has results that count of, with those results' count, the first
+    collection time and what the chart's version is made of, in catalogue order."""
+    valid = ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
+    analytes = Analyte.objects.filter(results__patient=patient)
+    if analyte_code is not None:
+        analytes = analytes.filter(code=analyte_code)
+    analytes = analytes.annotate(
+        counted=Count("results", filter=valid),
+        first_at=Min("results__collected_at", filter=valid),
+        last_change=Max("results__updated_at"),
+        last_id=Max("results__id"),
+    ).order_by("sort_order", "name")
+    return [analyte for analyte in analytes if analyte.counted]
+
+
+def _chart_version(analyte):
+    """Changes whenever a result of the analyte is added, corrected or withdrawn, or the drawing changes."""
+    changed = int(analyte.last_change.timestamp() * 1_000_000)
+    return f"{CHART_VERSION}-{changed}-{analyte.last_id}-{analyte.counted}"
+
+
 def _chart_key(patient, analyte, image_format):
-    changed = analyte.last_change.timestamp()
-    return (
-        f"trend:v{CHART_VERSION}:{image_format}:{patient.pk}:{analyte.pk}:{changed}:{analyte.last_id}:{analyte.counted}"
-    )
+    return f"trend:{image_format}:{patient.pk}:{analyte.pk}:{_chart_version(analyte)}"
+
+
+def _chart_url(patient, analyte):
+    # The version in the URL lets the browser keep the chart until a result changes (see the view).
+    path = reverse("exports:trend_chart", args=[patient.pk, analyte.code])
+    return f"{path}?v={_chart_version(analyte)}"
+
+
+# What a trend reads of a result: the chart's points and band, the table's columns (range_text reads
+# all four limits). Building whole results took most of the page's trend time.
+TREND_FIELDS = (
+    "analyte_id",
+    "collected_at",
+    "value",
+    "flag",
+    "range_low",
+    "range_high",
+    "range_critical_low",
+    "range_critical_high",
+)
 
 
 def _latest_results(patient, analytes, limit):
     """The latest `limit` results that count of each analyte, oldest first, in one query."""
     ranked = (
         Result.objects.valid()
-        .filter(patient=patient)
+        .filter(patient=patient, analyte__in=analytes)
+        .only(*TREND_FIELDS)
         .annotate(
             recency=Window(
                 RowNumber(), partition_by=[F("analyte_id")], order_by=[F("collected_at").desc(), F("id").desc()]
             )
         )
         .filter(recency__lte=limit)
-        .order_by("analyte_id", "collected_at", "id")
+        # Sorted below rather than by the database: an ordered query costs Django more to build.
+        .order_by()
     )
     analyte_by_pk = {analyte.pk: analyte for analyte in analytes}
     by_analyte = {analyte.pk: [] for analyte in analytes}
-    for result in ranked:
+    for result in sorted(ranked, key=lambda result: (result.collected_at, result.pk)):
         result.analyte = analyte_by_pk[result.analyte_id]  # already loaded: no query per row
         by_analyte[result.analyte_id].append(result)
     return by_analyte

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from labs.interpretation import Flag
-from labs.models import Result
+from labs.models import Analyte, Result
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -59,8 +59,12 @@ def number(value: Decimal):
     return int(normal) if normal == normal.to_integral_value() else float(normal)
 
 
-def instant(moment) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds")
+def instant(moment, zone=None) -> str:
+    """`moment` in local time (`zone`, default the current time zone) to the second.
+
+    A bundle passes the zone it looked up once: looking it up per call (as timezone.localtime does) took
+    a third of a 1,000-result export's time."""
+    return moment.astimezone(zone or timezone.get_current_timezone()).isoformat(timespec="seconds")
 
 
 def quantity(value: Decimal, unit: str) -> dict:
@@ -88,7 +92,8 @@ def patient_resource(patient) -> dict:
     }
 
 
-def observation_resource(result: Result, patient) -> dict:
+def observation_resource(result: Result, patient, *, zone=None, subject=None) -> dict:
+    """`zone` and `subject` (the reference to the patient) may be passed in when the caller has them."""
     analyte = result.analyte
     code = {"text": analyte.name}
     if analyte.loinc:
@@ -104,9 +109,9 @@ def observation_resource(result: Result, patient) -> dict:
             }
         ],
         "code": code,
-        "subject": {"reference": full_url("patient", patient.pk), "display": patient.full_name},
-        "effectiveDateTime": instant(result.collected_at),
-        "issued": instant(result.updated_at),
+        "subject": subject or {"reference": full_url("patient", patient.pk), "display": patient.full_name},
+        "effectiveDateTime": instant(result.collected_at, zone),
+        "issued": instant(result.updated_at, zone),
         "valueQuantity": quantity(result.value, analyte.canonical_unit),
     }
     if result.flag in INTERPRETATION_DISPLAY:
@@ -161,13 +166,24 @@ def task_resource(plan, patient) -> dict:
     return task
 
 
+def results_for_bundle(patient) -> list[Result]:
+    """The patient's results, oldest first, each with its analyte: two queries. The analytes are few,
+    so they are read once and shared, not joined and built again for each of a thousand results."""
+    analytes = Analyte.objects.in_bulk()
+    results = list(Result.objects.filter(patient=patient).order_by("collected_at", "id"))
+    for result in results:
+        result.analyte = analytes[result.analyte_id]
+    return results
+
+
 def patient_bundle(patient, results, plans) -> dict:
     """The Bundle for `patient` with `results` (analyte loaded) and `plans` (owner and finding loaded)."""
     entries = [{"fullUrl": full_url("patient", patient.pk), "resource": patient_resource(patient)}]
-    entries += [
-        {"fullUrl": full_url("result", result.pk), "resource": observation_resource(result, patient)}
-        for result in results
-    ]
+    zone = timezone.get_current_timezone()
+    subject = {"reference": full_url("patient", patient.pk), "display": patient.full_name}
+    for result in results:
+        observation = observation_resource(result, patient, zone=zone, subject=subject)
+        entries.append({"fullUrl": f"urn:uuid:{observation['id']}", "resource": observation})
     entries += [{"fullUrl": full_url("plan", plan.pk), "resource": task_resource(plan, patient)} for plan in plans]
     return {
         "resourceType": "Bundle",

@@ -1,0 +1,125 @@
+"""Saving a panel in the browser costs the same queries however many analytes it holds, and the bulk
+writes behind that keep every history row (the audit trail) with who made the change."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from guidance import services
+from guidance.models import ActionType, Finding
+from labs.models import Result
+
+from .test_labs_views import panel_post
+
+pytestmark = pytest.mark.django_db
+
+TWO = {"k": ("3.1", "mmol/L"), "mg": ("1.50", "mg/dL")}
+SIX = {
+    **TWO,
+    "ca": ("8.0", "mg/dL"),
+    "alb": ("3.0", "g/dL"),
+    "ck": ("1500", "U/L"),
+    "vitd25": ("12.0", "ng/mL"),
+}
+
+
+@pytest.fixture
+def repeat_potassium(save, patient, clinician):
+    """A planned repeat potassium test from a panel collected before the one the tests enter."""
+    save(patient, {"k": "3.2"}, collected_at=timezone.make_aware(datetime.datetime(2026, 1, 1, 9)))
+    return services.create_plan(
+        Finding.objects.get(),
+        action_type=ActionType.REPEAT_TEST,
+        analyte=Finding.objects.get().result.analyte,
+        due_date=datetime.date(2026, 1, 29),
+        owner=clinician,
+        by=clinician,
+    )
+
+
+TWO_FINDINGS = ["magnesium-low", "magnesium-low-with-potassium-low", "potassium-low"]
+SIX_FINDINGS = [
+    "",  # low albumin: no rule covers it, so a rule-less finding asks for review
+    "calcium-low",
+    "calcium-low-with-albumin-low",
+    "ck-over-5x",  # 1500 U/L is 7.8 × the female upper limit of 192
+    "magnesium-low",
+    "magnesium-low-with-calcium-low",
+    "magnesium-low-with-potassium-low",
+    "potassium-low",
+    "vitamin-d-low",
+]
+
+
+@pytest.mark.parametrize("values, rules", [(TWO, TWO_FINDINGS), (SIX, SIX_FINDINGS)])
+def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
+    clinician_client, patient, repeat_potassium, django_assert_num_queries, values, rules
+):
+    url = f"/patients/{patient.pk}/results/new/"
+    data = panel_post(values)
+    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–7 the form's analytes and
+    # units; 8 savepoint (guidance's record_results), 9 savepoint (labs' record_panel), 10 the panel's
+    # analytes, 11 their range versions, 12 the patient exists, 13 the user exists, 14–16 savepoint, the
+    # accession-number-per-lab constraint, release; 17 the panel, 18 its history row, 19 the results (one
+    # insert), 20 their history rows (one insert), 21 the patient's last activity, 22 release; 23 the
+    # panel's results with analytes, 24 the active rules, 25 their relevant factors, 26 the panel's
+    # unresolved findings, 27 the patient's contributing factors, 28 the findings (one insert), 29 their
+    # history rows (one insert), 30 the open repeat-test plans (locked), 31 the plans met (one update),
+    # 32 their history rows (one insert), 33 release; 34–36 savepoint, session expiry update, release.
+    with django_assert_num_queries(36):
+        response = clinician_client.post(url, data)
+    assert response.status_code == 302
+    assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
+    opened = Finding.objects.filter(result__panel__lab_name="City Lab").select_related("rule")
+    assert sorted(finding.rule.code if finding.rule else "" for finding in opened) == rules
+    repeat_potassium.refresh_from_db()
+    assert repeat_potassium.met_result == Result.objects.get(panel__lab_name="City Lab", analyte__code="k")
+
+
+def test_bulk_saved_results_findings_and_met_plans_keep_their_history_with_who(
+    clinician_client, patient, repeat_potassium, clinician
+):
+    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post(TWO))
+    results = Result.objects.filter(panel__lab_name="City Lab")
+    for result in results:
+        assert list(result.history.values_list("history_type", "history_user", "value_entered", "flag")) == [
+            ("+", clinician.pk, result.value_entered, "L")
+        ]
+    opened = Finding.objects.filter(result__panel__lab_name="City Lab")
+    assert opened.count() == 3
+    for finding in opened:
+        assert list(finding.history.values_list("history_type", "history_user", "history_change_reason")) == [
+            ("+", clinician.pk, "opened")
+        ]
+    rows = repeat_potassium.history.order_by("history_id").values_list(
+        "history_type", "history_change_reason", "version", "met_result"
+    )
+    met = results.get(analyte__code="k")
+    assert list(rows) == [("+", "planned", 1, None), ("~", "repeat test result received", 2, met.pk)]
+    assert repeat_potassium.history.order_by("history_id").last().history_user == clinician
+
+
+def test_correction_resolves_findings_in_bulk_with_history(clinician_client, patient, other_clinician):
+    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post(TWO))
+    potassium = Result.objects.get(analyte__code="k")
+    services.correct_result(
+        potassium,
+        value=Decimal("4.1"),
+        unit=potassium.analyte.units.get(unit="mmol/L"),
+        reason="Typo",
+        by=other_clinician,
+    )
+    resolved = Finding.objects.filter(status=Finding.Status.RESOLVED).select_related("rule")
+    assert sorted(f.rule.code for f in resolved) == ["magnesium-low-with-potassium-low", "potassium-low"]
+    for finding in resolved:
+        assert finding.resolution_note == "Potassium corrected to 4.1 mmol/L (normal): Typo"
+        newest = finding.history.order_by("-history_id").first()
+        assert (newest.history_type, newest.history_user, newest.history_change_reason, newest.status) == (
+            "~",
+            other_clinician,
+            "resolved",
+            "resolved",
+        )
+    assert Finding.objects.get(rule__code="magnesium-low").status == Finding.Status.OPEN

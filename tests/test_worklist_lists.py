@@ -1,0 +1,162 @@
+"""The worklist shows the first rows of each list with the list's full count, and links to the whole
+list a page at a time, so that nothing abnormal drops off the home page unseen."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from guidance import selectors, services, views
+from guidance.models import ActionType, Finding
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+
+
+@pytest.fixture
+def three_awaiting(save, patient_factory, clinician):
+    """Three patients with a low magnesium each, entered in this order: three findings awaiting review."""
+    patients = [patient_factory(created_by=clinician) for _ in range(3)]
+    for patient in patients:
+        save(patient, {"mg": "1.5"})
+    return list(Finding.objects.order_by("created_at", "id"))
+
+
+def test_counts_are_of_the_whole_list(clinician_client, save, patient_factory, clinician):
+    open_critical, acknowledged_critical, open_low, decided = (patient_factory(created_by=clinician) for _ in range(4))
+    save(open_critical, {"k": "6.5"})
+    save(acknowledged_critical, {"k": "2.4"})
+    save(open_low, {"mg": "1.5"})
+    save(decided, {"ck": "300"})
+    services.acknowledge(Finding.objects.get(patient=acknowledged_critical), comment="Phoned the patient", by=clinician)
+    services.decide_no_action(Finding.objects.get(patient=decided), reason="After a marathon", by=clinician)
+
+    context = clinician_client.get("/").context
+    # The acknowledged critical finding still awaits a decision; the decided one is off the worklist.
+    assert context["critical_count"] == 1
+    assert context["awaiting_count"] == 2
+    assert [f.patient for f in context["awaiting"]] == [acknowledged_critical, open_low]
+
+
+def test_home_page_shows_the_first_rows_and_links_to_all(clinician_client, monkeypatch, three_awaiting):
+    monkeypatch.setattr(selectors, "WORKLIST_SHOWN", 2)
+    response = clinician_client.get("/")
+    assert response.context["awaiting"] == three_awaiting[:2]
+    assert response.context["awaiting_count"] == 3
+    html = response.content.decode()
+    assert '<span class="badge text-bg-warning">3</span>' in html
+    assert '<a href="/guidance/worklist/awaiting/">Show all 3</a>' in html
+    # A list no longer than what is shown has no link.
+    assert "/guidance/worklist/critical/" not in html
+
+
+def test_every_row_is_reachable_a_page_at_a_time(clinician_client, monkeypatch, three_awaiting):
+    monkeypatch.setattr(views, "WORKLIST_PAGE_SIZE", 2)
+    first = clinician_client.get("/guidance/worklist/awaiting/")
+    second = clinician_client.get("/guidance/worklist/awaiting/?page=2")
+    assert list(first.context["page"]) == three_awaiting[:2]
+    assert list(second.context["page"]) == three_awaiting[2:]
+    assert "Page 1 of 2" in first.content.decode()
+    assert "Abnormal results awaiting review" in first.content.decode()
+    assert three_awaiting[2].get_absolute_url() in second.content.decode()
+
+
+def test_critical_list_holds_only_critical_findings(clinician_client, save, patient_factory, clinician):
+    critical, other = patient_factory(created_by=clinician), patient_factory(created_by=clinician)
+    save(critical, {"k": "6.5"})
+    save(other, {"mg": "1.5"})
+    response = clinician_client.get("/guidance/worklist/critical/")
+    assert [f.patient for f in response.context["page"]] == [critical]
+    assert "Critical results awaiting acknowledgement" in response.content.decode()
+
+
+def test_plans_list_is_mine_or_everyones_and_pages_keep_the_choice(
+    client, monkeypatch, clinician, other_clinician, three_awaiting
+):
+    monkeypatch.setattr(views, "WORKLIST_PAGE_SIZE", 1)
+    mine, theirs, also_theirs = (
+        services.create_plan(
+            finding,
+            action_type=ActionType.OTHER,
+            due_date=TODAY - datetime.timedelta(days=days_overdue),
+            owner=owner,
+            by=clinician,
+        )
+        for finding, owner, days_overdue in zip(
+            three_awaiting, [clinician, other_clinician, other_clinician], [1, 3, 2], strict=True
+        )
+    )
+    client.force_login(clinician)
+    assert list(client.get("/guidance/worklist/plans/").context["page"]) == [mine]
+    everyone = client.get("/guidance/worklist/plans/?plans=everyone")
+    assert list(everyone.context["page"]) == [theirs]  # earliest due first
+    assert everyone.context["page"].paginator.count == 3
+    assert "?plans=everyone&amp;page=2" in everyone.content.decode()
+    assert list(client.get("/guidance/worklist/plans/?plans=everyone&page=3").context["page"]) == [mine]
+
+
+def test_unknown_list_is_not_found(clinician_client):
+    assert clinician_client.get("/guidance/worklist/everything/").status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/guidance/worklist/awaiting/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+def make_plans(save, patient_factory, clinician, size):
+    """`size` patients, each with a repeat calcium planned and its result back, a critical finding and
+    one awaiting review."""
+    for _ in range(size):
+        patient = patient_factory(created_by=clinician)
+        save(patient, {"ca": "8.0", "alb": "4.0", "k": "6.5", "mg": "1.5"})
+        finding = Finding.objects.get(patient=patient, rule__code="calcium-low")
+        services.create_plan(
+            finding,
+            action_type=ActionType.REPEAT_TEST,
+            analyte=finding.result.analyte,
+            due_date=TODAY + datetime.timedelta(days=30),
+            owner=clinician,
+            by=clinician,
+        )
+        save(patient, {"ca": "9.2"})  # the repeat test comes back
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_home_page_query_count_with_repeat_results_back(
+    clinician_client, django_assert_num_queries, save, patient_factory, clinician, size
+):
+    make_plans(save, patient_factory, clinician, size)
+    # 1 session, 2 user, 3-4 permissions, 5 count of critical findings, 6 count of undecided findings,
+    # 7 recent panels with their counts, 8 critical findings shown, 9 their topics' titles, 10 findings
+    # awaiting a decision shown, 11 their topics' titles, 12 plans due, 13 the plans' analytes, 14 the
+    # repeat results that came back, 15 their analytes, 16 the analytes of the findings' results,
+    # 17 count of plans due, 18 roles for the navigation bar, 19-21 savepoint, session update, release.
+    with django_assert_num_queries(21):
+        response = clinician_client.get("/")
+    assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
+    # Each patient's low magnesium, alone and as a pattern with the low calcium.
+    assert len(response.context["awaiting"]) == 2 * size
+    assert "Result received" in response.content.decode()
+
+
+@pytest.mark.parametrize("size", [1, 6])
+def test_full_list_query_count_does_not_grow(clinician_client, django_assert_num_queries, make_awaiting, size):
+    make_awaiting(size)
+    # 1 session, 2 user, 3-4 permissions, 5 count for the paginator, 6 the page's findings with their
+    # patients, results and analytes, 7 their topics' titles, 8 roles for the navigation bar,
+    # 9-11 savepoint, session update, release.
+    with django_assert_num_queries(11):
+        response = clinician_client.get("/guidance/worklist/awaiting/")
+    assert len(response.context["page"]) == 2 * size
+
+
+@pytest.fixture
+def make_awaiting(save, patient_factory, clinician):
+    def make(size):
+        for _ in range(size):
+            save(patient_factory(created_by=clinician), {"mg": "1.5", "vitd25": "15"})
+
+    return make
