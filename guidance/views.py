@@ -11,7 +11,7 @@ from labs.selectors import patient_chart_context
 from patients.views import IdsFirstPaginator, get_patient_for
 
 from . import selectors, services
-from .exports.charts import trends_for
+from .exports.charts import trend_section
 from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
 from .models import ActionType, Finding, FollowUpPlan, Topic
 
@@ -264,5 +264,5 @@ def patient_chart(request, pk):
     limit = None if request.GET.get("findings") == "all" else selectors.PATIENT_FINDINGS_SHOWN
     findings = selectors.patient_findings(patient, limit=limit)
     context["findings"], context["more_findings"] = findings[:limit], limit is not None and len(findings) > limit
-    context["trends"] = trends_for(patient)
+    context["trend_section"] = trend_section(patient)
     return render(request, "guidance/patient_chart.html", context)

@@ -214,3 +214,76 @@ def test_the_template_tag_says_when_there_is_nothing_to_chart(patient):
     html = Template("{% load exports %}{% trend_charts patient %}").render(Context({"patient": patient}))
 
     assert "No results to chart yet." in html
+
+
+def test_the_trend_section_comes_from_the_cache_until_something_it_shows_changes(
+    clinician, patient, django_assert_num_queries
+):
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+    first = charts.trend_section(patient)
+    assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in first
+
+    # The analytes with result counts and newest change; the cache read. No results read, nothing rendered.
+    with django_assert_num_queries(2):
+        assert charts.trend_section(patient) == first
+
+    guidance_services.correct_result(
+        result_of(patient, "k"),
+        value=Decimal("3.8"),
+        unit=AnalyteUnit.objects.get(analyte__code="k", unit="mmol/L"),
+        reason="Re-run",
+        by=clinician,
+    )
+    corrected = charts.trend_section(patient)
+    assert '<td class="text-end">3.8</td>' in corrected
+    assert '<td class="text-end">3.0</td>' not in corrected
+
+    guidance_services.mark_entered_in_error(result_of(patient, "k"), reason="Wrong patient", by=clinician)
+    withdrawn = charts.trend_section(patient)
+    assert '<caption class="small">Latest 1 of 1 value (mmol/L)</caption>' in withdrawn
+
+    record(patient, clinician, {"k": ("5.5", "mmol/L")}, at=BASE + datetime.timedelta(days=30))
+    added = charts.trend_section(patient)
+    assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in added
+    assert '<td class="text-end">5.5</td>' in added
+
+    Analyte.objects.filter(code="k").update(name="Serum potassium", display_decimal_places=2)
+    renamed = charts.trend_section(patient)
+    assert 'id="trend-k">Serum potassium' in renamed
+    assert '<td class="text-end">5.50</td>' in renamed
+    assert "3.50–5.20 mmol/L" in renamed
+
+
+def test_the_trend_section_of_another_patient_is_its_own(clinician, patient, patient_factory):
+    other = patient_factory()
+    record_series(patient, clinician, "k", ["3.0"], "mmol/L")
+    record_series(other, clinician, "k", ["6.0"], "mmol/L")
+
+    assert '<td class="text-end">3.0</td>' in charts.trend_section(patient)
+    assert '<td class="text-end">6.0</td>' in charts.trend_section(other)
+    assert '<td class="text-end">3.0</td>' not in charts.trend_section(other)
+
+
+def test_the_trend_section_from_given_trends_reads_only_the_cache(clinician, patient, django_assert_num_queries):
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+    trends = charts.trends_for(patient)
+    first = charts.trend_section(patient, trends)
+
+    # The cache read.
+    with django_assert_num_queries(1):
+        assert charts.trend_section(patient, trends) == first
+    assert charts.trend_section(patient) == first, "the summary's and the patient page's sections are one"
+
+
+def test_the_trend_section_says_when_there_is_nothing_to_chart(patient):
+    assert "No results to chart yet." in charts.trend_section(patient)
+
+
+def test_the_patient_page_and_the_summary_show_the_trend_section_as_html(clinician_client, clinician, patient):
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+
+    for visit in (1, 2):  # rendered, then from the cache
+        for url in (f"/patients/{patient.pk}/", f"/patients/{patient.pk}/summary/"):
+            page = clinician_client.get(url).content.decode()
+            assert '<h2 class="h4" id="trends-heading">Trends</h2>' in page, (url, visit)
+            assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in page, (url, visit)

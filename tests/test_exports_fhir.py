@@ -10,9 +10,10 @@ from pydantic import ValidationError as FHIRValidationError
 from guidance import services as guidance_services
 from guidance.exports.fhir import full_url, resource_id
 from guidance.models import ActionType, Finding
-from labs.models import Analyte, AnalyteUnit
+from labs.models import Analyte, AnalyteUnit, Result
+from patients import services as patient_services
 
-from .exports_support import record, record_series, result_of
+from .exports_support import BASE, record, record_series, result_of
 from .factories import PatientFactory
 
 # What real systems send (US Core, the FHIR spec examples), copied from shared/samples/fhir/ with provenance.
@@ -302,13 +303,19 @@ def test_fhir_query_count_does_not_grow_with_results(client, clinician, patient,
     record_series(patient, clinician, "k", ["3.0"] * count, "mmol/L")
     client.force_login(clinician)
 
-    # session, user, user permissions, group permissions, patient; the analytes; the results;
-    # the plans with owner and finding; the export log: savepoint, patient exists, user exists, savepoint,
-    # constraint check, release, insert, release; saving the session: savepoint, update, release.
-    with django_assert_num_queries(19):
+    # session, user, user permissions, group permissions, patient; the analytes; the results' count and
+    # newest change; the cache read (a miss); the results; the cache write: count of entries, savepoint,
+    # existing key, insert, release; the plans with owner and finding; the export log: savepoint, patient
+    # exists, user exists, savepoint, constraint check, release, insert, release; saving the session:
+    # savepoint, update, release.
+    with django_assert_num_queries(26):
         response = client.get(f"/patients/{patient.pk}/fhir/")
-
     assert len(json.loads(response.content)["entry"]) == 1 + count
+
+    # Again, nothing changed: the same without reading the results or writing the cache.
+    with django_assert_num_queries(20):
+        again = client.get(f"/patients/{patient.pk}/fhir/")
+    assert json.loads(again.content)["entry"] == json.loads(response.content)["entry"]
 
 
 def test_bundle_entries_are_ordered_patient_observations_tasks(clinician_client, followed_patient):
@@ -329,3 +336,34 @@ def test_bundle_is_compact_utf8_json_with_plain_numbers(clinician_client, clinic
     assert b'"valueQuantity":{"value":3.1,"unit":"mmol/L"' in content
     assert b'"valueQuantity":{"value":12000,"unit":"U/L"' in content
     assert content.startswith(b'{"resourceType":"Bundle","id":"')
+
+
+def test_cached_observations_follow_every_change_they_show(clinician_client, clinician, patient):
+    """Each export after a change shows it: the Observations kept in the cache are never stale."""
+    record(patient, clinician, {"k": ("3.1", "mmol/L"), "mg": ("0.82", "mmol/L")})
+    potassium, magnesium = result_of(patient, "k"), result_of(patient, "mg")
+    assert observation_for(get_bundle(clinician_client, patient), potassium)["valueQuantity"]["value"] == 3.1
+
+    guidance_services.correct_result(
+        potassium,
+        value=Decimal("3.9"),
+        unit=AnalyteUnit.objects.get(analyte__code="k", unit="mmol/L"),
+        reason="Transcription error",
+        by=clinician,
+    )
+    corrected = observation_for(get_bundle(clinician_client, patient), potassium)
+    assert (corrected["status"], corrected["valueQuantity"]["value"]) == ("corrected", 3.9)
+
+    guidance_services.mark_entered_in_error(magnesium, reason="Sample mislabelled", by=clinician)
+    assert observation_for(get_bundle(clinician_client, patient), magnesium)["status"] == "entered-in-error"
+
+    record(patient, clinician, {"ca": ("9.2", "mg/dL")}, at=BASE + datetime.timedelta(days=1))
+    calcium = Result.objects.get(patient=patient, analyte__code="ca")
+    assert observation_for(get_bundle(clinician_client, patient), calcium)["valueQuantity"]["value"] == 9.2
+
+    Analyte.objects.filter(code="k").update(name="Potassium (serum)")
+    assert observation_for(get_bundle(clinician_client, patient), potassium)["code"]["text"] == "Potassium (serum)"
+
+    patient = patient_services.update_patient(patient, by=clinician, given_name="Renamed")
+    subject = observation_for(get_bundle(clinician_client, patient), potassium)["subject"]
+    assert subject["display"] == f"Renamed {patient.family_name}"

@@ -224,8 +224,9 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
     # the analytes with result counts; the latest results per analyte (the charts are images of their
     # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
-    # the user's roles (menu); saving the session: savepoint, update, release.
-    with django_assert_num_queries(23):
+    # the user's roles (menu); the rendered trend section (cache read); saving the session: savepoint,
+    # update, release.
+    with django_assert_num_queries(24):
         client.get(f"/patients/{patient.pk}/summary/")
 
 

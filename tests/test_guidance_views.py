@@ -280,11 +280,12 @@ def test_worklist_query_count_does_not_grow(
     # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
     # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 critical
     # findings shown, 9 their topics' titles, 10 findings awaiting a decision shown, 11 their topics'
-    # titles, 12 plans due, 13 the analytes of their findings' results, 14 count of plans due, 15 the
-    # user's roles for the navigation bar, 16-18 savepoint, session expiry update, release.
+    # titles, 12 plans due, 13 the analytes of their findings' results, 14 count of plans due by today,
+    # 15 count of plans due later whose repeat result is back, 16 the user's roles for the navigation
+    # bar, 17-19 savepoint, session expiry update, release.
     # (A plan's own analyte and a repeat result that came back add up to three more: see
     # tests/test_worklist_lists.py.)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = clinician_client.get("/?plans=everyone")
     assert len(response.context["critical"]) == size
     assert len(response.context["plans"]) == size

@@ -235,9 +235,10 @@ def test_patient_page_query_count_does_not_grow(clinician_client, patient, recor
     clinician_client.get(url)
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 panel count,
     # 7 the page of panels with who entered them, 8 their results with analytes (one prefetch),
-    # 9 findings (guidance), 10 analytes with result counts, 11 latest results per analyte (trends; the
-    # charts are images of their own URL), 12 the user's roles (base.html), 13 contributing factors
-    # (header), 14–16 savepoint, session expiry update, release (the idle timeout refreshes the session).
+    # 9 findings (guidance), 10 analytes with result counts and newest change, 11 the rendered trend
+    # section (cache read; the charts are images of their own URL), 12 the user's roles (base.html),
+    # 13 contributing factors (header), 14–16 savepoint, session expiry update, release (the idle
+    # timeout refreshes the session).
     with django_assert_num_queries(16):
         clinician_client.get(url)
     add(nine, 54)  # 10 + 54 × 9 + 4 = 500

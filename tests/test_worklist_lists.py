@@ -133,8 +133,9 @@ def test_home_page_query_count_with_repeat_results_back(
     # 7 recent panels with their counts, 8 critical findings shown, 9 their topics' titles, 10 findings
     # awaiting a decision shown, 11 their topics' titles, 12 plans due, 13 the plans' analytes, 14 the
     # repeat results that came back, 15 their analytes, 16 the analytes of the findings' results,
-    # 17 count of plans due, 18 roles for the navigation bar, 19-21 savepoint, session update, release.
-    with django_assert_num_queries(21):
+    # 17 count of plans due by today, 18 count of plans due later whose repeat result is back, 19 roles
+    # for the navigation bar, 20-22 savepoint, session update, release.
+    with django_assert_num_queries(22):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
     # Each patient's low magnesium, alone and as a pattern with the low calcium.
@@ -160,3 +161,37 @@ def make_awaiting(save, patient_factory, clinician):
             save(patient_factory(created_by=clinician), {"mg": "1.5", "vitd25": "15"})
 
     return make
+
+
+def test_plans_count_counts_due_and_results_back_once_each(clinician_client, save, patient_factory, clinician):
+    """The home page counts the plans due in two counts (due by today; due later with the result back):
+    each plan needing attention once, and no other plan."""
+    plans = {}
+    for name, action, due_in_days in [
+        ("due today", ActionType.OTHER, 0),
+        ("due tomorrow", ActionType.OTHER, 1),
+        ("due later, result back", ActionType.REPEAT_TEST, 30),
+        ("overdue, result back", ActionType.REPEAT_TEST, -1),
+        ("overdue, done", ActionType.OTHER, -1),
+    ]:
+        patient = patient_factory(created_by=clinician)
+        save(patient, {"ca": "8.0", "alb": "4.0"})
+        finding = Finding.objects.get(patient=patient, rule__code="calcium-low")
+        plans[name] = services.create_plan(
+            finding,
+            action_type=action,
+            analyte=finding.result.analyte if action == ActionType.REPEAT_TEST else None,
+            due_date=TODAY + datetime.timedelta(days=due_in_days),
+            owner=clinician,
+            by=clinician,
+        )
+        if name.endswith("result back"):
+            save(patient, {"ca": "9.2"})
+    done = plans["overdue, done"]
+    services.complete_plan(done, outcome="Seen in clinic", version=done.version, by=clinician)
+
+    context = clinician_client.get("/?plans=everyone").context
+    assert context["plans_count"] == 3
+    assert {plan.pk for plan in context["plans"]} == {
+        plans[name].pk for name in ("due today", "due later, result back", "overdue, result back")
+    }

@@ -7,7 +7,7 @@ from django.db.models import Case, Count, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from ..models import Finding, FollowUpPlan, Severity
-from .charts import Trend, trends_for
+from .charts import Trend, trend_section, trends_for
 
 # Closed follow-up plans stay on the summary this long after closing.
 RECENTLY_CLOSED_DAYS = 90
@@ -89,6 +89,10 @@ class Summary:
     finding_groups: list[FindingGroup]
     open_plans: list[FollowUpPlan] = field(default_factory=list)
     closed_plans: list[FollowUpPlan] = field(default_factory=list)
+
+    def trend_section(self):
+        """The print view's trend charts section (HTML, cached: see trend_section)."""
+        return trend_section(self.patient, self.trends)
 
 
 def plans_for(patient, *, closed_since=None):
