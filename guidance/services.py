@@ -118,9 +118,9 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             partner_result=match.partner,
             rule=match.rule,
             topic_id=match.rule.topic_id if match.rule else None,
-            severity=_severity(match),
+            severity=finding_severity(match),
             critical=match.result.is_critical,
-            summary=_summary(match, factor_names),
+            summary=finding_summary(match, factor_names),
             created_at=now,
         )
         for match in wanted.values()
@@ -135,13 +135,17 @@ def _pk(obj):
     return obj.pk if obj is not None else None
 
 
-def _severity(match) -> str:
+def finding_severity(match) -> str:
+    """A finding's severity: urgent for a critical result, otherwise the rule's. Public because
+    generate_data makes its synthetic findings read exactly like the ones this module opens."""
     if match.result.is_critical:
         return Severity.URGENT
     return match.rule.severity if match.rule else Severity.ROUTINE
 
 
-def _summary(match, factor_names: dict) -> str:
+def finding_summary(match, factor_names: dict) -> str:
+    """The finding's one-paragraph summary: the value(s), the rule's text, derived values of a pair,
+    and the patient's contributing factors that bear on the rule."""
     result = match.result
     value = f"{result.analyte.name} {result.display_value} {result.analyte.canonical_unit}"
     if match.partner is not None:

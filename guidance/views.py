@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labs.selectors import patient_chart_context
-from patients.views import IdsFirstPaginator, get_patient_for
+from patients.pagination import IdsFirstPaginator
+from patients.views import get_patient_for
 
 from . import selectors, services
 from .exports.charts import trend_section

@@ -1,13 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 
 from . import services
 from .forms import PatientForm, PatientSearchForm
 from .models import Patient
+from .pagination import IdsFirstPaginator
 
 PATIENTS_PER_PAGE = 50
 
@@ -20,17 +20,6 @@ SEARCH_BY_NAME = (
     F("given_name").asc(nulls_first=True),
     "id",
 )
-
-
-class IdsFirstPaginator(Paginator):
-    """Reads a page's ids first, then only those rows (with their joins). PostgreSQL finds the ids of a
-    deep page in an index alone, without visiting the rows before it or joining them: the patient list's
-    page 900 (OFFSET 44,950) takes 7 ms instead of 19 ms at 50,000 patients, and the worklist's
-    findings page 100, 50 ms instead of 180 ms for the whole page."""
-
-    def _get_page(self, object_list, *args, **kwargs):
-        # `object_list` is the page's slice of self.object_list.
-        return super()._get_page(self.object_list.filter(pk__in=object_list.values("pk")), *args, **kwargs)
 
 
 def get_patient_for(user, pk, *, perm="patients.view_patient"):

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from guidance.models import ActionType, Finding, FollowUpPlan, Rule
 from guidance.rules import match_rules
-from guidance.services import _severity, _summary
+from guidance.services import finding_severity, finding_summary
 from labs.interpretation import interpret, to_canonical
 from labs.models import Analyte, Panel, Result
 from labs.services import range_for
@@ -333,9 +333,9 @@ class Generator:
             finding = Finding(
                 rule=match.rule,
                 topic=match.rule.topic if match.rule else None,
-                severity=_severity(match),
+                severity=finding_severity(match),
                 critical=match.result.is_critical,
-                summary=_summary(match, factor_names),
+                summary=finding_summary(match, factor_names),
                 created_at=panel.entered_at,
             )
             plan = self.review(finding, match, panel)
