@@ -64,9 +64,11 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
 
 @transaction.atomic
 def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
-    """Withdraw a result (labs.services.mark_entered_in_error) and resolve the findings that relied on it."""
+    """Withdraw a result (labs.services.mark_entered_in_error), resolve the findings that relied on it and
+    take it back from the planned repeat tests it met."""
     result = lab_services.mark_entered_in_error(result, reason=reason, by=by)
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    _unmeet_repeat_plans(result, by=by)
     return result
 
 
@@ -199,6 +201,29 @@ def _meet_repeat_plans(panel: Panel, results: list[Result], *, by) -> None:
             default_user=by,
             default_change_reason="repeat test result received",
         )
+
+
+def _unmeet_repeat_plans(result: Result, *, by) -> None:
+    """A result entered in error no longer counts, so it no longer meets a planned repeat test: the plan
+    goes to the next valid result of its test collected after the finding's, or back to waiting for one,
+    and the worklist stops offering to close it on the withdrawn value. Closed plans keep their record."""
+    plans = FollowUpPlan.objects.planned().filter(met_result=result).select_related("finding__result")
+    now = timezone.now()
+    for plan in plans.select_for_update():
+        plan.met_result = (
+            Result.objects.valid()
+            .filter(
+                patient_id=plan.patient_id,
+                analyte_id=plan.analyte_id,
+                collected_at__gt=plan.finding.result.collected_at,
+            )
+            .order_by("collected_at", "id")
+            .first()
+        )
+        plan.met_at = now if plan.met_result else None
+        plan.version += 1
+        plan.updated_at, plan.updated_by = now, by
+        _save(plan, reason="repeat test result entered in error")
 
 
 def _check_built(obj) -> None:

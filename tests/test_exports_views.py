@@ -126,6 +126,23 @@ def test_cohort_form_page_shows_the_date_fields(admin_client_):
     assert 'method="get"' in page
 
 
+def test_the_cohort_form_sends_its_dates_to_the_csv_download(admin_client_, clinician, patient):
+    """The form page and the file are two URLs: the form must go to the file. It went back to its own
+    page, which showed the form again, so no cohort CSV could be downloaded from it."""
+    record(patient, clinician, {"k": ("3.0", "mmol/L")})  # 1 March 2026
+    page = admin_client_.get("/exports/cohort/").content.decode()
+    [form] = re.findall(r'<form [^>]*method="get"[^>]*>', page)
+    action = re.search(r'action="([^"]*)"', form)
+    # No action attribute sends the form to the page it is on.
+    url = action.group(1) if action else "/exports/cohort/"
+
+    response = admin_client_.get(url, {"from": "2026-03-01", "to": "2026-03-31", "submit": "Download CSV"})
+
+    assert url == "/exports/cohort.csv"
+    assert response.get("Content-Disposition") == 'attachment; filename="myolab-cohort-2026-03-01-to-2026-03-31.csv"'
+    assert patient.mrn in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
 # --- the export log in the admin --------------------------------------------------------------------
 
 

@@ -317,6 +317,35 @@ def test_result_collected_before_the_finding_does_not_meet_it(planned, save, pat
     assert planned.met_result is None
 
 
+def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, save, patient, other_clinician):
+    # The repeat came back normal, then turned out to be another patient's sample.
+    repeat = save(patient, {"k": "4.0"}, collected_at=NOW - datetime.timedelta(hours=2)).results.get()
+    planned.refresh_from_db()
+    assert planned.met_result == repeat
+    services.mark_entered_in_error(repeat, reason="Wrong patient's sample", by=other_clinician)
+
+    planned.refresh_from_db()
+    assert (planned.met_result, planned.met_at) == (None, None)
+    assert (planned.version, planned.updated_by) == (3, other_clinician)  # a form opened before is stale
+    assert planned.history.latest().history_change_reason == "repeat test result entered in error"
+    # Not due for a week and no valid repeat back: off the worklist until one is entered.
+    assert not FollowUpPlan.objects.needing_attention(today=timezone.localdate()).exists()
+    again = save(patient, {"k": "3.8"}, collected_at=NOW - datetime.timedelta(hours=1)).results.get()
+    planned.refresh_from_db()
+    assert planned.met_result == again
+
+
+def test_a_withdrawn_repeat_result_gives_way_to_a_later_valid_one(planned, save, patient, clinician):
+    first = save(patient, {"k": "4.0"}, collected_at=NOW - datetime.timedelta(hours=5)).results.get()
+    second = save(patient, {"k": "4.2"}, collected_at=NOW - datetime.timedelta(hours=2)).results.get()
+    planned.refresh_from_db()
+    assert planned.met_result == first
+    services.mark_entered_in_error(first, reason="Haemolysed sample", by=clinician)
+    planned.refresh_from_db()
+    assert planned.met_result == second
+    assert planned.met_at is not None
+
+
 def test_complete_needs_an_outcome_and_records_who(planned, clinician):
     with pytest.raises(ValidationError):
         services.complete_plan(planned, outcome=" ", version=1, by=clinician)

@@ -27,6 +27,9 @@ class CohortExportForm(forms.Form):
         }
         self.helper = FormHelper()
         self.helper.form_method = "get"
+        # The form page (cohort_form) and the file (cohort_csv) are two URLs: without this the form
+        # was sent back to its own page, which showed it again empty and never downloaded anything.
+        self.helper.form_action = "exports:cohort_csv"
         self.helper.add_input(Submit("submit", "Download CSV"))
 
     def clean(self):

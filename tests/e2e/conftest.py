@@ -19,12 +19,14 @@ Journeys covered:
     later results use.
   - test_anonymous_journey.py: every main page (including results, findings and plans) asks for a
     login; repeated wrong passwords lock the account.
+  - test_followup_journey.py: a repeat potassium entered after its repeat-test plan is made shows
+    "Result received" on the worklist before the plan is due, and the plan is then marked done; "No action
+    needed" on a non-critical finding (refused without a reason, the error on the reason) says who decided
+    and why; a cancelled plan (refused without an outcome note) puts its finding back on the worklist;
+    an administrator downloads the cohort CSV (a back-to-front range refused first; header, a known
+    patient's rows, the export logged) and a clinician is refused it (403 page, nothing logged).
 
 Steps still to add (TODO):
-  - a repeat potassium entered after the plan is made: the plan shows "Repeat result received" on the
-    worklist (guidance.services meets plans; no browser test sees it yet);
-  - "No action needed" with a reason on a non-critical finding, and cancelling a plan;
-  - the cohort export (/exports/cohort/) for an administrator;
   - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
     mm/dd/yyyy in screenshots even though the context asks for en-GB (`apt-get install chromium-l10n`
     would fix the screenshots; the values sent are ISO dates either way).
