@@ -13,7 +13,8 @@
 6. Prints a table and writes it as JSON to benchmarks/results/.
 
 Settings: BENCH_DATABASE_URL, BENCH_PATIENTS (50000), BENCH_SECONDS per page (20), BENCH_USERS (8),
-BENCH_PORT (8105).
+BENCH_PORT (8105), BENCH_ONLY (measure only the pages whose names contain one of these comma-separated
+words, e.g. BENCH_ONLY=worklist,save; the floor is always measured).
 """
 
 import datetime
@@ -42,6 +43,7 @@ SEED = 1
 USERS = int(os.environ.get("BENCH_USERS", "8"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 PORT = int(os.environ.get("BENCH_PORT", "8105"))
+ONLY = [word.strip() for word in os.environ.get("BENCH_ONLY", "").split(",") if word.strip()]
 WORKERS = 2
 BASE = f"http://127.0.0.1:{PORT}"
 BENCH_USER = "bench-clinician"
@@ -206,6 +208,8 @@ def plan_pages(save_patient):
         ("CSV results, 1,000 results", "csv", "exports:results_csv", [long_patient.pk], "", typical_patient.pk),
         ("FHIR bundle, 1,000 results", "fhir", "exports:fhir", [long_patient.pk], "", typical_patient.pk),
     ]
+    if ONLY:
+        wanted = [page for page in wanted if page[1] == "floor" or any(word in page[0] for word in ONLY)]
     pages, missing = [], []
     for name, kind, url_name, args, query, small_pk in wanted:
         if args == ["topic"]:

@@ -1,6 +1,18 @@
 """Reads that pages repeat: each one a fixed number of queries, whatever the amount of data."""
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 
 from labs.interpretation import ABNORMAL_FLAGS
@@ -10,14 +22,30 @@ from .models import Finding, FollowUpPlan, Topic
 
 RECENT_PANELS = 10
 
-# Undecided first (critical before others), then decided, then resolved.
-STATUS_RANK = Case(
+# What a finding still needs, most pressing first: a critical result to acknowledge, a decision, a
+# follow-up still planned; CLOSED_RANK: nothing (no action needed, resolved, or every plan done or cancelled).
+CLOSED_RANK = 3
+ATTENTION_RANK = Case(
     When(status=Finding.Status.OPEN, critical=True, then=Value(0)),
     When(status__in=Finding.UNDECIDED, then=Value(1)),
-    When(status=Finding.Status.FOLLOW_UP_PLANNED, then=Value(2)),
-    When(status=Finding.Status.NO_ACTION, then=Value(3)),
-    default=Value(4),
+    When(
+        Exists(FollowUpPlan.objects.planned().filter(finding=OuterRef("pk"))),
+        then=Value(2),
+    ),
+    default=Value(CLOSED_RANK),
     output_field=IntegerField(),
+)
+
+
+USER_NAME = ("username", "first_name", "last_name")
+# What a plan line shows (guidance/includes/plan_line.html): building three whole users per plan, with
+# their passwords and dates, cost the patient page more than its query did.
+PLAN_LINE_FIELDS = (
+    *("finding_id", "action_type", "analyte_id", "details", "due_date", "status", "outcome_note", "closed_at"),
+    *("met_result_id", "version", "updated_at", "owner_id", "closed_by_id", "updated_by_id", "analyte__name"),
+    *(f"{user}__{field}" for user in ("owner", "closed_by", "updated_by") for field in USER_NAME),
+    *(f"met_result__{field}" for field in ("value", "flag", "collected_at", "analyte_id")),
+    *(f"met_result__analyte__{field}" for field in ("name", "canonical_unit", "display_decimal_places")),
 )
 
 
@@ -26,28 +54,49 @@ def plans_prefetch():
         "plans",
         queryset=FollowUpPlan.objects.select_related(
             "owner", "closed_by", "updated_by", "analyte", "met_result__analyte"
-        ).order_by("status", "due_date", "id"),
+        )
+        .only(*PLAN_LINE_FIELDS)
+        .order_by("status", "due_date", "id"),
     )
 
 
-# The patient page lists this many findings (undecided first, then the newest); a link shows them all.
-# Without a limit, a patient with years of results made the page slower with every finding.
-PATIENT_FINDINGS_SHOWN = 20
+# The patient page shows every finding that still needs something, up to ATTENTION_SHOWN, then the
+# CLOSED_SHOWN most recent others, and a link to all of them. It showed the first twenty in status
+# order: for a patient with years of results, a planned follow-up that was overdue sat below a screenful
+# of findings whose plans were long done, and rendering them was a third of the page's time.
+ATTENTION_SHOWN = 20
+CLOSED_SHOWN = 3
 
 
-def patient_findings(patient, *, limit=None):
-    """A patient's findings, undecided first, with their plans: two queries. With `limit`, at most
-    limit + 1 of them, so that a page can say there are more without counting them all."""
+def patient_findings(patient, *, everything=False) -> tuple[list[Finding], bool]:
+    """(A patient's findings with their topics and plans, whether some were left out): three queries.
+
+    Those still needing something come first (ATTENTION_RANK), then the others, newest first. Unless
+    `everything`, only the first ATTENTION_SHOWN still needing something and the CLOSED_SHOWN newest others.
+    """
     findings = (
         Finding.objects.filter(patient=patient)
         # What the list shows (title, result date, explanation link), not for_display()'s patient, rule and
-        # deciders: with those ten joins PostgreSQL spent 6 ms planning the query, with these five 1 ms.
-        .select_related("result__analyte", "partner_result__analyte", "topic")
-        .prefetch_related(plans_prefetch())
-        .annotate(rank=STATUS_RANK)
+        # deciders: with those ten joins PostgreSQL spent 6 ms planning the query, with these four 1 ms.
+        .select_related("result__analyte", "partner_result__analyte")
+        .annotate(rank=ATTENTION_RANK)
         .order_by("rank", "-created_at", "id")
     )
-    return list(findings if limit is None else findings[: limit + 1])
+    if everything:
+        shown = list(findings)
+        left_out = False
+    else:
+        first = list(findings[: ATTENTION_SHOWN + CLOSED_SHOWN + 1])
+        needing = [finding for finding in first if finding.rank < CLOSED_RANK][:ATTENTION_SHOWN]
+        closed = [finding for finding in first if finding.rank == CLOSED_RANK][:CLOSED_SHOWN]
+        shown = needing + closed
+        left_out = len(first) > len(shown)
+    # Topics' titles and slugs in a query of their own: joined in, each finding brought its topic's
+    # whole text. Fetched for the findings shown only.
+    prefetch_related_objects(
+        shown, Prefetch("topic", queryset=Topic.objects.only("id", "slug", "title")), plans_prefetch()
+    )
+    return shown, left_out
 
 
 def finding_detail(pk):

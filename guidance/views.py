@@ -262,8 +262,8 @@ def patient_chart(request, pk):
     """The patient page: labs' results, with this app's findings, trend charts and export links."""
     patient = get_patient_for(request.user, pk)
     context = patient_chart_context(patient, request.GET.get("page"))
-    limit = None if request.GET.get("findings") == "all" else selectors.PATIENT_FINDINGS_SHOWN
-    findings = selectors.patient_findings(patient, limit=limit)
-    context["findings"], context["more_findings"] = findings[:limit], limit is not None and len(findings) > limit
+    context["findings"], context["more_findings"] = selectors.patient_findings(
+        patient, everything=request.GET.get("findings") == "all"
+    )
     context["trend_section"] = trend_section(patient)
     return render(request, "guidance/patient_chart.html", context)

@@ -39,7 +39,9 @@ def test_production_settings_use_argon2_and_idle_expiry():
     from config import settings as production
 
     assert production.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
-    assert production.SESSION_SAVE_EVERY_REQUEST is True
+    # The idle expiry moves on through config/sessions.py (tests/test_sessions.py), not on every request.
+    assert production.SESSION_ENGINE == "config.sessions"
+    assert "config.sessions.RefreshIdleExpiryMiddleware" in production.MIDDLEWARE
     assert production.SESSION_COOKIE_AGE == 30 * 60
 
 

@@ -282,10 +282,9 @@ def test_worklist_query_count_does_not_grow(
     # findings shown, 9 their topics' titles, 10 findings awaiting a decision shown, 11 their topics'
     # titles, 12 plans due, 13 the analytes of their findings' results, 14 count of plans due by today,
     # 15 count of plans due later whose repeat result is back, 16 the user's roles for the navigation
-    # bar, 17-19 savepoint, session expiry update, release.
-    # (A plan's own analyte and a repeat result that came back add up to three more: see
+    # bar. (A plan's own analyte and a repeat result that came back add up to three more: see
     # tests/test_worklist_lists.py.)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(16):
         response = clinician_client.get("/?plans=everyone")
     assert len(response.context["critical"]) == size
     assert len(response.context["plans"]) == size
@@ -307,22 +306,22 @@ def test_finding_page_query_count_does_not_grow(
         )
     # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
     # results, analytes, topic and rule, 6 its plans with owners and analytes, 7 its history with users,
-    # 8 the user's roles for the navigation bar, 9-11 savepoint, session expiry update, release.
-    with django_assert_num_queries(11):
+    # 8 the user's roles for the navigation bar.
+    with django_assert_num_queries(8):
         response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
     assert len(response.context["finding"].plans.all()) == size
 
 
 @pytest.mark.parametrize("size", [1, 6])
-def test_patient_findings_selector_is_two_queries(django_assert_num_queries, save, patient, clinician, size):
+def test_patient_findings_selector_is_three_queries(django_assert_num_queries, save, patient, clinician, size):
     for _ in range(size):
         save(patient, {"k": "3.1", "mg": "1.5"})
     for finding in Finding.objects.filter(rule__code="potassium-low"):
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
-    # 1 the findings with their results, analytes and topics; 2 their plans with owners and analytes.
-    # Rendering the include adds none.
-    with django_assert_num_queries(2):
-        findings = selectors.patient_findings(patient)
+    # 1 the findings with their results and analytes, 2 their topics' titles, 3 their plans with owners
+    # and analytes. Rendering the include adds none (the plans' and topics' fields it shows are loaded).
+    with django_assert_num_queries(3):
+        findings, _ = selectors.patient_findings(patient, everything=True)
         html = render_to_string("guidance/includes/patient_findings.html", {"findings": findings})
     assert len(findings) == 3 * size
     assert html.count("Repeat test") + html.count("<strong>Other</strong>") == size
@@ -333,14 +332,15 @@ def test_patient_findings_lists_undecided_first(save, patient, clinician):
     save(patient, {"mg": "1.5"})
     services.decide_no_action(Finding.objects.get(rule__code="magnesium-low"), reason="Known", by=clinician)
     save(patient, {"k": "2.5"})
-    statuses = [(f.result.analyte.code, f.status, f.critical) for f in selectors.patient_findings(patient)]
+    findings, _ = selectors.patient_findings(patient)
+    statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
     assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
 
 
 def test_patient_findings_include_renders(clinician_client, save, patient):
     save(patient, {"mg": "1.5", "k": "3.1"})
     html = render_to_string(
-        "guidance/includes/patient_findings.html", {"findings": selectors.patient_findings(patient)}
+        "guidance/includes/patient_findings.html", {"findings": selectors.patient_findings(patient)[0]}
     )
     assert html.count('href="/guidance/magnesium-deficiency/"') == 2
     assert "correct magnesium first" in html

@@ -1,34 +1,78 @@
-"""The patient page lists at most 20 findings (undecided first) with a link to all of them, so a patient
-with years of results does not make the page slower with every finding (issue 7)."""
+"""The patient page lists every finding that still needs something (a decision, or a follow-up still
+planned) first, then only the three most recent others, with a link to all of them: a patient with years
+of results must neither bury an overdue plan under old, closed findings nor make the page slower with
+every finding (issue 7)."""
+
+import datetime
 
 import pytest
+from django.utils import timezone
 
-from guidance import services
-from guidance.models import Finding
+from guidance import selectors, services
+from guidance.models import ActionType, Finding
 
 pytestmark = pytest.mark.django_db
 
+TODAY = timezone.localdate()
 
-def test_twenty_findings_undecided_first_then_a_link_to_all(clinician_client, save, patient, clinician):
-    for _ in range(19):
-        save(patient, {"k": "3.1"})
+
+def days_ago(days):
+    return timezone.now() - datetime.timedelta(days=days)
+
+
+def plan(finding, clinician):
+    return services.create_plan(
+        finding, action_type=ActionType.OTHER, due_date=TODAY, owner=clinician, by=clinician, details="Call"
+    )
+
+
+def test_findings_needing_something_first_then_the_three_newest_others(clinician_client, save, patient, clinician):
+    # Six old potassium findings, closed: no action needed (oldest first, 60 to 55 days ago).
+    for day in range(60, 54, -1):
+        save(patient, {"k": "3.1"}, collected_at=days_ago(day))
     for finding in Finding.objects.all():
         services.decide_no_action(finding, reason="Known and stable", by=clinician)
-    save(patient, {"mg": "1.5"})
-    save(patient, {"mg": "1.6"})
+    # A magnesium finding 40 days ago whose plan is done: closed too, and newer than the potassium ones.
+    save(patient, {"mg": "1.5"}, collected_at=days_ago(40))
+    done = plan(Finding.objects.get(result__analyte__code="mg"), clinician)
+    services.complete_plan(done, outcome="Repeat was normal", version=done.version, by=clinician)
+    # Still needing something: a CK finding 30 days ago with its plan still planned, and an open
+    # vitamin D finding from yesterday.
+    save(patient, {"ck": "900"}, collected_at=days_ago(30))
+    plan(Finding.objects.get(result__analyte__code="ck"), clinician)
+    save(patient, {"vitd25": "15.0"}, collected_at=days_ago(1))
+
+    response = clinician_client.get(f"/patients/{patient.pk}/")
+
+    shown = [
+        (finding.result.analyte.code, finding.result.collected_at.date()) for finding in response.context["findings"]
+    ]
+    assert shown == [
+        ("vitd25", days_ago(1).date()),  # awaiting a decision
+        ("ck", days_ago(30).date()),  # follow-up still planned
+        ("mg", days_ago(40).date()),  # then the three newest closed ones
+        ("k", days_ago(55).date()),
+        ("k", days_ago(56).date()),
+    ]
+    assert response.context["more_findings"] is True
+    assert "Show all findings" in response.content.decode()
+
+    response = clinician_client.get(f"/patients/{patient.pk}/?findings=all")
+    assert len(response.context["findings"]) == 9
+    assert response.context["more_findings"] is False
+    assert "Show all findings" not in response.content.decode()
+
+
+def test_at_most_twenty_findings_needing_something_are_listed(clinician_client, save, patient):
+    for day in range(21, 0, -1):
+        save(patient, {"k": "3.1"}, collected_at=days_ago(day))
     assert Finding.objects.count() == 21
 
     response = clinician_client.get(f"/patients/{patient.pk}/")
-    shown = response.context["findings"]
-    assert len(shown) == 20
-    assert [finding.status for finding in shown[:2]] == ["open", "open"]
-    assert response.context["more_findings"] is True
-    assert b"Show all findings" in response.content
 
-    response = clinician_client.get(f"/patients/{patient.pk}/?findings=all")
-    assert len(response.context["findings"]) == 21
-    assert response.context["more_findings"] is False
-    assert b"Show all findings" not in response.content
+    assert len(response.context["findings"]) == selectors.ATTENTION_SHOWN == 20
+    assert {finding.status for finding in response.context["findings"]} == {"open"}
+    assert response.context["more_findings"] is True
 
 
 def test_no_link_when_every_finding_is_shown(clinician_client, save, patient):
@@ -36,4 +80,4 @@ def test_no_link_when_every_finding_is_shown(clinician_client, save, patient):
     response = clinician_client.get(f"/patients/{patient.pk}/")
     assert len(response.context["findings"]) == 3  # low potassium, low magnesium, and their pattern
     assert response.context["more_findings"] is False
-    assert b"Show all findings" not in response.content
+    assert "Show all findings" not in response.content.decode()

@@ -134,8 +134,8 @@ def test_home_page_query_count_with_repeat_results_back(
     # awaiting a decision shown, 11 their topics' titles, 12 plans due, 13 the plans' analytes, 14 the
     # repeat results that came back, 15 their analytes, 16 the analytes of the findings' results,
     # 17 count of plans due by today, 18 count of plans due later whose repeat result is back, 19 roles
-    # for the navigation bar, 20-22 savepoint, session update, release.
-    with django_assert_num_queries(22):
+    # for the navigation bar.
+    with django_assert_num_queries(19):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
     # Each patient's low magnesium, alone and as a pattern with the low calcium.
@@ -147,9 +147,8 @@ def test_home_page_query_count_with_repeat_results_back(
 def test_full_list_query_count_does_not_grow(clinician_client, django_assert_num_queries, make_awaiting, size):
     make_awaiting(size)
     # 1 session, 2 user, 3-4 permissions, 5 count for the paginator, 6 the page's findings with their
-    # patients, results and analytes, 7 their topics' titles, 8 roles for the navigation bar,
-    # 9-11 savepoint, session update, release.
-    with django_assert_num_queries(11):
+    # patients, results and analytes, 7 their topics' titles, 8 roles for the navigation bar.
+    with django_assert_num_queries(8):
         response = clinician_client.get("/guidance/worklist/awaiting/")
     assert len(response.context["page"]) == 2 * size
 
