@@ -161,6 +161,24 @@ def test_search_has_trigram_indexes_on_postgresql_only():
         assert not trigram & indexes
 
 
+def test_search_indexes_take_new_entries_at_once_on_postgresql():
+    # Migration patients 0005: no GIN pending list, whose growth between vacuums turned searches into
+    # scans of every patient.
+    if connection.vendor != "postgresql":
+        assert connection.vendor == "sqlite"  # no trigram indexes there (the test above)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'patient_search_%%_trgm_idx' ORDER BY relname"
+        )
+        options = cursor.fetchall()
+    assert options == [
+        ("patient_search_family_name_trgm_idx", ["fastupdate=off"]),
+        ("patient_search_given_name_trgm_idx", ["fastupdate=off"]),
+        ("patient_search_mrn_trgm_idx", ["fastupdate=off"]),
+    ]
+
+
 def test_list_hides_inactive_patients(clinician_client, clinician):
     PatientFactory(mrn="GONE", is_active=False, created_by=clinician)
     PatientFactory(mrn="HERE", created_by=clinician)
