@@ -152,7 +152,9 @@ X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")
-USE_I18N = True
+# English only: Django skips its translation machinery (a few hundred lookups a page), as its docs advise.
+# Dates keep the en-gb formats, which come from LANGUAGE_CODE.
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
