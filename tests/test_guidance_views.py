@@ -133,6 +133,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/acknowledge/", {"comment": ""})
     assert response.status_code == 200
     assert "write a comment" in response.context["acknowledge_form"].errors["comment"][0]
+    assert "Nothing was saved. Correct the fields marked below." in response.content.decode()
     assert Finding.objects.get().status == Finding.Status.OPEN
 
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/acknowledge/", {"comment": "ECG normal"})
@@ -178,7 +179,13 @@ def test_no_action_without_reason_names_the_field(clinician_client, finding):
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/no-action/", {"reason": "  "})
     assert response.status_code == 200
     assert "Give the reason no action is needed" in response.context["no_action_form"].errors["reason"][0]
+    # Said at the top of the page too, as the other forms do: the field is far down the page.
+    assert "Nothing was saved. Correct the fields marked below." in response.content.decode()
     assert Finding.objects.get().status == Finding.Status.OPEN
+
+
+def test_the_finding_page_has_no_error_banner_before_a_submission(clinician_client, finding):
+    assert "Nothing was saved" not in clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
 
 
 @pytest.mark.parametrize(
