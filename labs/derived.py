@@ -4,6 +4,8 @@
   Unreliable with albumin below 2.5 g/dL (and with paraproteins or acid–base disturbance); ionized calcium
   is preferred where it is measured.
 - Acyl/free carnitine ratio: (total − free) / free; adult reference 0.1–0.8 (Mayo Clinic Laboratories).
+  Where the carnitine results themselves had no reference range (children: Myolab holds adult ranges
+  only), the ratio has none either, rather than being read against the adult interval.
 """
 
 from dataclasses import dataclass
@@ -66,14 +68,19 @@ def derived_for_panel(results) -> list[DerivedValue]:
     total, free = by_code.get("carn_total"), by_code.get("carn_free")
     if total and free:
         ratio = acyl_free_carnitine_ratio(total.value, free.value)
+        ranged = Flag.NO_RANGE not in (total.flag, free.flag)
         if ratio is not None:
             derived.append(
                 DerivedValue(
                     name="Acyl/free carnitine ratio",
                     value=ratio,
                     unit="",
-                    flag=interpret(ratio, CARNITINE_RATIO_LIMITS),
-                    range_text="0.10–0.80 (adult reference, Mayo Clinic Laboratories)",
+                    flag=interpret(ratio, CARNITINE_RATIO_LIMITS) if ranged else Flag.NO_RANGE,
+                    range_text=(
+                        "0.10–0.80 (adult reference, Mayo Clinic Laboratories)"
+                        if ranged
+                        else "None for this patient (0.10–0.80 is an adult reference)"
+                    ),
                     note="Acylcarnitine = total − free carnitine.",
                 )
             )

@@ -1,5 +1,6 @@
 """Derived values: albumin-corrected calcium and the acyl/free carnitine ratio, worked out by hand."""
 
+import datetime
 from decimal import Decimal as D
 
 import pytest
@@ -59,3 +60,16 @@ def test_no_derived_value_without_both_inputs_or_with_one_in_error(record, patie
     assert (calcium.value, "Unreliable" in calcium.note) == (D("8.80"), False)
     mark_entered_in_error(panel.results.get(analyte__code="alb"), reason="Wrong sample", by=clinician)
     assert derived_for_panel(panel.results.all()) == []
+
+
+@pytest.mark.django_db
+def test_a_childs_carnitine_ratio_is_not_read_against_the_adult_interval(record, patient_factory, clinician):
+    child = patient_factory(
+        created_by=clinician, date_of_birth=datetime.date.today() - datetime.timedelta(days=365 * 10)
+    )
+    panel = record(child, {"carn_total": ("80", "umol/L"), "carn_free": ("30", "umol/L")})
+    assert {result.flag for result in panel.results.all()} == {Flag.NO_RANGE}
+    [ratio] = derived_for_panel(panel.results.all())
+    # 1.67 is above the adult 0.1–0.8, but no interval applies to a child here.
+    assert (ratio.value, ratio.flag) == (D("1.67"), Flag.NO_RANGE)
+    assert ratio.range_text == "None for this patient (0.10–0.80 is an adult reference)"
