@@ -27,3 +27,17 @@ def test_the_label_is_escaped():
     assert BADGE.render(Context({"flag": "L", "label": "<b>Low</b>"})) == (
         '<span class="badge flag text-bg-warning">&lt;b&gt;Low&lt;/b&gt;</span>'
     )
+
+
+def test_result_value_shows_analyte_value_unit_and_flag():
+    from decimal import Decimal
+
+    from labs.models import Analyte, Result
+
+    analyte = Analyte(name="Potassium", canonical_unit="mmol/L", display_decimal_places=1)
+    result = Result(analyte=analyte, value=Decimal("2.50"), flag="LL")
+    html = Template("{% load labs_format %}{% result_value result %}").render(Context({"result": result}))
+    assert html == (
+        '<span class="text-nowrap">Potassium <strong>2.5 mmol/L</strong></span>\n'
+        '<span class="badge flag text-bg-danger">⚠ Critically low</span>'
+    )

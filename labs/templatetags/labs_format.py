@@ -32,3 +32,17 @@ def flag_badge(flag, label):
         "⚠ " if flag in CRITICAL_FLAGS else "",
         label,
     )
+
+
+@register.simple_tag
+def result_value(result):
+    """A result in one line: analyte, value and unit, and its flag badge (the worklist's rows have one or
+    two each: a tag, like flag_badge, for the same reason)."""
+    analyte = result.analyte
+    return format_html(
+        '<span class="text-nowrap">{} <strong>{} {}</strong></span>\n{}',
+        analyte.name,
+        result.display_value,
+        analyte.canonical_unit,
+        flag_badge(result.flag, result.get_flag_display()),
+    )
