@@ -224,6 +224,9 @@ def plan_pages(save_patient):
         ("patient page, 1,000 results", "html", "patient", [long_patient.pk], "", typical_patient.pk),
         ("save a 6-analyte panel (POST)", "html", "labs:enter_results", [save_patient.pk], "", None),
         ("worklist (home page)", "html", "home", [], "", None),
+        # The bench clinician owns no plans, so the home page above has no follow-ups list; a clinician
+        # with plans due sees one, as everyone's view shows (25 of them).
+        ("worklist, everyone's follow-ups", "html", "home", [], "?plans=everyone", None),
         ("explanation page", "html", "guidance:topic", ["topic"], "", None),
         # The patient page's trend charts are images of their own URL: a browser asks for up to nine of
         # them with each new version of a patient's results (and keeps them while the version is current).

@@ -105,10 +105,11 @@ def finding_detail(pk):
 
 # The home page shows this many rows of each list, with the list's full count and a link to all of
 # it (worklist_list). 100 rows a list made the page cost 90 ms at 2,000,000 results, most of it
-# rendering rows nobody scrolls to; nothing is hidden, because the count and the link stay on the page.
-WORKLIST_SHOWN = 25
+# rendering rows nobody scrolls to; with 25 and a clinician's follow-ups shown too it still cost 31 ms,
+# a p95 of 154 ms under make bench's load. Nothing is hidden: the count and the link stay on the page.
+WORKLIST_SHOWN = 20
 
-# What a worklist row shows (guidance/includes/finding_row.html): no rule or reviewers. The topic's
+# What a worklist row shows (guidance/includes/worklist_findings.html): no rule or reviewers. The topic's
 # title comes in its own small query: joining the topics (wide rows of markdown) into the findings'
 # query doubled PostgreSQL's planning and execution time for it (4 ms more a list).
 FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte")
