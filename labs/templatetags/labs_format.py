@@ -21,17 +21,18 @@ def plain_filter(value):
     return "" if value is None else plain(value)
 
 
+def badge(colour, text):
+    """Words on a coloured badge (Bootstrap's text-bg-* colour): every badge of a flag, status or
+    severity, so that none shows colour alone."""
+    return format_html('<span class="badge flag {}">{}</span>', colour, text)
+
+
 @register.simple_tag
 def flag_badge(flag, label):
-    """A flag as words and colour, never colour alone; critical flags add a warning sign. A tag, not an
-    included template: the patient page and the worklist show dozens of them, and each include cost
-    about 17 µs where this costs 3."""
-    return format_html(
-        '<span class="badge flag {}">{}{}</span>',
-        FLAG_BADGE_COLOURS.get(flag, "text-bg-secondary"),
-        "⚠ " if flag in CRITICAL_FLAGS else "",
-        label,
-    )
+    """A flag as words and colour; critical flags add a warning sign. A tag, not an included template:
+    the patient page and the worklist show dozens of them, and each include cost about 17 µs where
+    this costs 3."""
+    return badge(FLAG_BADGE_COLOURS.get(flag, "text-bg-secondary"), f"⚠ {label}" if flag in CRITICAL_FLAGS else label)
 
 
 @register.simple_tag
