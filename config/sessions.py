@@ -29,7 +29,8 @@ class SessionStore(DatabaseSessionStore):
 
 
 class RefreshIdleExpiryMiddleware:
-    """Moves a signed-in session's expiry on when it was last set more than REFRESH_AFTER ago."""
+    """Moves on the expiry of a session loaded from the database (a signed-in user's, in practice) when
+    it was last set more than REFRESH_AFTER ago."""
 
     def __init__(self, get_response):
         self.get_response = get_response
