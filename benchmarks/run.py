@@ -221,8 +221,8 @@ def plan_pages(save_patient):
         ("patient list, first page", "html", "patients:list", [], "", None),
         ("patient list, search 'smith'", "html", "patients:list", [], "?q=smith", None),
         (f"patient list, page {deep_page}", "html", "patients:list", [], f"?page={deep_page}", None),
-        ("patient page, 1,000 results", "html", "patient", [long_patient.pk], "", typical_patient.pk),
-        ("save a 6-analyte panel (POST)", "html", "labs:enter_results", [save_patient.pk], "", None),
+        ("patient page, 1,000 results", "html", "guidance:patient_page", [long_patient.pk], "", typical_patient.pk),
+        ("save a 6-analyte panel (POST)", "html", "guidance:enter_results", [save_patient.pk], "", None),
         ("worklist (home page)", "html", "home", [], "", None),
         # The bench clinician owns no plans, so the home page above has no follow-ups list; a clinician
         # with plans due sees one, as everyone's view shows (20 of them).
@@ -252,7 +252,7 @@ def plan_pages(save_patient):
             missing.append(name)
             continue
         page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET", "body": ""}
-        if url_name == "labs:enter_results":
+        if url_name == "guidance:enter_results":
             page["method"] = "POST"
             page["body"] = panel_body()
         pages.append(page)

@@ -40,9 +40,11 @@ INSTALLED_APPS = [
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS/JS as static files
     "axes",
     "simple_history",
+    "core",
     "patients",
     "labs",
     "guidance",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -78,8 +80,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "patients.context_processors.user_roles",
             ],
-            # {% load exports %} on the patient page (labs may not import guidance; a template may).
-            "libraries": {"exports": "guidance.exports.templatetags"},
         },
     },
 ]

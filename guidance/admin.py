@@ -2,18 +2,13 @@ from django.contrib import admin
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import NoDeleteAdmin
+
 from .models import Finding, FollowUpPlan, Rule, Topic
 
 
-class NoDeleteAdmin(SimpleHistoryAdmin):
-    """Guidance content and clinical records are deactivated, never deleted; every change keeps history."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Topic)
-class TopicAdmin(NoDeleteAdmin):
+class TopicAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     list_display = ["title", "slug", "active", "updated_at", "updated_by"]
     list_filter = ["active"]
     search_fields = ["title", "summary"]
@@ -34,7 +29,7 @@ class TopicAdmin(NoDeleteAdmin):
 
 
 @admin.register(Rule)
-class RuleAdmin(NoDeleteAdmin):
+class RuleAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     list_display = [
         "code",
         "analyte",
@@ -58,7 +53,7 @@ class RuleAdmin(NoDeleteAdmin):
     ]
 
 
-class ReadOnlyAdmin(NoDeleteAdmin):
+class ReadOnlyAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     """Findings and plans change only through the clinician pages (which enforce the review rules)."""
 
     def has_add_permission(self, request):

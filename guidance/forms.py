@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from core.text import display_name
 from labs.models import Analyte
 
 from .models import ActionType
@@ -66,7 +67,7 @@ def plan_owners():
 
 class OwnerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user):
-        return user.get_full_name() or user.username
+        return display_name(user)
 
 
 class PlanForm(forms.Form):

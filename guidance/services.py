@@ -1,7 +1,8 @@
-"""Writes to findings and follow-up plans. Each function is one user action in one transaction.
+"""Writes to lab results, findings and follow-up plans. Each function is one user action in one transaction.
 
-Lab results are saved and corrected through the wrappers here, not labs.services directly, so that the
-findings are re-evaluated in the same transaction as the results they describe: no signals, no job.
+A lab result is saved, corrected or withdrawn only here, and each of those writes brings the findings of
+its panel in line in the same transaction: no caller (a view, an import, a script) can save a result
+without its findings, and labs, below this app, never needs to call up to it.
 """
 
 import datetime
@@ -12,18 +13,23 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from labs import services as lab_services
+from core.text import display_name
 from labs.derived import derived_for_panel
 from labs.models import Analyte, AnalyteUnit, Panel, Result
+from labs.services import Entry, canonical_or_refuse, interpret_into
 from patients.models import Patient
+from patients.services import touch_patient
 
 from .models import ActionType, Finding, FollowUpPlan, Rule, Severity
 from .rules import match_rules
 
-SEVERITY_ORDER = [Severity.ROUTINE, Severity.PROMPT, Severity.URGENT]
-
-
 # --- results ---------------------------------------------------------------------------------------
+
+# What record_results checks once for all of a panel's results instead of per result in full_clean(): the
+# panel (just saved), its patient and user (the panel's full_clean), the analytes (loaded from the
+# catalogue) and their ranges (chosen among those loaded). Its constraints are checked before saving too:
+# one result per analyte (the duplicate check) and no negative value (canonical_or_refuse).
+CHECKED_FOR_THE_PANEL = ["panel", "patient", "analyte", "reference_range", "updated_by"]
 
 
 @transaction.atomic
@@ -31,23 +37,58 @@ def record_results(
     *,
     patient: Patient,
     collected_at: datetime.datetime,
-    entries: list[lab_services.Entry],
+    entries: list[Entry],
     by,
     lab_name: str = "",
     accession_number: str = "",
     source: str = Panel.Source.MANUAL,
 ) -> Panel:
-    """Save a panel (labs.services.record_panel), open its findings and meet repeat-test plans."""
-    panel = lab_services.record_panel(
+    """Save a panel and its results whole, or nothing (raises ValidationError); open the findings they
+    call for and meet the planned repeat tests they answer."""
+    if not entries:
+        raise ValidationError("Enter at least one result: the panel is empty.")
+    analyte_ids = [entry.analyte.pk for entry in entries]
+    if len(set(analyte_ids)) != len(analyte_ids):
+        raise ValidationError("The same analyte appears twice in this panel; enter each analyte once.")
+    for entry in entries:
+        if entry.unit.analyte_id != entry.analyte.pk:
+            raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
+    # Each analyte and all its range versions in two queries for the whole panel; this also proves the
+    # analytes exist, which full_clean() would otherwise check with a query per result.
+    catalogue = Analyte.objects.prefetch_related("ranges").in_bulk(analyte_ids)
+    missing = [entry.analyte.name for entry in entries if entry.analyte.pk not in catalogue]
+    if missing:
+        raise ValidationError(f"Not in the analyte catalogue: {', '.join(missing)}.")
+    panel = Panel(
         patient=patient,
         collected_at=collected_at,
-        entries=entries,
-        by=by,
-        lab_name=lab_name,
-        accession_number=accession_number,
+        lab_name=lab_name.strip(),
+        accession_number=accession_number.strip(),
         source=source,
+        entered_by=by,
     )
-    results = list(panel.results.select_related("analyte"))  # all valid: they were just recorded
+    panel.full_clean()
+    panel.save()
+    results = []
+    for entry in entries:
+        analyte = catalogue[entry.analyte.pk]
+        result = Result(
+            panel=panel,
+            patient=patient,
+            collected_at=collected_at,
+            analyte=analyte,
+            value_entered=entry.value,
+            unit_entered=entry.unit.unit,
+            value=canonical_or_refuse(analyte, entry.value, entry.unit),
+            updated_by=by,
+        )
+        interpret_into(result, patient)
+        result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
+        results.append(result)
+    # One insert for the results and one for their history rows (the audit trail), whatever their number.
+    bulk_create_with_history(results, Result, default_user=by)
+    touch_patient(patient)
+    results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
     evaluate_panel(panel, by=by, note="", results=results)
     _meet_repeat_plans(panel, results, by=by)
     return panel
@@ -55,8 +96,23 @@ def record_results(
 
 @transaction.atomic
 def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
-    """Correct a value (labs.services.correct_result) and re-evaluate the panel's findings."""
-    result = lab_services.correct_result(result, value=value, unit=unit, reason=reason, by=by)
+    """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
+    panel's findings in line with the new value."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the correction."})
+    if result.status == Result.Status.ENTERED_IN_ERROR:
+        raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    result.value_entered = value
+    result.unit_entered = unit.unit
+    result.value = canonical_or_refuse(result.analyte, value, unit)
+    interpret_into(result, result.patient)
+    result.status = Result.Status.CORRECTED
+    result.status_reason = reason.strip()
+    result.updated_by = by
+    result.full_clean()
+    result._change_reason = reason.strip()  # django-simple-history stores it on the history row
+    result.save()
+    touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
     return result
@@ -64,9 +120,16 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
 
 @transaction.atomic
 def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
-    """Withdraw a result (labs.services.mark_entered_in_error), resolve the findings that relied on it and
-    take it back from the planned repeat tests it met."""
-    result = lab_services.mark_entered_in_error(result, reason=reason, by=by)
+    """Withdraw a result that should never have been recorded (it stays visible, struck through), resolve
+    the findings that relied on it and take it back from the planned repeat tests it met."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the result was entered in error."})
+    result.status = Result.Status.ENTERED_IN_ERROR
+    result.status_reason = reason.strip()
+    result.updated_by = by
+    result._change_reason = reason.strip()
+    result.save()
+    touch_patient(result.patient)
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
     _unmeet_repeat_plans(result, by=by)
     return result
@@ -362,7 +425,7 @@ def _lock_plan_at(plan: FollowUpPlan, version: int) -> FollowUpPlan:
     """The plan, locked, if nobody has saved it since the form showed `version`; otherwise refuse."""
     current = FollowUpPlan.objects.select_for_update().select_related("updated_by").get(pk=plan.pk)
     if current.version != version:
-        who = current.updated_by.get_full_name() or current.updated_by.username
+        who = display_name(current.updated_by)
         raise ValidationError(
             f"{who} changed this plan at {timezone.localtime(current.updated_at):%d %b %Y %H:%M} after you opened it, "
             "so your changes were not saved. Reload the plan, check their changes and make yours again."

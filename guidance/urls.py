@@ -5,6 +5,12 @@ from . import views
 app_name = "guidance"
 
 urlpatterns = [
+    # The patient page (Patient.get_absolute_url) and the pages that write results: a result is saved with
+    # its findings (guidance.services), so these pages are this app's.
+    path("patients/<int:pk>/", views.patient_page, name="patient_page"),
+    path("patients/<int:pk>/results/new/", views.enter_results, name="enter_results"),
+    path("results/<int:pk>/correct/", views.correct_result, name="correct_result"),
+    path("results/<int:pk>/entered-in-error/", views.mark_entered_in_error, name="mark_entered_in_error"),
     path("guidance/", views.topic_index, name="index"),
     path("guidance/worklist/<slug:which>/", views.worklist_list, name="worklist_list"),
     path("guidance/findings/<int:pk>/", views.finding_detail, name="finding"),

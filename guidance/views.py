@@ -7,12 +7,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from labs.selectors import patient_chart_context
-from patients.pagination import IdsFirstPaginator
-from patients.views import get_patient_for
+from core.forms import add_service_errors
+from core.pagination import IdsFirstPaginator
+from labs.access import get_result_for
+from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
+from labs.models import Result
+from labs.selectors import patient_results_context
+from labs.trends import trend_section
+from patients.access import get_patient_for, patient_header_context
 
 from . import selectors, services
-from .exports.charts import trend_section
 from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
 from .models import ActionType, Finding, FollowUpPlan, Topic
 
@@ -36,15 +40,6 @@ def get_plan_for(user, pk, *, perm="guidance.change_followupplan"):
     return get_object_or_404(
         FollowUpPlan.objects.select_related("patient", "finding__result__analyte", "owner", "updated_by"), pk=pk
     )
-
-
-def add_errors(form, error: ValidationError):
-    """Put a service's ValidationError on the form: on the field it names when the form has it."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- worklist ------------------------------------------------------------------------------------
@@ -128,7 +123,7 @@ def finding_acknowledge(request, pk):
         try:
             services.acknowledge(finding, comment=form.cleaned_data["comment"], by=request.user)
         except ValidationError as error:
-            add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Finding acknowledged. It stays on the worklist until you record a decision.")
             return redirect("guidance:finding", pk=finding.pk)
@@ -143,7 +138,7 @@ def finding_no_action(request, pk):
         try:
             services.decide_no_action(finding, reason=form.cleaned_data["reason"], by=request.user)
         except ValidationError as error:
-            add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Recorded: no action needed.")
             return redirect("guidance:finding", pk=finding.pk)
@@ -169,7 +164,7 @@ def plan_create(request, pk):
         try:
             services.create_plan(finding, by=request.user, **form.plan_fields())
         except ValidationError as error:
-            add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Follow-up planned.")
             return redirect("guidance:finding", pk=finding.pk)
@@ -188,7 +183,7 @@ def plan_edit(request, pk):
         try:
             services.update_plan(plan, version=form.cleaned_data["version"], by=request.user, **form.plan_fields())
         except ValidationError as error:
-            add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Plan saved.")
             return redirect("guidance:finding", pk=plan.finding_id)
@@ -206,7 +201,7 @@ def _plan_close(request, pk, *, close, title, submit_label, done_message):
         try:
             close(plan, outcome=form.cleaned_data["outcome"], version=form.cleaned_data["version"], by=request.user)
         except ValidationError as error:
-            add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, done_message)
             return redirect("guidance:finding", pk=plan.finding_id)
@@ -257,13 +252,94 @@ def topic_detail(request, slug):
     return render(request, "guidance/topic_detail.html", {"topic": topic, "sections": sections})
 
 
+# --- the patient page and the results written from it -------------------------------------------
+
+
 @permission_required("labs.view_result", raise_exception=True)
-def patient_chart(request, pk):
+def patient_page(request, pk):
     """The patient page: labs' results, with this app's findings, trend charts and export links."""
     patient = get_patient_for(request.user, pk)
-    context = patient_chart_context(patient, request.GET.get("page"))
+    context = patient_results_context(patient, request.GET.get("page"))
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"
     )
     context["trend_section"] = trend_section(patient)
-    return render(request, "guidance/patient_chart.html", context)
+    return render(request, "guidance/patient_page.html", context)
+
+
+@permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)
+def enter_results(request, pk):
+    patient = get_patient_for(request.user, pk)
+    form = PanelEntryForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            panel = services.record_results(
+                patient=patient,
+                collected_at=data["collected_at"],
+                entries=data["entries"],
+                by=request.user,
+                lab_name=data["lab_name"],
+                accession_number=data["accession_number"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            count = len(data["entries"])
+            when = timezone.localtime(panel.collected_at)
+            messages.success(
+                request, f"Saved {count} result{'s' if count != 1 else ''} collected {when:%d %b %Y %H:%M}."
+            )
+            return redirect(patient)
+    return render(request, "guidance/enter_results.html", {"form": form, **patient_header_context(patient)})
+
+
+def correct_result(request, pk):
+    result = get_result_for(request.user, pk, perm="labs.change_result")
+    if result.status == Result.Status.ENTERED_IN_ERROR:
+        messages.error(request, "This result was marked entered in error; it cannot be corrected.")
+        return redirect(result.patient)
+    form = CorrectionForm(request.POST or None, result=result)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.correct_result(
+                result, value=data["value"], unit=data["unit"], reason=data["reason"], by=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Corrected {result.analyte.name} to {result.value_entered} {result.unit_entered} "
+                f"({result.get_flag_display()}). The earlier value is kept in the result's history.",
+            )
+            return redirect(result.patient)
+    return render(
+        request,
+        "guidance/correct_result.html",
+        {"form": form, "result": result, **patient_header_context(result.patient)},
+    )
+
+
+def mark_entered_in_error(request, pk):
+    result = get_result_for(request.user, pk, perm="labs.change_result")
+    if result.status == Result.Status.ENTERED_IN_ERROR:
+        messages.info(request, "This result is already marked entered in error.")
+        return redirect(result.patient)
+    form = EnteredInErrorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.mark_entered_in_error(result, reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"Marked the {result.analyte.name} result entered in error. It stays visible, struck through."
+            )
+            return redirect(result.patient)
+    return render(
+        request,
+        "guidance/entered_in_error.html",
+        {"form": form, "result": result, **patient_header_context(result.patient)},
+    )

@@ -7,18 +7,15 @@ and the results already interpreted keep the version they used.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import NoDeleteAdmin
+from core.forms import add_service_errors
+
 from . import services
 from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
-
-
-class NoDeleteAdmin(SimpleHistoryAdmin):
-    """Catalogue entries and clinical records are deactivated or superseded, never deleted."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AnalyteUnitInline(admin.TabularInline):
@@ -31,7 +28,7 @@ class AnalyteUnitInline(admin.TabularInline):
 
 
 @admin.register(Analyte)
-class AnalyteAdmin(NoDeleteAdmin):
+class AnalyteAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     list_display = ["name", "code", "loinc", "canonical_unit", "plausible_low", "plausible_high", "active"]
     list_filter = ["active"]
     search_fields = ["name", "code", "loinc"]
@@ -61,20 +58,17 @@ class ReferenceRangeForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        original = self.instance
-        used = original.pk and ReferenceRange.objects.used().filter(pk=original.pk).exists()
         effective_from = cleaned.get("effective_from")
-        if used and self.has_changed() and effective_from and effective_from <= original.effective_from:
-            self.add_error(
-                "effective_from",
-                f"This range has been applied to results, so a change starts a new version: choose an "
-                f"effective date after {original.effective_from:%d %b %Y}.",
-            )
+        if self.instance.pk and self.has_changed() and effective_from:
+            try:
+                services.check_revision_date(self.instance, effective_from)
+            except ValidationError as error:
+                add_service_errors(self, error)
         return cleaned
 
 
 @admin.register(ReferenceRange)
-class ReferenceRangeAdmin(NoDeleteAdmin):
+class ReferenceRangeAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     form = ReferenceRangeForm
     list_display = ["analyte", "sex", "age_band", "limits_text", "effective_from", "changed_by"]
     list_filter = ["analyte", "sex", "effective_from"]
@@ -110,29 +104,28 @@ class ReferenceRangeAdmin(NoDeleteAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        if change and self._is_used(obj):
-            if not form.has_changed():
-                return
-            original = ReferenceRange.objects.get(pk=obj.pk)
-            new = services.revise_reference_range(
-                original,
-                effective_from=obj.effective_from,
-                by=request.user,
-                **{name: getattr(obj, name) for name in services.RANGE_FIELDS},
-            )
-            obj.pk = new.pk  # the confirmation message and redirect name the new version
+        # Always through the service, which edits an unused range in place and saves a change to a used
+        # one as a new version; a new range is saved in place too.
+        if change and not form.has_changed():
+            return
+        used = change and self._is_used(obj)
+        new = services.revise_reference_range(
+            ReferenceRange.objects.get(pk=obj.pk) if used else obj,
+            effective_from=obj.effective_from,
+            by=request.user,
+            **{name: getattr(obj, name) for name in services.RANGE_FIELDS},
+        )
+        obj.pk = new.pk  # the confirmation message and redirect name the version saved
+        if used:
             messages.info(
                 request,
                 f"This range had been applied to results, so the change was saved as a new version effective "
                 f"from {new.effective_from:%d %b %Y}. The earlier version and its results are unchanged.",
             )
-            return
-        obj.changed_by, obj.changed_at = request.user, timezone.now()
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(Panel)
-class PanelAdmin(NoDeleteAdmin):
+class PanelAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     """Read-only in the admin: clinicians enter and correct results in the app, which checks them."""
 
     list_display = ["patient", "collected_at", "lab_name", "accession_number", "source", "entered_by"]

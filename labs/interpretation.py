@@ -55,11 +55,6 @@ def to_canonical(value: Decimal, factor: Decimal) -> Decimal:
     return (value * factor).quantize(CANONICAL_PLACES, rounding=ROUND_HALF_UP)
 
 
-def age_in_years(born: datetime.date, on: datetime.date) -> int:
-    """Completed years on `on` (a 29 February birthday completes a year on 1 March)."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def interpret(value: Decimal, limits: Limits | None) -> Flag:
     if limits is None or (limits.normal_low is None and limits.normal_high is None):
         return Flag.NO_RANGE

@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.text import plain
 from patients.models import Patient
 
 from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
@@ -14,11 +15,6 @@ from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
 
 loinc_validator = RegexValidator(r"^\d{1,7}-\d$", "A LOINC code looks like 2823-3 (digits, a hyphen, one check digit).")
-
-
-def plain(value) -> str:
-    """A Decimal without trailing zeros or exponent, for messages: 3.5000 → "3.5", 100.0 → "100"."""
-    return format(value.normalize(), "f")
 
 
 class Analyte(models.Model):
@@ -379,7 +375,9 @@ class Result(models.Model):
     range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
     status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
-    updated_at = models.DateTimeField(default=timezone.now)
+    # Set by Django on every save() and bulk insert, so no writer can forget it: the trend-chart and FHIR
+    # caches are keyed on it (labs.trends, exports.fhir).
+    updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
 

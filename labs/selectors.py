@@ -1,8 +1,10 @@
-"""Reads for the lab pages. The patient chart's context is built here so that later apps can add to it."""
+"""Reads for the lab pages. The patient page's results part is built here, for guidance's patient page."""
 
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.urls import reverse
+
+from patients.access import patient_header_context
 
 from .derived import derived_for_panel
 from .models import Panel, Result
@@ -12,7 +14,7 @@ PANELS_PER_PAGE = 10
 PK_PLACEHOLDER = 2147483647
 
 
-def patient_chart_context(patient, page_number) -> dict:
+def patient_results_context(patient, page_number) -> dict:
     """Panels newest first, ten a page, each with its results and derived values.
 
     Queries: the panel count, the page of panels, and their results with analytes (one prefetch),
@@ -33,7 +35,7 @@ def patient_chart_context(patient, page_number) -> dict:
             result.history_url, result.correct_url, result.in_error_url = (
                 link.replace(str(PK_PLACEHOLDER), str(result.pk)) for link in links
             )
-    return {"patient": patient, "factors": patient.contributing_factors.all(), "page": page}
+    return {**patient_header_context(patient), "page": page}
 
 
 def _result_links():
@@ -42,5 +44,6 @@ def _result_links():
     per page instead of per result took 5 ms off the patient page."""
     return [
         reverse(name, args=[PK_PLACEHOLDER])
-        for name in ("labs:result_history", "labs:correct_result", "labs:mark_entered_in_error")
+        # The writes are guidance's pages: reversed by name, which imports nothing from guidance.
+        for name in ("labs:result_history", "guidance:correct_result", "guidance:mark_entered_in_error")
     ]

@@ -1,7 +1,10 @@
-"""Writes to lab data. Each function is one user action in one transaction, and records who and when.
+"""What saving lab data needs: choosing a result's range, checking and interpreting its value, and the
+reference-range versions (the one write of this app).
 
-Callers validate user input first (labs.forms); these functions enforce the invariants again with
-full_clean(), so an import or a script gets the same checks as the browser.
+Results are not saved here: guidance.services records, corrects and withdraws them, with their findings
+in the same transaction, and calls these helpers to check and interpret each value. Callers validate user
+input first (labs.forms); these functions enforce the invariants again, so an import or a script gets the
+same checks as the browser.
 """
 
 import datetime
@@ -11,13 +14,12 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
+from core.text import age_in_years
 from patients.models import Patient
-from patients.services import touch_patient
 
-from .interpretation import age_in_years, interpret, select_range, to_canonical
-from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+from .interpretation import interpret, select_range, to_canonical
+from .models import Analyte, AnalyteUnit, ReferenceRange, Result
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetim
     return select_range(ranges, sex=patient.sex, age=age_in_years(patient.date_of_birth, day), on=day)
 
 
-def _canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> Decimal:
+def canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> Decimal:
     """`value` in the canonical unit; refuses an implausible one here too, so imports and scripts get
     the check the entry form makes (the form's messages add the wrong-unit hint). A negative value is
     refused here, mirroring the constraint result_value_not_negative (the factor is always positive)."""
@@ -55,7 +57,7 @@ def _canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) ->
     return canonical
 
 
-def _interpret_into(result: Result, patient: Patient) -> None:
+def interpret_into(result: Result, patient: Patient) -> None:
     """Set the canonical value, the range applied (link and snapshot) and the flag on `result`."""
     range_ = range_for(patient, result.analyte, result.collected_at)
     result.reference_range = range_
@@ -67,106 +69,21 @@ def _interpret_into(result: Result, patient: Patient) -> None:
     result.flag = interpret(result.value, range_.limits if range_ else None)
 
 
-# What record_panel checks once for all of a panel's results instead of per result in full_clean(): the
-# panel (just saved), its patient and user (the panel's full_clean), the analytes (loaded from the
-# catalogue) and their ranges (chosen among those loaded). Its constraints are checked before saving too:
-# one result per analyte (the duplicate check) and no negative value (_canonical_or_refuse).
-CHECKED_FOR_THE_PANEL = ["panel", "patient", "analyte", "reference_range", "updated_by"]
-
-
-@transaction.atomic
-def record_panel(
-    *,
-    patient: Patient,
-    collected_at: datetime.datetime,
-    entries: list[Entry],
-    by,
-    lab_name: str = "",
-    accession_number: str = "",
-    source: str = Panel.Source.MANUAL,
-) -> Panel:
-    """Save a panel and its results whole, or nothing (raises ValidationError)."""
-    if not entries:
-        raise ValidationError("Enter at least one result: the panel is empty.")
-    analyte_ids = [entry.analyte.pk for entry in entries]
-    if len(set(analyte_ids)) != len(analyte_ids):
-        raise ValidationError("The same analyte appears twice in this panel; enter each analyte once.")
-    for entry in entries:
-        if entry.unit.analyte_id != entry.analyte.pk:
-            raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
-    # Each analyte and all its range versions in two queries for the whole panel; this also proves the
-    # analytes exist, which full_clean() would otherwise check with a query per result.
-    catalogue = Analyte.objects.prefetch_related("ranges").in_bulk(analyte_ids)
-    missing = [entry.analyte.name for entry in entries if entry.analyte.pk not in catalogue]
-    if missing:
-        raise ValidationError(f"Not in the analyte catalogue: {', '.join(missing)}.")
-    panel = Panel(
-        patient=patient,
-        collected_at=collected_at,
-        lab_name=lab_name.strip(),
-        accession_number=accession_number.strip(),
-        source=source,
-        entered_by=by,
-    )
-    panel.full_clean()
-    panel.save()
-    results = []
-    for entry in entries:
-        analyte = catalogue[entry.analyte.pk]
-        result = Result(
-            panel=panel,
-            patient=patient,
-            collected_at=collected_at,
-            analyte=analyte,
-            value_entered=entry.value,
-            unit_entered=entry.unit.unit,
-            value=_canonical_or_refuse(analyte, entry.value, entry.unit),
-            updated_by=by,
+def check_revision_date(range_: ReferenceRange, effective_from: datetime.date) -> None:
+    """A change to a range that results have used starts a new version, which must begin after the
+    version it replaces (the admin's form asks this too, before anything is saved)."""
+    if not ReferenceRange.objects.used().filter(pk=range_.pk).exists():
+        return
+    original = ReferenceRange.objects.only("effective_from").get(pk=range_.pk)
+    if effective_from <= original.effective_from:
+        raise ValidationError(
+            {
+                "effective_from": (
+                    f"This range has been applied to results, so a change starts a new version: choose an "
+                    f"effective date after {original.effective_from:%d %b %Y}."
+                )
+            }
         )
-        _interpret_into(result, patient)
-        result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
-        results.append(result)
-    # One insert for the results and one for their history rows (the audit trail), whatever their number.
-    bulk_create_with_history(results, Result, default_user=by)
-    touch_patient(patient)
-    return panel
-
-
-@transaction.atomic
-def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
-    """Replace a result's value, keeping the earlier one in history with who, when and why."""
-    if not reason.strip():
-        raise ValidationError({"reason": "Give the reason for the correction."})
-    if result.status == Result.Status.ENTERED_IN_ERROR:
-        raise ValidationError("This result was marked entered in error and cannot be corrected.")
-    result.value_entered = value
-    result.unit_entered = unit.unit
-    result.value = _canonical_or_refuse(result.analyte, value, unit)
-    _interpret_into(result, result.patient)
-    result.status = Result.Status.CORRECTED
-    result.status_reason = reason.strip()
-    result.updated_by = by
-    result.updated_at = timezone.now()
-    result.full_clean()
-    result._change_reason = reason.strip()  # django-simple-history stores it on the history row
-    result.save()
-    touch_patient(result.patient)
-    return result
-
-
-@transaction.atomic
-def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
-    """Withdraw a result that should never have been recorded; it stays visible, struck through."""
-    if not reason.strip():
-        raise ValidationError({"reason": "Give the reason the result was entered in error."})
-    result.status = Result.Status.ENTERED_IN_ERROR
-    result.status_reason = reason.strip()
-    result.updated_by = by
-    result.updated_at = timezone.now()
-    result._change_reason = reason.strip()
-    result.save()
-    touch_patient(result.patient)
-    return result
 
 
 RANGE_FIELDS = ("normal_low", "normal_high", "critical_low", "critical_high", "source")
@@ -179,16 +96,8 @@ def revise_reference_range(range_: ReferenceRange, *, effective_from: datetime.d
     unknown = set(changes) - set(RANGE_FIELDS)
     if unknown:
         raise ValueError(f"Not range limits: {sorted(unknown)}")
-    if ReferenceRange.objects.used().filter(pk=range_.pk).exists():
-        if effective_from <= range_.effective_from:
-            raise ValidationError(
-                {
-                    "effective_from": (
-                        f"This range has been applied to results, so a change starts a new version: choose an "
-                        f"effective date after {range_.effective_from:%d %b %Y}."
-                    )
-                }
-            )
+    if range_.pk and ReferenceRange.objects.used().filter(pk=range_.pk).exists():
+        check_revision_date(range_, effective_from)
         original = ReferenceRange.objects.get(pk=range_.pk)
         range_ = ReferenceRange(
             analyte=original.analyte,

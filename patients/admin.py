@@ -1,15 +1,10 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from core.admin import NoDeleteAdmin
+
 from . import services
-from .models import ContributingFactor, Patient, PatientExport
-
-
-class NoDeleteAdmin(admin.ModelAdmin):
-    """Clinical records and catalogue entries are deactivated, never deleted."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .models import ContributingFactor, Patient
 
 
 @admin.register(ContributingFactor)
@@ -34,8 +29,16 @@ class PatientAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        # Through the service, as the app's own edit page: it checks the record, records who and when,
+        # and sets the contributing factors (so save_related below leaves them alone).
+        fields = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS if name in form.cleaned_data}
+        services.update_patient(
+            obj, by=request.user, contributing_factors=form.cleaned_data.get("contributing_factors"), **fields
+        )
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Deactivate selected patients (hide from the list, keep every record)")
     def deactivate(self, request, queryset):
@@ -48,23 +51,3 @@ class PatientAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
         for patient in queryset:
             services.set_patient_active(patient, active=True, by=request.user)
         messages.success(request, f"Reactivated {queryset.count()} patient(s).")
-
-
-@admin.register(PatientExport)
-class PatientExportAdmin(admin.ModelAdmin):
-    """The export log: administrators read it; nobody adds, edits or deletes a row."""
-
-    list_display = ["created_at", "user", "patient", "format", "detail"]
-    list_filter = ["format", "created_at"]
-    search_fields = ["patient__mrn", "patient__family_name", "user__username", "detail"]
-    list_select_related = ["user", "patient"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

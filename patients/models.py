@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.text import age_in_years
+
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
 mrn_validator = RegexValidator(
@@ -124,8 +126,8 @@ class Patient(models.Model):
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 
     def get_absolute_url(self):
-        # The patient page is composed by the project (config/urls.py) from the apps above this one.
-        return reverse("patient", args=[self.pk])
+        # The patient page is served by guidance, the app at the top of what it shows (a name, not an import).
+        return reverse("guidance:patient_page", args=[self.pk])
 
     @property
     def full_name(self):
@@ -137,8 +139,7 @@ class Patient(models.Model):
 
     def age_on(self, day):
         """Completed years of age on `day`."""
-        born = self.date_of_birth
-        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        return age_in_years(self.date_of_birth, day)
 
     def clean_fields(self, exclude=None):
         # Trim before the format check, so " MRN-1 " is stored as "MRN-1" instead of refused.
@@ -167,56 +168,3 @@ class Patient(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
-
-
-class PatientExport(models.Model):
-    """One export of patient data: who took which patient's data out, in which format, and when.
-
-    An append-only access log written by patients.services.record_export and read by administrators in
-    the admin; rows are never changed, so they keep no separate history.
-    """
-
-    class Format(models.TextChoices):
-        SUMMARY = "summary", "Summary (print view)"
-        SUMMARY_PDF = "summary-pdf", "Summary (PDF)"
-        RESULTS_CSV = "results-csv", "Results (CSV)"
-        FHIR = "fhir", "FHIR R4 bundle (JSON)"
-        COHORT_CSV = "cohort-csv", "Cohort results (CSV)"
-
-    patient = models.ForeignKey(
-        Patient,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="exports",
-        help_text="Empty for a cohort export, which spans patients.",
-    )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    format = models.CharField(max_length=20, choices=Format.choices)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    detail = models.CharField(max_length=200, blank=True, help_text="What was exported, e.g. a cohort's date range.")
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        permissions = [("export_cohort", "Can export a cohort CSV of all patients' results")]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(patient__isnull=False) | models.Q(format="cohort-csv"),
-                name="patient_export_names_patient",
-                violation_error_message="Only a cohort export may leave the patient empty.",
-            ),
-        ]
-        indexes = [
-            # The admin's export log, newest first.
-            models.Index(fields=["-created_at"], name="patient_export_created_idx"),
-        ]
-
-    def __str__(self):
-        who = self.patient.mrn if self.patient_id else "cohort"
-        return f"{self.get_format_display()} of {who} by {self.user}, {self.created_at:%Y-%m-%d %H:%M}"
-
-    def clean(self):
-        if self.patient_id is None and self.format != self.Format.COHORT_CSV:
-            raise ValidationError(
-                {"patient": f"Name the patient: a {self.get_format_display()} export is of one patient."}
-            )

@@ -57,8 +57,8 @@ ROLE_PERMISSIONS = {
         "labs.add_referencerange",
         "labs.change_referencerange",
         # The export log (read only) and the cohort CSV of every patient's results.
-        "patients.view_patientexport",
-        "patients.export_cohort",
+        "exports.view_patientexport",
+        "exports.export_cohort",
         # Guidance: edit explanations and rules; findings and plans read only.
         "guidance.view_topic",
         "guidance.add_topic",

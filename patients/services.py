@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Patient, PatientExport
+from .models import Patient
 
 EDITABLE_FIELDS = ("mrn", "given_name", "family_name", "date_of_birth", "sex", "notes")
 
@@ -49,15 +49,6 @@ def set_patient_active(patient: Patient, *, active: bool, by) -> Patient:
     return patient
 
 
-def touch_patient(patient: Patient, *, at=None) -> None:
+def touch_patient(patient: Patient) -> None:
     """Record activity on a patient (new results, reviews) so the list can sort by it."""
-    Patient.objects.filter(pk=patient.pk).update(last_activity_at=at or timezone.now())
-
-
-@transaction.atomic
-def record_export(*, patient: Patient | None, format: str, by, detail: str = "") -> PatientExport:
-    """Log that `by` exported `patient`'s data (or a cohort, with `patient` None) in `format`."""
-    export = PatientExport(patient=patient, format=format, user=by, detail=detail[:200])
-    export.full_clean()
-    export.save()
-    return export
+    Patient.objects.filter(pk=patient.pk).update(last_activity_at=timezone.now())

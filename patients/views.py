@@ -1,13 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import F
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+
+from core.forms import add_service_errors
+from core.pagination import IdsFirstPaginator
 
 from . import services
+from .access import get_patient_for
 from .forms import PatientForm, PatientSearchForm
 from .models import Patient
-from .pagination import IdsFirstPaginator
 
 PATIENTS_PER_PAGE = 50
 
@@ -20,13 +23,6 @@ SEARCH_BY_NAME = (
     F("given_name").asc(nulls_first=True),
     "id",
 )
-
-
-def get_patient_for(user, pk, *, perm="patients.view_patient"):
-    """The one way views fetch a patient: 404 if missing, 403 without the permission."""
-    if not user.has_perm(perm):
-        raise PermissionDenied
-    return get_object_or_404(Patient.objects.select_related("created_by", "updated_by"), pk=pk)
 
 
 @permission_required("patients.view_patient", raise_exception=True)
@@ -57,7 +53,7 @@ def _save_patient(request, form, save):
         try:
             return save(**data)
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
     return None
 
 

@@ -1,20 +1,16 @@
 """Shared fixtures: the three people every view test covers (healthchecks' alice, bob and charlie):
 `clinician`, `administrator` and the anonymous `client`; plus factories as fixtures."""
 
-import datetime
 import io
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.utils import timezone
 
-from guidance.services import record_results
 from labs.models import Analyte
-from labs.services import Entry, record_panel
 from patients.roles import ADMINISTRATOR, CLINICIAN
 
+from . import recording
 from .factories import PatientFactory, UserFactory
 
 
@@ -76,47 +72,10 @@ def analytes(db):
 
 @pytest.fixture
 def record(analytes, clinician):
-    """record(patient, {"k": ("3.1", "mmol/L")}, collected_at=...) saves a panel through the labs service."""
+    """record(patient, {"k": "3.1"} or {"k": ("3.1", "mmol/L")}, at=..., by=...): tests.recording.record,
+    by the clinician unless `by` says otherwise."""
 
-    def record_(patient, values, *, collected_at=None, by=None, **panel_fields):
-        entries = [
-            Entry(
-                analyte=analytes[code],
-                value=Decimal(value),
-                unit=analytes[code].units.get(unit=unit),
-            )
-            for code, (value, unit) in values.items()
-        ]
-        return record_panel(
-            patient=patient,
-            collected_at=collected_at or timezone.now() - datetime.timedelta(hours=1),
-            entries=entries,
-            by=by or clinician,
-            **panel_fields,
-        )
+    def record_(patient, values, *, by=None, **kwargs):
+        return recording.record(patient, values, by=by or clinician, **kwargs)
 
     return record_
-
-
-@pytest.fixture
-def save(analytes, clinician):
-    """save(patient, {"k": "3.1"}) records values in each analyte's canonical unit through guidance's
-    record_results, so findings are opened as they are when a clinician saves results."""
-
-    def save_(patient, values, *, collected_at=None, by=None):
-        entries = [
-            Entry(
-                analyte=analytes[code],
-                value=Decimal(value),
-                unit=analytes[code].units.get(unit=analytes[code].canonical_unit),
-            )
-            for code, value in values.items()
-        ]
-        return record_results(
-            patient=patient,
-            collected_at=collected_at or timezone.now() - datetime.timedelta(days=1),
-            entries=entries,
-            by=by or clinician,
-        )
-
-    return save_

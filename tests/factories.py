@@ -70,7 +70,7 @@ class ReferenceRangeFactory(factory.django.DjangoModelFactory):
 
 
 class PanelFactory(factory.django.DjangoModelFactory):
-    """A panel without results; record results with labs.services.record_panel (the `record` fixture)."""
+    """A panel without results; record results with tests.recording.record (the `record` fixture)."""
 
     class Meta:
         model = Panel

@@ -5,12 +5,13 @@ from decimal import Decimal
 
 import pytest
 
+from exports.csv_export import HEADER, neutralise
 from guidance import services as guidance_services
-from guidance.exports.csv_export import HEADER, neutralise, plain_number
 from labs.models import AnalyteUnit
 
-from .exports_support import BASE, record, record_series, result_of
+from .exports_support import BASE, record_series, result_of
 from .factories import PatientFactory
+from .recording import record
 
 
 def read_csv(response):
@@ -39,31 +40,17 @@ def test_neutralise(cell, expected):
     assert neutralise(cell) == expected
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (Decimal("5.4000"), "5.4"),
-        (Decimal("300.0000"), "300"),
-        (Decimal("0.0000"), "0"),
-        (Decimal("1.9934"), "1.9934"),
-        (Decimal("1000000"), "1000000"),
-        (Decimal("20.0300"), "20.03"),
-    ],
-)
-def test_plain_number(value, expected):
-    assert plain_number(value) == expected
-
-
 @pytest.fixture
 def charted_patient(clinician):
     """Ms Zoë Łukasiewicz: potassium low then corrected, magnesium in mmol/L then withdrawn, vitamin D high."""
     patient = PatientFactory(mrn="MRN-7/1", given_name="Zoë", family_name="Łukasiewicz", created_by=clinician)
     record(
         patient,
-        clinician,
         {"k": ("3.1", "mmol/L"), "mg": ("0.82", "mmol/L"), "vitd25": ("250", "nmol/L")},
+        by=clinician,
         lab_name="St Mary's Lab",
         accession_number="A-100",
+        at=BASE,
     )
     potassium = result_of(patient, "k")
     guidance_services.correct_result(
@@ -130,10 +117,11 @@ def test_results_csv_neutralises_formulas_in_text_fields(clinician_client, clini
     patient = PatientFactory(given_name="@SUM(A1:A9)", family_name="+1", created_by=clinician)
     record(
         patient,
-        clinician,
         {"k": ("4.0", "mmol/L")},
+        by=clinician,
         lab_name='=HYPERLINK("http://evil.example","x")',
         accession_number="-2+3",
+        at=BASE,
     )
 
     rows = read_csv(clinician_client.get(f"/patients/{patient.pk}/results.csv"))
@@ -173,10 +161,10 @@ def cohort(clinician):
     first = PatientFactory(mrn="C-1", created_by=clinician)
     second = PatientFactory(mrn="C-2", created_by=clinician)
     day = datetime.timedelta(days=1)
-    record(first, clinician, {"k": ("3.0", "mmol/L")}, at=BASE - day)  # 28 Feb, low
-    record(first, clinician, {"k": ("4.0", "mmol/L")}, at=BASE)  # 1 Mar, normal
-    record(second, clinician, {"k": ("6.5", "mmol/L"), "mg": ("2.0", "mg/dL")}, at=BASE)  # 1 Mar, critical + normal
-    record(second, clinician, {"k": ("2.9", "mmol/L")}, at=BASE + day)  # 2 Mar, low
+    record(first, {"k": ("3.0", "mmol/L")}, by=clinician, at=BASE - day)  # 28 Feb, low
+    record(first, {"k": ("4.0", "mmol/L")}, by=clinician, at=BASE)  # 1 Mar, normal
+    record(second, {"k": ("6.5", "mmol/L"), "mg": ("2.0", "mg/dL")}, by=clinician, at=BASE)  # 1 Mar, critical + normal
+    record(second, {"k": ("2.9", "mmol/L")}, by=clinician, at=BASE + day)  # 2 Mar, low
     return first, second
 
 

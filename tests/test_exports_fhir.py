@@ -7,14 +7,15 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as FHIRValidationError
 
+from exports.fhir import full_url, resource_id
 from guidance import services as guidance_services
-from guidance.exports.fhir import full_url, resource_id
 from guidance.models import ActionType, Finding
 from labs.models import Analyte, AnalyteUnit, Result
 from patients import services as patient_services
 
-from .exports_support import BASE, record, record_series, result_of
+from .exports_support import BASE, record_series, result_of
 from .factories import PatientFactory
+from .recording import record
 
 # What real systems send (US Core, the FHIR spec examples), copied from shared/samples/fhir/ with provenance.
 SAMPLES = Path(__file__).parent / "data" / "fhir"
@@ -50,7 +51,6 @@ def followed_patient(clinician, other_clinician):
     patient = PatientFactory(mrn="F-001", given_name="Ama", family_name="Mensah", sex="female", created_by=clinician)
     record(
         patient,
-        clinician,
         {
             "k": ("3.1", "mmol/L"),
             "mg": ("0.82", "mmol/L"),
@@ -58,6 +58,8 @@ def followed_patient(clinician, other_clinician):
             "ck": ("500", "U/L"),
             "vite": ("12", "mg/L"),
         },
+        by=clinician,
+        at=BASE,
     )
     guidance_services.correct_result(
         result_of(patient, "ck"),
@@ -164,7 +166,7 @@ def test_corrected_and_entered_in_error_statuses(clinician_client, followed_pati
     ],
 )
 def test_interpretation_codes(clinician_client, clinician, patient, value, code, display):
-    record(patient, clinician, {"k": (value, "mmol/L")})
+    record(patient, {"k": (value, "mmol/L")}, by=clinician, at=BASE)
 
     [observation] = resources(get_bundle(clinician_client, patient), "Observation")
 
@@ -173,7 +175,7 @@ def test_interpretation_codes(clinician_client, clinician, patient, value, code,
 
 def test_no_interpretation_or_range_when_no_range_applies(clinician_client, clinician):
     child = PatientFactory(date_of_birth=datetime.date(2015, 1, 1), sex="unknown", created_by=clinician)
-    record(child, clinician, {"k": ("4.0", "mmol/L")})
+    record(child, {"k": ("4.0", "mmol/L")}, by=clinician, at=BASE)
 
     bundle = get_bundle(clinician_client, child)
 
@@ -213,7 +215,7 @@ def test_patient_without_results_is_a_bundle_of_the_patient_only(clinician_clien
 
 
 def test_resource_ids_are_stable_between_exports(clinician_client, clinician, patient):
-    record(patient, clinician, {"k": ("4.0", "mmol/L")})
+    record(patient, {"k": ("4.0", "mmol/L")}, by=clinician, at=BASE)
 
     first, second = get_bundle(clinician_client, patient), get_bundle(clinician_client, patient)
 
@@ -222,7 +224,7 @@ def test_resource_ids_are_stable_between_exports(clinician_client, clinician, pa
 
 def test_the_validator_catches_invalid_fhir(clinician_client, clinician, patient):
     """The validation above means something: a broken resource fails it."""
-    record(patient, clinician, {"k": ("4.0", "mmol/L")})
+    record(patient, {"k": ("4.0", "mmol/L")}, by=clinician, at=BASE)
     bundle = json.loads(clinician_client.get(f"/patients/{patient.pk}/fhir/").content)
     bundle["entry"][1]["resource"]["effectiveDateTime"] = "1 March 2026"
 
@@ -232,7 +234,7 @@ def test_the_validator_catches_invalid_fhir(clinician_client, clinician, patient
 
 def test_observation_codes_match_what_real_systems_send(clinician_client, clinician, patient):
     """Compared with US Core's serum potassium and calcium examples and the FHIR spec's glucose example."""
-    record(patient, clinician, {"k": ("5.4", "mmol/L"), "ca": ("7.7", "mg/dL")})
+    record(patient, {"k": ("5.4", "mmol/L"), "ca": ("7.7", "mg/dL")}, by=clinician, at=BASE)
     bundle = get_bundle(clinician_client, patient)
     potassium_sample = load_sample("us-core_observation-serum-potassium.json")
     calcium_sample = load_sample("us-core_observation-serum-calcium.json")
@@ -326,7 +328,7 @@ def test_bundle_entries_are_ordered_patient_observations_tasks(clinician_client,
 
 def test_bundle_is_compact_utf8_json_with_plain_numbers(clinician_client, clinician):
     patient = PatientFactory(mrn="U-1", given_name="Zoë", family_name="Łukasiewicz", created_by=clinician)
-    record(patient, clinician, {"k": ("3.1", "mmol/L"), "ck": ("12000", "U/L")})
+    record(patient, {"k": ("3.1", "mmol/L"), "ck": ("12000", "U/L")}, by=clinician, at=BASE)
 
     content = clinician_client.get(f"/patients/{patient.pk}/fhir/").content
 
@@ -339,7 +341,7 @@ def test_bundle_is_compact_utf8_json_with_plain_numbers(clinician_client, clinic
 
 def test_cached_observations_follow_every_change_they_show(clinician_client, clinician, patient):
     """Each export after a change shows it: the Observations kept in the cache are never stale."""
-    record(patient, clinician, {"k": ("3.1", "mmol/L"), "mg": ("0.82", "mmol/L")})
+    record(patient, {"k": ("3.1", "mmol/L"), "mg": ("0.82", "mmol/L")}, by=clinician, at=BASE)
     potassium, magnesium = result_of(patient, "k"), result_of(patient, "mg")
     assert observation_for(get_bundle(clinician_client, patient), potassium)["valueQuantity"]["value"] == 3.1
 
@@ -356,7 +358,7 @@ def test_cached_observations_follow_every_change_they_show(clinician_client, cli
     guidance_services.mark_entered_in_error(magnesium, reason="Sample mislabelled", by=clinician)
     assert observation_for(get_bundle(clinician_client, patient), magnesium)["status"] == "entered-in-error"
 
-    record(patient, clinician, {"ca": ("9.2", "mg/dL")}, at=BASE + datetime.timedelta(days=1))
+    record(patient, {"ca": ("9.2", "mg/dL")}, by=clinician, at=BASE + datetime.timedelta(days=1))
     calcium = Result.objects.get(patient=patient, analyte__code="ca")
     assert observation_for(get_bundle(clinician_client, patient), calcium)["valueQuantity"]["value"] == 9.2
 

@@ -8,15 +8,16 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from pypdf import PdfReader
 
+from exports.models import PatientExport
+from exports.services import record_export
 from guidance import services as guidance_services
 from guidance.models import ActionType, Finding
 from labs.models import AnalyteUnit
-from patients.models import PatientExport
 from patients.roles import ADMINISTRATOR, CLINICIAN
-from patients.services import record_export
 
-from .exports_support import record, record_series, result_of
+from .exports_support import BASE, record_series, result_of
 from .factories import PatientFactory, UserFactory
+from .recording import record
 
 PATIENT_EXPORTS = [
     ("summary/", PatientExport.Format.SUMMARY, "text/html; charset=utf-8"),
@@ -33,8 +34,9 @@ def summarised_patient(clinician, other_clinician):
     patient = PatientFactory(mrn="S-42", given_name="Zoë", family_name="Ødegård", created_by=clinician)
     record(
         patient,
-        clinician,
         {"k": ("3.1", "mmol/L"), "mg": ("2.0", "mg/dL"), "ck": ("900", "U/L"), "ca": ("9.0", "mg/dL")},
+        by=clinician,
+        at=BASE,
     )
     guidance_services.correct_result(
         result_of(patient, "ck"),
@@ -129,7 +131,7 @@ def test_cohort_form_page_shows_the_date_fields(admin_client_):
 def test_the_cohort_form_sends_its_dates_to_the_csv_download(admin_client_, clinician, patient):
     """The form page and the file are two URLs: the form must go to the file. It went back to its own
     page, which showed the form again, so no cohort CSV could be downloaded from it."""
-    record(patient, clinician, {"k": ("3.0", "mmol/L")})  # 1 March 2026
+    record(patient, {"k": ("3.0", "mmol/L")}, by=clinician, at=BASE)  # 1 March 2026
     page = admin_client_.get("/exports/cohort/").content.decode()
     [form] = re.findall(r'<form [^>]*method="get"[^>]*>', page)
     action = re.search(r'action="([^"]*)"', form)
@@ -149,13 +151,13 @@ def test_the_cohort_form_sends_its_dates_to_the_csv_download(admin_client_, clin
 def test_administrators_read_the_export_log_but_cannot_change_it(admin_client_, clinician, patient):
     clinician_export = PatientExport.objects.create(patient=patient, user=clinician, format="fhir")
 
-    listing = admin_client_.get("/admin/patients/patientexport/")
+    listing = admin_client_.get("/admin/exports/patientexport/")
     assert listing.status_code == 200
     assert patient.mrn in listing.content.decode()
-    assert admin_client_.get(f"/admin/patients/patientexport/{clinician_export.pk}/delete/").status_code == 403
-    assert admin_client_.get("/admin/patients/patientexport/add/").status_code == 403
+    assert admin_client_.get(f"/admin/exports/patientexport/{clinician_export.pk}/delete/").status_code == 403
+    assert admin_client_.get("/admin/exports/patientexport/add/").status_code == 403
     response = admin_client_.post(
-        f"/admin/patients/patientexport/{clinician_export.pk}/change/", {"format": "summary", "detail": "x"}
+        f"/admin/exports/patientexport/{clinician_export.pk}/change/", {"format": "summary", "detail": "x"}
     )
     assert response.status_code == 403
     clinician_export.refresh_from_db()
@@ -163,7 +165,7 @@ def test_administrators_read_the_export_log_but_cannot_change_it(admin_client_, 
 
 
 def test_clinicians_cannot_open_the_export_log(clinician_client):
-    assert clinician_client.get("/admin/patients/patientexport/").status_code == 302
+    assert clinician_client.get("/admin/exports/patientexport/").status_code == 302
 
 
 def test_export_log_refuses_a_single_patient_format_without_a_patient(clinician):
@@ -261,7 +263,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
 
 def test_export_buttons_link_every_format(clinician_client, patient):
     html = render_to_string(
-        "guidance/exports/includes/export_buttons.html",
+        "exports/includes/export_buttons.html",
         {"patient": patient, "perms": {"patients": {"view_patient": True}}},
     )
 
@@ -284,7 +286,7 @@ def test_summary_groups_repeated_findings_of_one_kind(clinician_client, clinicia
 
 def test_pdf_prints_names_with_markup_characters_as_text(clinician_client, clinician):
     patient = PatientFactory(mrn="X-1", given_name="Seán", family_name="O'Brien & <Sons>", created_by=clinician)
-    record(patient, clinician, {"k": ("4.0", "mmol/L")})
+    record(patient, {"k": ("4.0", "mmol/L")}, by=clinician, at=BASE)
 
     response = clinician_client.get(f"/patients/{patient.pk}/summary.pdf")
 
@@ -338,8 +340,8 @@ def test_a_chart_asked_for_by_an_old_version_is_the_current_one_and_must_be_chec
     old = clinician_client.get(old_url)
     record(
         summarised_patient,
-        clinician,
         {"k": ("4.4", "mmol/L")},
+        by=clinician,
         at=datetime.datetime(2026, 4, 1, 9, tzinfo=datetime.UTC),
     )
     new_url = chart_url(clinician_client, summarised_patient, "k")

@@ -1,28 +1,17 @@
 """The admin for guidance: administrators edit topics and rules (with history), see findings and plans
 read only, and nobody deletes anything."""
 
-import datetime
-from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from guidance import services
 from guidance.models import Finding, Rule, Topic
-from labs.services import Entry
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finding(analytes, patient, clinician):
-    k = analytes["k"]
-    services.record_results(
-        patient=patient,
-        collected_at=timezone.now() - datetime.timedelta(hours=1),
-        entries=[Entry(analyte=k, value=Decimal("3.1"), unit=k.units.get(unit="mmol/L"))],
-        by=clinician,
-    )
+def finding(record, patient):
+    record(patient, {"k": ("3.1", "mmol/L")})
     return Finding.objects.get()
 
 

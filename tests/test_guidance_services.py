@@ -32,13 +32,13 @@ def findings(patient):
 # --- findings when results are saved -------------------------------------------------------------
 
 
-def test_normal_panel_makes_no_finding(save, patient):
-    save(patient, {"k": "4.0", "mg": "2.0"})
+def test_normal_panel_makes_no_finding(record, patient):
+    record(patient, {"k": "4.0", "mg": "2.0"})
     assert not Finding.objects.exists()
 
 
-def test_each_abnormal_result_and_pattern_becomes_an_open_finding(save, patient):
-    save(patient, {"mg": "1.50", "k": "3.1", "ca": "9.0"})
+def test_each_abnormal_result_and_pattern_becomes_an_open_finding(record, patient):
+    record(patient, {"mg": "1.50", "k": "3.1", "ca": "9.0"})
     assert findings(patient) == [
         ("magnesium-low", "open"),
         ("magnesium-low-with-potassium-low", "open"),
@@ -50,28 +50,28 @@ def test_each_abnormal_result_and_pattern_becomes_an_open_finding(save, patient)
     assert "correct magnesium first (Huang & Kuo, JASN 2007)" in pattern.summary
 
 
-def test_summary_names_the_patients_relevant_factors(save, patient):
+def test_summary_names_the_patients_relevant_factors(record, patient):
     patient.contributing_factors.set(ContributingFactor.objects.filter(code__in=["diuretic", "statin", "limited-sun"]))
-    save(patient, {"k": "3.1"})
+    record(patient, {"k": "3.1"})
     finding = Finding.objects.get()
     assert finding.summary.startswith("Potassium 3.1 mmol/L. Low potassium")
     # Diuretic bears on low potassium; a statin and limited sun do not.
     assert finding.summary.endswith("Recorded for this patient and relevant here: Diuretic use.")
 
 
-def test_calcium_with_albumin_pattern_states_the_corrected_calcium(save, patient):
-    save(patient, {"ca": "8.0", "alb": "3.0"})  # 8.0 + 0.8 × (4.0 − 3.0) = 8.80 mg/dL
+def test_calcium_with_albumin_pattern_states_the_corrected_calcium(record, patient):
+    record(patient, {"ca": "8.0", "alb": "3.0"})  # 8.0 + 0.8 × (4.0 − 3.0) = 8.80 mg/dL
     pattern = Finding.objects.get(rule__code="calcium-low-with-albumin-low")
     assert "Albumin-corrected calcium: 8.80 mg/dL (normal, range 8.6–10.0 mg/dL). Payne 1973." in pattern.summary
 
 
-def test_summary_without_relevant_factors_names_none(save, patient):
-    save(patient, {"k": "3.1"})
+def test_summary_without_relevant_factors_names_none(record, patient):
+    record(patient, {"k": "3.1"})
     assert "Recorded for this patient" not in Finding.objects.get().summary
 
 
-def test_abnormal_result_without_a_rule_still_makes_a_finding(save, patient):
-    save(patient, {"vitd25": "95"})
+def test_abnormal_result_without_a_rule_still_makes_a_finding(record, patient):
+    record(patient, {"vitd25": "95"})
     finding = Finding.objects.get()
     assert (finding.rule, finding.topic, finding.severity) == (None, None, Severity.ROUTINE)
     assert finding.summary == (
@@ -80,14 +80,14 @@ def test_abnormal_result_without_a_rule_still_makes_a_finding(save, patient):
     )
 
 
-def test_critical_result_makes_an_urgent_critical_finding(save, patient):
-    save(patient, {"k": "2.5"})
+def test_critical_result_makes_an_urgent_critical_finding(record, patient):
+    record(patient, {"k": "2.5"})
     finding = Finding.objects.get()
     assert (finding.critical, finding.severity) == (True, Severity.URGENT)
 
 
-def test_ck_over_ten_times_is_urgent_with_the_eas_wording(save, patient):
-    save(patient, {"ck": "2000"})  # female ULN 192: 10× = 1920
+def test_ck_over_ten_times_is_urgent_with_the_eas_wording(record, patient):
+    record(patient, {"ck": "2000"})  # female ULN 192: 10× = 1920
     finding = Finding.objects.get()
     assert (finding.rule.code, finding.severity, finding.critical) == ("ck-over-10x", Severity.URGENT, False)
     assert "EAS 2015" in finding.summary and "40 times with kidney injury is rhabdomyolysis" in finding.summary
@@ -96,8 +96,8 @@ def test_ck_over_ten_times_is_urgent_with_the_eas_wording(save, patient):
 # --- corrections and withdrawals -------------------------------------------------------------------
 
 
-def test_correction_back_into_range_resolves_the_finding_with_a_note(save, patient, analytes, other_clinician):
-    panel = save(patient, {"k": "3.1"})
+def test_correction_back_into_range_resolves_the_finding_with_a_note(record, patient, analytes, other_clinician):
+    panel = record(patient, {"k": "3.1"})
     result = panel.results.get()
     services.correct_result(result, value=Decimal("3.9"), unit=unit(analytes, "k"), reason="Typo", by=other_clinician)
     finding = Finding.objects.get()
@@ -106,16 +106,16 @@ def test_correction_back_into_range_resolves_the_finding_with_a_note(save, patie
     assert finding.resolution_note == "Potassium corrected to 3.9 mmol/L (normal): Typo"
 
 
-def test_correction_to_abnormal_opens_a_finding(save, patient, analytes):
-    panel = save(patient, {"k": "4.0"})
+def test_correction_to_abnormal_opens_a_finding(record, patient, analytes):
+    panel = record(patient, {"k": "4.0"})
     services.correct_result(
         panel.results.get(), value=Decimal("3.0"), unit=unit(analytes, "k"), reason="Typo", by=patient.created_by
     )
     assert findings(patient) == [("potassium-low", "open")]
 
 
-def test_correction_that_keeps_the_same_finding_keeps_its_review(save, patient, analytes, clinician):
-    panel = save(patient, {"k": "3.1"})
+def test_correction_that_keeps_the_same_finding_keeps_its_review(record, patient, analytes, clinician):
+    panel = record(patient, {"k": "3.1"})
     finding = Finding.objects.get()
     services.acknowledge(finding, comment="", by=clinician)
     services.correct_result(
@@ -124,8 +124,8 @@ def test_correction_that_keeps_the_same_finding_keeps_its_review(save, patient, 
     assert findings(patient) == [("potassium-low", "acknowledged")]
 
 
-def test_correction_to_critical_needs_a_fresh_acknowledgement(save, patient, analytes, clinician):
-    panel = save(patient, {"k": "3.1"})
+def test_correction_to_critical_needs_a_fresh_acknowledgement(record, patient, analytes, clinician):
+    panel = record(patient, {"k": "3.1"})
     services.acknowledge(Finding.objects.get(), comment="", by=clinician)
     services.correct_result(
         panel.results.get(), value=Decimal("2.5"), unit=unit(analytes, "k"), reason="Re-read", by=clinician
@@ -133,8 +133,8 @@ def test_correction_to_critical_needs_a_fresh_acknowledgement(save, patient, ana
     assert sorted(Finding.objects.values_list("status", "critical")) == [("open", True), ("resolved", False)]
 
 
-def test_correcting_the_partner_resolves_the_pattern(save, patient, analytes, clinician):
-    panel = save(patient, {"mg": "1.50", "k": "3.1"})
+def test_correcting_the_partner_resolves_the_pattern(record, patient, analytes, clinician):
+    panel = record(patient, {"mg": "1.50", "k": "3.1"})
     services.correct_result(
         panel.results.get(analyte__code="k"),
         value=Decimal("4.0"),
@@ -149,8 +149,8 @@ def test_correcting_the_partner_resolves_the_pattern(save, patient, analytes, cl
     ]
 
 
-def test_entered_in_error_resolves_its_findings(save, patient, clinician):
-    panel = save(patient, {"mg": "1.50", "k": "3.1"})
+def test_entered_in_error_resolves_its_findings(record, patient, clinician):
+    panel = record(patient, {"mg": "1.50", "k": "3.1"})
     services.mark_entered_in_error(panel.results.get(analyte__code="mg"), reason="Wrong patient", by=clinician)
     assert findings(patient) == [
         ("magnesium-low", "resolved"),
@@ -162,17 +162,17 @@ def test_entered_in_error_resolves_its_findings(save, patient, clinician):
     )
 
 
-def test_failed_panel_saves_no_findings(save, patient):
+def test_failed_panel_saves_no_findings(record, patient):
     with pytest.raises(ValidationError):
-        save(patient, {"k": "3.1", "mg": "-1"})  # the abnormal potassium is saved before magnesium fails
+        record(patient, {"k": "3.1", "mg": "-1"})  # the abnormal potassium is saved before magnesium fails
     assert not Finding.objects.exists() and not Result.objects.exists()
 
 
 # --- reviewing ---------------------------------------------------------------------------------
 
 
-def test_critical_finding_needs_a_comment_to_acknowledge(save, patient, clinician):
-    save(patient, {"k": "2.5"})
+def test_critical_finding_needs_a_comment_to_acknowledge(record, patient, clinician):
+    record(patient, {"k": "2.5"})
     finding = Finding.objects.get()
     with pytest.raises(ValidationError) as error:
         services.acknowledge(finding, comment="  ", by=clinician)
@@ -184,15 +184,15 @@ def test_critical_finding_needs_a_comment_to_acknowledge(save, patient, clinicia
     assert (finding.status, finding.acknowledged_by) == (Finding.Status.ACKNOWLEDGED, clinician)
 
 
-def test_critical_finding_cannot_be_decided_before_acknowledgement(save, patient, clinician):
-    save(patient, {"k": "2.5"})
+def test_critical_finding_cannot_be_decided_before_acknowledgement(record, patient, clinician):
+    record(patient, {"k": "2.5"})
     with pytest.raises(ValidationError, match="acknowledge it with a comment before"):
         services.decide_no_action(Finding.objects.get(), reason="Known", by=clinician)
     assert Finding.objects.get().status == Finding.Status.OPEN
 
 
-def test_no_action_needs_a_reason_and_records_who(save, patient, clinician):
-    save(patient, {"k": "3.4"})
+def test_no_action_needs_a_reason_and_records_who(record, patient, clinician):
+    record(patient, {"k": "3.4"})
     finding = Finding.objects.get()
     with pytest.raises(ValidationError):
         services.decide_no_action(finding, reason="", by=clinician)
@@ -203,15 +203,15 @@ def test_no_action_needs_a_reason_and_records_who(save, patient, clinician):
     assert finding.no_action_reason == "Known, stable on review"
 
 
-def test_a_decided_finding_cannot_be_decided_again(save, patient, clinician):
-    save(patient, {"k": "3.4"})
+def test_a_decided_finding_cannot_be_decided_again(record, patient, clinician):
+    record(patient, {"k": "3.4"})
     finding = services.decide_no_action(Finding.objects.get(), reason="Known", by=clinician)
     with pytest.raises(ValidationError, match="already no action needed"):
         services.decide_no_action(finding, reason="Again", by=clinician)
 
 
-def test_every_state_change_is_in_history_with_who(save, patient, clinician, other_clinician):
-    save(patient, {"k": "2.5"})
+def test_every_state_change_is_in_history_with_who(record, patient, clinician, other_clinician):
+    record(patient, {"k": "2.5"})
     finding = Finding.objects.get()
     services.acknowledge(finding, comment="Seen", by=clinician)
     plan = services.create_plan(
@@ -233,8 +233,8 @@ def test_every_state_change_is_in_history_with_who(save, patient, clinician, oth
 
 
 @pytest.fixture
-def planned(save, patient, clinician):
-    save(patient, {"k": "3.1"}, collected_at=NOW - datetime.timedelta(days=10))
+def planned(record, patient, clinician):
+    record(patient, {"k": "3.1"}, at=NOW - datetime.timedelta(days=10))
     finding = Finding.objects.get()
     return services.create_plan(
         finding,
@@ -254,15 +254,15 @@ def test_creating_a_plan_is_the_findings_disposition(planned, clinician):
     assert (finding.decided_by, planned.created_by, planned.version) == (clinician, clinician, 1)
 
 
-def test_default_due_date_comes_from_the_rules_retest_interval(save, patient):
-    save(patient, {"k": "3.1"})  # potassium-low: 7 days
+def test_default_due_date_comes_from_the_rules_retest_interval(record, patient):
+    record(patient, {"k": "3.1"})  # potassium-low: 7 days
     assert services.default_due_date(Finding.objects.get(), today=datetime.date(2026, 1, 30)) == datetime.date(
         2026, 2, 6
     )
 
 
-def test_repeat_test_needs_an_analyte(save, patient, clinician):
-    save(patient, {"k": "3.1"})
+def test_repeat_test_needs_an_analyte(record, patient, clinician):
+    record(patient, {"k": "3.1"})
     with pytest.raises(ValidationError) as error:
         services.create_plan(
             Finding.objects.get(),
@@ -295,8 +295,8 @@ def test_stale_version_refuses_completion_too(planned, clinician, other_clinicia
     assert planned.status == FollowUpPlan.Status.PLANNED
 
 
-def test_new_result_for_the_analyte_meets_the_repeat_test(planned, save, patient):
-    panel = save(patient, {"k": "3.9", "mg": "2.0"}, collected_at=NOW - datetime.timedelta(hours=2))
+def test_new_result_for_the_analyte_meets_the_repeat_test(planned, record, patient):
+    panel = record(patient, {"k": "3.9", "mg": "2.0"}, at=NOW - datetime.timedelta(hours=2))
     planned.refresh_from_db()
     assert planned.met_result == panel.results.get(analyte__code="k")
     assert planned.met_at is not None
@@ -304,22 +304,22 @@ def test_new_result_for_the_analyte_meets_the_repeat_test(planned, save, patient
     assert planned.status == FollowUpPlan.Status.PLANNED  # the clinician closes it with an outcome
 
 
-def test_result_for_another_analyte_or_patient_does_not_meet_it(planned, save, patient, patient_factory, clinician):
-    save(patient, {"mg": "2.0"}, collected_at=NOW - datetime.timedelta(hours=2))
-    save(patient_factory(created_by=clinician), {"k": "4.0"}, collected_at=NOW - datetime.timedelta(hours=2))
+def test_result_for_another_analyte_or_patient_does_not_meet_it(planned, record, patient, patient_factory, clinician):
+    record(patient, {"mg": "2.0"}, at=NOW - datetime.timedelta(hours=2))
+    record(patient_factory(created_by=clinician), {"k": "4.0"}, at=NOW - datetime.timedelta(hours=2))
     planned.refresh_from_db()
     assert planned.met_result is None
 
 
-def test_result_collected_before_the_finding_does_not_meet_it(planned, save, patient):
-    save(patient, {"k": "4.0"}, collected_at=NOW - datetime.timedelta(days=20))  # a late-entered older panel
+def test_result_collected_before_the_finding_does_not_meet_it(planned, record, patient):
+    record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(days=20))  # a late-entered older panel
     planned.refresh_from_db()
     assert planned.met_result is None
 
 
-def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, save, patient, other_clinician):
+def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, record, patient, other_clinician):
     # The repeat came back normal, then turned out to be another patient's sample.
-    repeat = save(patient, {"k": "4.0"}, collected_at=NOW - datetime.timedelta(hours=2)).results.get()
+    repeat = record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(hours=2)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == repeat
     services.mark_entered_in_error(repeat, reason="Wrong patient's sample", by=other_clinician)
@@ -330,14 +330,14 @@ def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, save
     assert planned.history.latest().history_change_reason == "repeat test result entered in error"
     # Not due for a week and no valid repeat back: off the worklist until one is entered.
     assert not FollowUpPlan.objects.needing_attention(today=timezone.localdate()).exists()
-    again = save(patient, {"k": "3.8"}, collected_at=NOW - datetime.timedelta(hours=1)).results.get()
+    again = record(patient, {"k": "3.8"}, at=NOW - datetime.timedelta(hours=1)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == again
 
 
-def test_a_withdrawn_repeat_result_gives_way_to_a_later_valid_one(planned, save, patient, clinician):
-    first = save(patient, {"k": "4.0"}, collected_at=NOW - datetime.timedelta(hours=5)).results.get()
-    second = save(patient, {"k": "4.2"}, collected_at=NOW - datetime.timedelta(hours=2)).results.get()
+def test_a_withdrawn_repeat_result_gives_way_to_a_later_valid_one(planned, record, patient, clinician):
+    first = record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(hours=5)).results.get()
+    second = record(patient, {"k": "4.2"}, at=NOW - datetime.timedelta(hours=2)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == first
     services.mark_entered_in_error(first, reason="Haemolysed sample", by=clinician)

@@ -18,8 +18,8 @@ NOW = timezone.now()
 
 
 @pytest.fixture
-def finding(save, patient):
-    save(patient, {"k": "3.1"})
+def finding(record, patient):
+    record(patient, {"k": "3.1"})
     return Finding.objects.get()
 
 
@@ -121,8 +121,8 @@ def test_missing_finding_and_plan_are_404(clinician_client):
 # --- the review flow, as a clinician does it ---------------------------------------------------
 
 
-def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinician, save, patient):
-    save(patient, {"k": "2.5"}, collected_at=NOW - datetime.timedelta(days=8))
+def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinician, record, patient):
+    record(patient, {"k": "2.5"}, at=NOW - datetime.timedelta(days=8))
     finding = Finding.objects.get()
 
     worklist = clinician_client.get("/")
@@ -162,7 +162,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     plan = FollowUpPlan.objects.get()
     assert [p.pk for p in clinician_client.get("/").context["plans"]] == [plan.pk]  # overdue
 
-    save(patient, {"k": "4.1"}, collected_at=NOW - datetime.timedelta(hours=1))
+    record(patient, {"k": "4.1"}, at=NOW - datetime.timedelta(hours=1))
     plan.refresh_from_db()
     assert plan.met_result.value == Decimal("4.1")
 
@@ -230,14 +230,14 @@ def test_second_save_with_a_stale_version_is_refused(client, clinician, other_cl
 # --- the worklist --------------------------------------------------------------------------------
 
 
-def test_worklist_orders_critical_first_then_oldest_first(clinician_client, save, patient_factory, clinician):
+def test_worklist_orders_critical_first_then_oldest_first(clinician_client, record, patient_factory, clinician):
     first = patient_factory(created_by=clinician)
     second = patient_factory(created_by=clinician)
-    save(first, {"vitd25": "15"})
-    save(second, {"mg": "1.5"})
-    save(second, {"k": "6.5"})  # critical, entered last
+    record(first, {"vitd25": "15"})
+    record(second, {"mg": "1.5"})
+    record(second, {"k": "6.5"})  # critical, entered last
     done = patient_factory(created_by=clinician)
-    save(done, {"ck": "300"})
+    record(done, {"ck": "300"})
     services.decide_no_action(Finding.objects.get(patient=done), reason="After a marathon", by=clinician)
 
     context = clinician_client.get("/").context
@@ -270,20 +270,20 @@ def test_plans_toggle_between_mine_and_everyones(client, clinician, other_clinic
     assert client.get("/?plans=everyone").context["plans"] == [theirs, mine]
 
 
-def make_data(save, patient_factory, clinician, size):
+def make_data(record, patient_factory, clinician, size):
     """`size` patients, each with a critical, a pattern, an acknowledged finding and a due plan."""
     for _ in range(size):
         patient = patient_factory(created_by=clinician)
-        save(patient, {"k": "2.5", "mg": "1.5", "ca": "8.0", "alb": "3.0"})
+        record(patient, {"k": "2.5", "mg": "1.5", "ca": "8.0", "alb": "3.0"})
         finding = Finding.objects.filter(patient=patient, rule__code="calcium-low").get()
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
 
 
 @pytest.mark.parametrize("size", [1, 6])
 def test_worklist_query_count_does_not_grow(
-    clinician_client, django_assert_num_queries, save, patient_factory, clinician, size
+    clinician_client, django_assert_num_queries, record, patient_factory, clinician, size
 ):
-    make_data(save, patient_factory, clinician, size)
+    make_data(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
     # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 critical
     # findings shown, 9 their topics' titles, 10 findings awaiting a decision shown, 11 their topics'
@@ -299,9 +299,9 @@ def test_worklist_query_count_does_not_grow(
 
 @pytest.mark.parametrize("size", [1, 6])
 def test_finding_page_query_count_does_not_grow(
-    clinician_client, django_assert_num_queries, save, patient, clinician, size
+    clinician_client, django_assert_num_queries, record, patient, clinician, size
 ):
-    save(patient, {"k": "3.1"})
+    record(patient, {"k": "3.1"})
     finding = Finding.objects.get()
     for day in range(size):
         services.create_plan(
@@ -320,9 +320,9 @@ def test_finding_page_query_count_does_not_grow(
 
 
 @pytest.mark.parametrize("size", [1, 6])
-def test_patient_findings_selector_is_three_queries(django_assert_num_queries, save, patient, clinician, size):
+def test_patient_findings_selector_is_three_queries(django_assert_num_queries, record, patient, clinician, size):
     for _ in range(size):
-        save(patient, {"k": "3.1", "mg": "1.5"})
+        record(patient, {"k": "3.1", "mg": "1.5"})
     for finding in Finding.objects.filter(rule__code="potassium-low"):
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
     # 1 the findings with their results and analytes, 2 their topics' titles, 3 their plans with owners
@@ -334,18 +334,18 @@ def test_patient_findings_selector_is_three_queries(django_assert_num_queries, s
     assert html.count("Repeat test") + html.count("<strong>Other</strong>") == size
 
 
-def test_patient_findings_lists_undecided_first(save, patient, clinician):
-    save(patient, {"k": "3.1"})
-    save(patient, {"mg": "1.5"})
+def test_patient_findings_lists_undecided_first(record, patient, clinician):
+    record(patient, {"k": "3.1"})
+    record(patient, {"mg": "1.5"})
     services.decide_no_action(Finding.objects.get(rule__code="magnesium-low"), reason="Known", by=clinician)
-    save(patient, {"k": "2.5"})
+    record(patient, {"k": "2.5"})
     findings, _ = selectors.patient_findings(patient)
     statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
     assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
 
 
-def test_patient_findings_include_renders(clinician_client, save, patient):
-    save(patient, {"mg": "1.5", "k": "3.1"})
+def test_patient_findings_include_renders(clinician_client, record, patient):
+    record(patient, {"mg": "1.5", "k": "3.1"})
     html = render_to_string(
         "guidance/includes/patient_findings.html", {"findings": selectors.patient_findings(patient)[0]}
     )

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from labs.interpretation import Flag, Limits, age_in_years, interpret, select_range, to_canonical
+from labs.interpretation import Flag, Limits, interpret, select_range, to_canonical
 from labs.models import AnalyteUnit
 from labs.services import range_for
 
@@ -104,22 +104,6 @@ def test_to_canonical(value, factor, canonical):
 )
 def test_seeded_factors_are_the_documented_ones(code, unit, factor):
     assert AnalyteUnit.objects.get(analyte__code=code, unit=unit).factor == D(factor)
-
-
-@pytest.mark.parametrize(
-    "born, on, age",
-    [
-        (datetime.date(1966, 3, 10), datetime.date(2026, 3, 9), 59),  # the day before the 60th birthday
-        (datetime.date(1966, 3, 10), datetime.date(2026, 3, 10), 60),  # the 60th birthday itself
-        (datetime.date(1966, 3, 10), datetime.date(2026, 3, 11), 60),
-        (datetime.date(2008, 2, 29), datetime.date(2026, 2, 28), 17),  # leap-day birthday
-        (datetime.date(2008, 2, 29), datetime.date(2026, 3, 1), 18),
-        (datetime.date(2008, 7, 1), datetime.date(2026, 6, 30), 17),  # under 18: no default range
-        (datetime.date(2008, 7, 1), datetime.date(2026, 7, 1), 18),
-    ],
-)
-def test_age_in_years(born, on, age):
-    assert age_in_years(born, on) == age
 
 
 def rng(name, *, sex="", age_min=18, age_max=None, effective=datetime.date(2000, 1, 1)):

@@ -52,7 +52,7 @@ def test_panel_derived_values_with_low_albumin_caveat(record, patient):
 
 @pytest.mark.django_db
 def test_no_derived_value_without_both_inputs_or_with_one_in_error(record, patient, clinician):
-    from labs.services import mark_entered_in_error
+    from guidance.services import mark_entered_in_error
 
     assert derived_for_panel(record(patient, {"ca": ("8.0", "mg/dL")}).results.all()) == []
     panel = record(patient, {"ca": ("8.0", "mg/dL"), "alb": ("3.0", "g/dL")})

@@ -26,9 +26,9 @@ SIX = {
 
 
 @pytest.fixture
-def repeat_potassium(save, patient, clinician):
+def repeat_potassium(record, patient, clinician):
     """A planned repeat potassium test from a panel collected before the one the tests enter."""
-    save(patient, {"k": "3.2"}, collected_at=timezone.make_aware(datetime.datetime(2026, 1, 1, 9)))
+    record(patient, {"k": "3.2"}, at=timezone.make_aware(datetime.datetime(2026, 1, 1, 9)))
     return services.create_plan(
         Finding.objects.get(),
         action_type=ActionType.REPEAT_TEST,
@@ -60,16 +60,15 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     url = f"/patients/{patient.pk}/results/new/"
     data = panel_post(values)
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–7 the form's analytes and
-    # units; 8 savepoint (guidance's record_results), 9 savepoint (labs' record_panel), 10 the panel's
-    # analytes, 11 their range versions, 12 the patient exists, 13 the user exists, 14–16 savepoint, the
-    # accession-number-per-lab constraint, release; 17 the panel, 18 its history row, 19 the results (one
-    # insert), 20 their history rows (one insert), 21 the patient's last activity, 22 release; 23 the
-    # panel's results with analytes, 24 the active rules, 25 their relevant factors, 26 the panel's
-    # unresolved findings, 27 the patient's contributing factors, 28 the findings (one insert), 29 their
-    # history rows (one insert), 30 the open repeat-test plans (locked), 31 the plans met (one update),
-    # 32 their history rows (one insert), 33 release. (No session write: the idle expiry moves on at most
-    # once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(33):
+    # units; 8 savepoint (record_results), 9 the panel's analytes, 10 their range versions, 11 the patient
+    # exists, 12 the user exists, 13–15 savepoint, the accession-number-per-lab constraint, release; 16 the
+    # panel, 17 its history row, 18 the results (one insert), 19 their history rows (one insert), 20 the
+    # patient's last activity, 21 the panel's results with analytes, 22 the active rules, 23 their relevant
+    # factors, 24 the panel's unresolved findings, 25 the patient's contributing factors, 26 the findings
+    # (one insert), 27 their history rows (one insert), 28 the open repeat-test plans (locked), 29 the plans
+    # met (one update), 30 their history rows (one insert), 31 release. (No session write: the idle expiry
+    # moves on at most once a minute, tests/test_sessions.py.)
+    with django_assert_num_queries(31):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)

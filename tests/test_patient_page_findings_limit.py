@@ -26,21 +26,21 @@ def plan(finding, clinician):
     )
 
 
-def test_findings_needing_something_first_then_the_three_newest_others(clinician_client, save, patient, clinician):
+def test_findings_needing_something_first_then_the_three_newest_others(clinician_client, record, patient, clinician):
     # Six old potassium findings, closed: no action needed (oldest first, 60 to 55 days ago).
     for day in range(60, 54, -1):
-        save(patient, {"k": "3.1"}, collected_at=days_ago(day))
+        record(patient, {"k": "3.1"}, at=days_ago(day))
     for finding in Finding.objects.all():
         services.decide_no_action(finding, reason="Known and stable", by=clinician)
     # A magnesium finding 40 days ago whose plan is done: closed too, and newer than the potassium ones.
-    save(patient, {"mg": "1.5"}, collected_at=days_ago(40))
+    record(patient, {"mg": "1.5"}, at=days_ago(40))
     done = plan(Finding.objects.get(result__analyte__code="mg"), clinician)
     services.complete_plan(done, outcome="Repeat was normal", version=done.version, by=clinician)
     # Still needing something: a CK finding 30 days ago with its plan still planned, and an open
     # vitamin D finding from yesterday.
-    save(patient, {"ck": "900"}, collected_at=days_ago(30))
+    record(patient, {"ck": "900"}, at=days_ago(30))
     plan(Finding.objects.get(result__analyte__code="ck"), clinician)
-    save(patient, {"vitd25": "15.0"}, collected_at=days_ago(1))
+    record(patient, {"vitd25": "15.0"}, at=days_ago(1))
 
     response = clinician_client.get(f"/patients/{patient.pk}/")
 
@@ -63,9 +63,9 @@ def test_findings_needing_something_first_then_the_three_newest_others(clinician
     assert "Show all findings" not in response.content.decode()
 
 
-def test_at_most_twenty_findings_needing_something_are_listed(clinician_client, save, patient):
+def test_at_most_twenty_findings_needing_something_are_listed(clinician_client, record, patient):
     for day in range(21, 0, -1):
-        save(patient, {"k": "3.1"}, collected_at=days_ago(day))
+        record(patient, {"k": "3.1"}, at=days_ago(day))
     assert Finding.objects.count() == 21
 
     response = clinician_client.get(f"/patients/{patient.pk}/")
@@ -75,8 +75,8 @@ def test_at_most_twenty_findings_needing_something_are_listed(clinician_client, 
     assert response.context["more_findings"] is True
 
 
-def test_no_link_when_every_finding_is_shown(clinician_client, save, patient):
-    save(patient, {"k": "3.1", "mg": "1.5"})
+def test_no_link_when_every_finding_is_shown(clinician_client, record, patient):
+    record(patient, {"k": "3.1", "mg": "1.5"})
     response = clinician_client.get(f"/patients/{patient.pk}/")
     assert len(response.context["findings"]) == 3  # low potassium, low magnesium, and their pattern
     assert response.context["more_findings"] is False

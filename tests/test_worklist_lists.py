@@ -15,20 +15,20 @@ TODAY = timezone.localdate()
 
 
 @pytest.fixture
-def three_awaiting(save, patient_factory, clinician):
+def three_awaiting(record, patient_factory, clinician):
     """Three patients with a low magnesium each, entered in this order: three findings awaiting review."""
     patients = [patient_factory(created_by=clinician) for _ in range(3)]
     for patient in patients:
-        save(patient, {"mg": "1.5"})
+        record(patient, {"mg": "1.5"})
     return list(Finding.objects.order_by("created_at", "id"))
 
 
-def test_counts_are_of_the_whole_list(clinician_client, save, patient_factory, clinician):
+def test_counts_are_of_the_whole_list(clinician_client, record, patient_factory, clinician):
     open_critical, acknowledged_critical, open_low, decided = (patient_factory(created_by=clinician) for _ in range(4))
-    save(open_critical, {"k": "6.5"})
-    save(acknowledged_critical, {"k": "2.4"})
-    save(open_low, {"mg": "1.5"})
-    save(decided, {"ck": "300"})
+    record(open_critical, {"k": "6.5"})
+    record(acknowledged_critical, {"k": "2.4"})
+    record(open_low, {"mg": "1.5"})
+    record(decided, {"ck": "300"})
     services.acknowledge(Finding.objects.get(patient=acknowledged_critical), comment="Phoned the patient", by=clinician)
     services.decide_no_action(Finding.objects.get(patient=decided), reason="After a marathon", by=clinician)
 
@@ -62,10 +62,10 @@ def test_every_row_is_reachable_a_page_at_a_time(clinician_client, monkeypatch, 
     assert three_awaiting[2].get_absolute_url() in second.content.decode()
 
 
-def test_critical_list_holds_only_critical_findings(clinician_client, save, patient_factory, clinician):
+def test_critical_list_holds_only_critical_findings(clinician_client, record, patient_factory, clinician):
     critical, other = patient_factory(created_by=clinician), patient_factory(created_by=clinician)
-    save(critical, {"k": "6.5"})
-    save(other, {"mg": "1.5"})
+    record(critical, {"k": "6.5"})
+    record(other, {"mg": "1.5"})
     response = clinician_client.get("/guidance/worklist/critical/")
     assert [f.patient for f in response.context["page"]] == [critical]
     assert "Critical results awaiting acknowledgement" in response.content.decode()
@@ -106,12 +106,12 @@ def test_anonymous_is_sent_to_login(client):
     assert response["Location"].startswith("/login/?next=")
 
 
-def make_plans(save, patient_factory, clinician, size):
+def make_plans(record, patient_factory, clinician, size):
     """`size` patients, each with a repeat calcium planned and its result back, a critical finding and
     one awaiting review."""
     for _ in range(size):
         patient = patient_factory(created_by=clinician)
-        save(patient, {"ca": "8.0", "alb": "4.0", "k": "6.5", "mg": "1.5"})
+        record(patient, {"ca": "8.0", "alb": "4.0", "k": "6.5", "mg": "1.5"})
         finding = Finding.objects.get(patient=patient, rule__code="calcium-low")
         services.create_plan(
             finding,
@@ -121,14 +121,14 @@ def make_plans(save, patient_factory, clinician, size):
             owner=clinician,
             by=clinician,
         )
-        save(patient, {"ca": "9.2"})  # the repeat test comes back
+        record(patient, {"ca": "9.2"})  # the repeat test comes back
 
 
 @pytest.mark.parametrize("size", [1, 6])
 def test_home_page_query_count_with_repeat_results_back(
-    clinician_client, django_assert_num_queries, save, patient_factory, clinician, size
+    clinician_client, django_assert_num_queries, record, patient_factory, clinician, size
 ):
-    make_plans(save, patient_factory, clinician, size)
+    make_plans(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 permissions, 5 count of critical findings, 6 count of undecided findings,
     # 7 recent panels with their counts, 8 critical findings shown, 9 their topics' titles, 10 findings
     # awaiting a decision shown, 11 their topics' titles, 12 plans due, 13 the plans' analytes, 14 the
@@ -154,15 +154,15 @@ def test_full_list_query_count_does_not_grow(clinician_client, django_assert_num
 
 
 @pytest.fixture
-def make_awaiting(save, patient_factory, clinician):
+def make_awaiting(record, patient_factory, clinician):
     def make(size):
         for _ in range(size):
-            save(patient_factory(created_by=clinician), {"mg": "1.5", "vitd25": "15"})
+            record(patient_factory(created_by=clinician), {"mg": "1.5", "vitd25": "15"})
 
     return make
 
 
-def test_plans_count_counts_due_and_results_back_once_each(clinician_client, save, patient_factory, clinician):
+def test_plans_count_counts_due_and_results_back_once_each(clinician_client, record, patient_factory, clinician):
     """The home page counts the plans due in two counts (due by today; due later with the result back):
     each plan needing attention once, and no other plan."""
     plans = {}
@@ -174,7 +174,7 @@ def test_plans_count_counts_due_and_results_back_once_each(clinician_client, sav
         ("overdue, done", ActionType.OTHER, -1),
     ]:
         patient = patient_factory(created_by=clinician)
-        save(patient, {"ca": "8.0", "alb": "4.0"})
+        record(patient, {"ca": "8.0", "alb": "4.0"})
         finding = Finding.objects.get(patient=patient, rule__code="calcium-low")
         plans[name] = services.create_plan(
             finding,
@@ -185,7 +185,7 @@ def test_plans_count_counts_due_and_results_back_once_each(clinician_client, sav
             by=clinician,
         )
         if name.endswith("result back"):
-            save(patient, {"ca": "9.2"})
+            record(patient, {"ca": "9.2"})
     done = plans["overdue, done"]
     services.complete_plan(done, outcome="Seen in clinic", version=done.version, by=clinician)
 

@@ -3,8 +3,8 @@ templates, as labs' flag badge: the worklist shows two per row, and an include c
 
 from django import template
 
+from core.templatetags.core import badge
 from guidance.models import Finding, Severity
-from labs.templatetags.labs_format import badge
 
 register = template.Library()
 

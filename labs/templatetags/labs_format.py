@@ -1,8 +1,8 @@
 from django import template
 from django.utils.html import format_html
 
+from core.templatetags.core import badge
 from labs.interpretation import CRITICAL_FLAGS, Flag
-from labs.models import plain
 
 register = template.Library()
 
@@ -13,18 +13,6 @@ FLAG_BADGE_COLOURS = {
     Flag.HIGH: "text-bg-warning",
     Flag.NORMAL: "text-bg-success",
 }
-
-
-@register.filter(name="plain")
-def plain_filter(value):
-    """A Decimal without trailing zeros or exponent: 2.3000 → 2.3, 100.0000 → 100; empty for None."""
-    return "" if value is None else plain(value)
-
-
-def badge(colour, text):
-    """Words on a coloured badge (Bootstrap's text-bg-* colour): every badge of a flag, status or
-    severity, so that none shows colour alone."""
-    return format_html('<span class="badge flag {}">{}</span>', colour, text)
 
 
 @register.simple_tag

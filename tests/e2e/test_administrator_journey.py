@@ -48,7 +48,7 @@ def test_administrator_changes_a_range_and_only_new_results_use_it(admin_page, c
     page = admin_page
     # An earlier potassium of 5.0 mmol/L: normal against the seeded 3.5–5.2 mmol/L.
     collected = timezone.make_aware(datetime.datetime(2025, 6, 2, 8, 15))
-    record(patient, {"k": ("5.0", "mmol/L")}, collected_at=collected)
+    record(patient, {"k": ("5.0", "mmol/L")}, at=collected)
 
     # The administrator lowers the upper limit to 4.8 mmol/L from today.
     page.get_by_role("link", name="Administration").click()

@@ -40,9 +40,9 @@ MAIN_PAGES = [
 ]
 
 
-def test_every_main_page_sends_an_anonymous_visitor_to_log_in(page, patient, save, clinician):
+def test_every_main_page_sends_an_anonymous_visitor_to_log_in(page, patient, record, clinician):
     # A low potassium with its finding and a follow-up plan, so their pages exist.
-    [result] = save(patient, {"k": "3.1"}).results.all()
+    [result] = record(patient, {"k": "3.1"}).results.all()
     finding = Finding.objects.get(result=result)
     plan = services.create_plan(
         finding,

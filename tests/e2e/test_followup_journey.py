@@ -13,8 +13,8 @@ import re
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from exports.models import PatientExport
 from guidance.models import Finding, FollowUpPlan
-from patients.models import PatientExport
 
 from .conftest import check_page
 
@@ -26,10 +26,10 @@ def nav(page, name):
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name=name).click()
 
 
-def test_repeat_result_meets_the_plan_on_the_worklist_then_the_plan_is_done(clinician_page, patient, save):
+def test_repeat_result_meets_the_plan_on_the_worklist_then_the_plan_is_done(clinician_page, patient, record):
     page = clinician_page
     # A low potassium (3.1 mmol/L, not critical), saved yesterday: the potassium rule suggests a repeat in 7 days.
-    save(patient, {"k": "3.1"})
+    record(patient, {"k": "3.1"})
     finding = Finding.objects.get(patient=patient)
     due = timezone.localdate() + datetime.timedelta(days=7)
 
@@ -104,10 +104,10 @@ def test_repeat_result_meets_the_plan_on_the_worklist_then_the_plan_is_done(clin
     expect(follow_ups).to_contain_text("None of yours.")
 
 
-def test_no_action_needs_a_reason_and_a_cancelled_plan_puts_the_finding_back(clinician_page, patient, save):
+def test_no_action_needs_a_reason_and_a_cancelled_plan_puts_the_finding_back(clinician_page, patient, record):
     page = clinician_page
     # A low potassium and a raised CK (450 U/L, under 5× the upper limit): two routine-or-prompt findings.
-    save(patient, {"k": "3.1", "ck": "450"})
+    record(patient, {"k": "3.1", "ck": "450"})
     who = f"for {patient.full_name}"
 
     # --- The CK: known and stable, so no action; the first try has no reason and is refused. ---
@@ -200,9 +200,9 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
     ruth = patient_factory(mrn="MRN-00314", given_name="Ruth", family_name="Ashdown", created_by=clinician)
     other = patient_factory(mrn="MRN-00777", given_name="Tom", family_name="Early", created_by=clinician)
     march = timezone.make_aware(datetime.datetime(2026, 3, 2, 9, 30))  # before British Summer Time
-    record(ruth, {"k": ("3.0", "mmol/L"), "mg": ("0.8", "mmol/L")}, collected_at=march, lab_name="North Lab")
+    record(ruth, {"k": ("3.0", "mmol/L"), "mg": ("0.8", "mmol/L")}, at=march, lab_name="North Lab")
     # Collected the evening before the range starts: not in the file.
-    record(other, {"k": ("4.2", "mmol/L")}, collected_at=timezone.make_aware(datetime.datetime(2026, 2, 28, 23, 30)))
+    record(other, {"k": ("4.2", "mmol/L")}, at=timezone.make_aware(datetime.datetime(2026, 2, 28, 23, 30)))
 
     nav(page, "Cohort export")
     expect(page.get_by_role("heading", name="Cohort export (CSV)")).to_be_visible()

@@ -11,10 +11,10 @@ from .conftest import check_page
 POTASSIUM_FINDING = "Potassium imbalance (low and high potassium)"
 
 
-def test_correction_and_entered_in_error_resolve_their_findings(clinician_page, patient, save):
+def test_correction_and_entered_in_error_resolve_their_findings(clinician_page, patient, record):
     page = clinician_page
     # A low potassium and a high creatine kinase, as saved from the entry form: each opens a finding.
-    save(patient, {"k": "3.1", "ck": "450"})
+    record(patient, {"k": "3.1", "ck": "450"})
     page.goto(f"/patients/{patient.pk}/")
     findings = page.get_by_role("region", name="Findings")
     expect(findings.get_by_role("listitem")).to_have_count(2)

@@ -1,26 +1,24 @@
 """Export views: each checks access, reads through one selector, records the export and responds.
 
 Per-patient exports need what viewing the patient needs (patients.view_patient); the cohort CSV of
-every patient needs patients.export_cohort (administrators).
+every patient needs exports.export_cohort (administrators).
 """
 
 import orjson
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control
 
 from labs.models import Result
-from patients.models import PatientExport
-from patients.services import record_export
-from patients.views import get_patient_for
+from patients.access import get_patient_for
 
-from .charts import trend_chart_svg
 from .csv_export import csv_lines, results_for_csv
 from .fhir import observation_entries, patient_bundle
 from .forms import CohortExportForm
+from .models import PatientExport
 from .pdf import render_summary_pdf
+from .services import record_export
 from .summary import patient_summary, plans_for
 
 Format = PatientExport.Format
@@ -41,7 +39,7 @@ def patient_summary_view(request, pk):
     patient = get_patient_for(request.user, pk)
     summary = patient_summary(patient, by=request.user)
     record_export(patient=patient, format=Format.SUMMARY, by=request.user)
-    return render(request, "guidance/exports/summary.html", {"patient": patient, "summary": summary})
+    return render(request, "exports/summary.html", {"patient": patient, "summary": summary})
 
 
 def patient_summary_pdf(request, pk):
@@ -71,41 +69,18 @@ def patient_fhir(request, pk):
     return _download(response, _filename(patient, "fhir", "json"))
 
 
-def trend_chart(request, pk, code):
-    """One analyte's trend chart for the patient, as SVG, for whoever may view the patient.
-
-    The page links it with the chart's version in the URL (?v=…): while that version is current the
-    browser may keep the image for a year without asking again, since a changed result makes a new URL.
-    An old or missing version gets the current chart, which the browser must check (ETag) before reuse.
-    "private": a chart shows one patient's results, so no shared cache may keep it.
-    """
-    patient = get_patient_for(request.user, pk)
-    chart = trend_chart_svg(patient, code)
-    if chart is None:
-        raise Http404("This patient has no results of that test to chart.")
-    image, version = chart
-    etag = f'"{version}"'
-    response = get_conditional_response(request, etag=etag) or HttpResponse(image, content_type="image/svg+xml")
-    response["ETag"] = etag
-    if request.GET.get("v") == version:
-        patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
-    else:
-        patch_cache_control(response, private=True, no_cache=True)
-    return response
-
-
-@permission_required("patients.export_cohort", raise_exception=True)
+@permission_required("exports.export_cohort", raise_exception=True)
 def cohort_form(request):
-    return render(request, "guidance/exports/cohort_form.html", {"form": CohortExportForm()})
+    return render(request, "exports/cohort_form.html", {"form": CohortExportForm()})
 
 
-@permission_required("patients.export_cohort", raise_exception=True)
+@permission_required("exports.export_cohort", raise_exception=True)
 def cohort_csv(request):
     """Every patient's results collected in a date range, streamed: rows are read in chunks and sent as
     they are written, so a large export never sits in memory whole."""
     form = CohortExportForm(request.GET)
     if not form.is_valid():
-        return render(request, "guidance/exports/cohort_form.html", {"form": form}, status=400)
+        return render(request, "exports/cohort_form.html", {"form": form}, status=400)
     start, end = form.window()
     results = Result.objects.abnormal() if form.cleaned_data["abnormal"] else Result.objects.all()
     results = results_for_csv(results.filter(collected_at__gte=start, collected_at__lt=end))

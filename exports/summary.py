@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone
 
-from ..models import Finding, FollowUpPlan, Severity
-from .charts import Trend, trend_section, trends_for
+from guidance.models import Finding, FollowUpPlan, Severity
+from labs.trends import Trend, trend_section, trends_for
 
 # Closed follow-up plans stay on the summary this long after closing.
 RECENTLY_CLOSED_DAYS = 90

@@ -8,10 +8,10 @@ which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open
 
 import csv
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 
 from django.utils import timezone
 
+from core.text import plain
 from labs.interpretation import Flag, Limits
 from labs.models import Analyte, Result, describe_limits
 
@@ -42,12 +42,6 @@ HEADER = [
 def neutralise(cell: str) -> str:
     """A text cell a spreadsheet shows as text, never runs: "=1+2" becomes "'=1+2"."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def plain_number(value: Decimal) -> str:
-    """5.4000 -> "5.4", 300.0000 -> "300": the stored value without trailing zeros or an exponent."""
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # What a row needs, read as tuples: building a Result, Patient, Analyte, Panel and User for every row
@@ -129,9 +123,9 @@ def _row_writer():
             collected_at.astimezone(zone).isoformat(timespec="seconds"),
             analyte_name,
             loinc,
-            plain_number(value_entered),
+            plain(value_entered),
             unit_entered,
-            plain_number(value),
+            plain(value),
             canonical_unit,
             range_texts[range_key],
             flag,

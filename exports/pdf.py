@@ -21,9 +21,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from labs.interpretation import Flag
+from core.text import CLINICAL_NOTICE, display_name
+from labs.interpretation import CRITICAL_FLAGS, Flag
+from labs.trends import LEGEND, Trend
 
-from .charts import Trend
 from .summary import Summary
 
 # Binary streams: ReportLab's pure-Python ASCII85 encoding of images would cost more than the rest.
@@ -36,10 +37,6 @@ pdfmetrics.registerFontFamily("DejaVu", normal="DejaVu", bold="DejaVu-Bold", ita
 
 CONTENT_WIDTH = 180 * mm
 CHART_HEIGHT = CONTENT_WIDTH * 2.7 / 7.5  # the chart figure's aspect ratio (charts.trend_figure)
-NOTICE = (
-    "Myolab supports and does not replace clinical judgement. Interpretations and guidance are general; "
-    "decide for each patient with the full clinical picture."
-)
 FLAG_COLOURS = {
     Flag.NORMAL: colors.HexColor("#19693c"),
     Flag.LOW: colors.HexColor("#a04600"),
@@ -76,12 +73,8 @@ def bold(value, style=BODY):
     return Paragraph(f"<b>{escape(str(value))}</b>", style)
 
 
-def user_name(user):
-    return user.get_full_name() or user.get_username()
-
-
 def flag_cell(result):
-    warning = "⚠ " if result.flag in (Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH) else ""
+    warning = "⚠ " if result.flag in CRITICAL_FLAGS else ""
     colour = FLAG_COLOURS[result.flag].hexval().replace("0x", "#")
     return Paragraph(f'<font color="{colour}"><b>{warning}{escape(result.get_flag_display())}</b></font>', BODY)
 
@@ -100,7 +93,7 @@ def render_summary_pdf(summary: Summary) -> bytes:
         ),
         text(f"Contributing factors: {', '.join(f.name for f in summary.factors) or 'none recorded'}"),
         text(
-            f"Exported from Myolab on {exported:%d %b %Y at %H:%M} ({exported:%Z}) by {user_name(summary.exported_by)}."
+            f"Exported from Myolab on {exported:%d %b %Y at %H:%M} ({exported:%Z}) by {display_name(summary.exported_by)}."
         ),
         text("Latest result of each test", HEADING),
     ]
@@ -133,19 +126,14 @@ def render_summary_pdf(summary: Summary) -> bytes:
 
     if summary.trends:
         story.append(text("Trends", HEADING))
-        story.append(
-            text(
-                "Shaded band: the normal range applied to each result. Marker shapes: circle normal, triangle down "
-                "low, triangle up high, cross critically low, plus critically high, square no reference range."
-            )
-        )
+        story.append(text(LEGEND))
         story += [_chart(trend) for trend in summary.trends]
 
     def footer(canvas, document):
         canvas.saveState()
         canvas.setFont("DejaVu", 7.5)
         canvas.setFillColor(colors.HexColor("#505050"))
-        first_sentence, rest = NOTICE.split(". ", 1)
+        first_sentence, rest = CLINICAL_NOTICE.split(". ", 1)
         canvas.drawString(document.leftMargin, 16 * mm, first_sentence + ".")
         canvas.drawString(document.leftMargin, 12.5 * mm, rest)
         canvas.drawString(document.leftMargin, 8 * mm, f"{title} · page {document.page}")
@@ -160,7 +148,7 @@ def render_summary_pdf(summary: Summary) -> bytes:
         topMargin=15 * mm,
         bottomMargin=25 * mm,
         title=title,
-        author=user_name(summary.exported_by),
+        author=display_name(summary.exported_by),
         creator="Myolab",
     )
     document.build(story, onFirstPage=footer, onLaterPages=footer)
@@ -202,7 +190,13 @@ def _plans_table(plans):
         outcome = f"Outcome: {plan.outcome_note}" if plan.outcome_note else ""
         details = " · ".join(part for part in (plan.details, outcome) if part) or "—"
         rows.append(
-            [text(action), text(f"{plan.due_date:%d %b %Y}"), text(user_name(plan.owner)), text(status), text(details)]
+            [
+                text(action),
+                text(f"{plan.due_date:%d %b %Y}"),
+                text(display_name(plan.owner)),
+                text(status),
+                text(details),
+            ]
         )
     widths = [w * mm for w in (40, 22, 30, 26, 62)]
     return Table(rows, colWidths=widths, style=TABLE_STYLE, repeatRows=1, hAlign="LEFT")

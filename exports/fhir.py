@@ -26,6 +26,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from core.text import display_name, plain
 from labs.interpretation import Flag
 from labs.models import Analyte, Result
 
@@ -147,7 +148,7 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
         observation["referenceRange"] = [reference_range]
     notes = []
     if result.unit_entered != analyte.canonical_unit:
-        notes.append(f"Entered as {result.value_entered.normalize():f} {result.unit_entered}.")
+        notes.append(f"Entered as {plain(result.value_entered)} {result.unit_entered}.")
     if result.status_reason:
         notes.append(f"{result.get_status_display()}: {result.status_reason}")
     if notes:
@@ -168,7 +169,7 @@ def task_resource(plan, patient) -> dict:
         "for": {"reference": full_url("patient", patient.pk), "display": patient.full_name},
         "authoredOn": instant(plan.created_at),
         "lastModified": instant(plan.updated_at),
-        "owner": {"display": plan.owner.get_full_name() or plan.owner.get_username()},
+        "owner": {"display": display_name(plan.owner)},
         # The due date: the Task should be done by the end of that day.
         "restriction": {"period": {"end": plan.due_date.isoformat()}},
     }

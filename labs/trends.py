@@ -5,10 +5,11 @@ matplotlib's object API (a Figure printed by the Agg backend, never pyplot), whi
 keeps no global state between requests.
 
 A web page does not carry its charts: each is an <img> whose URL (`trend_chart_svg`, the view
-`exports:trend_chart`) names the chart's version, so the page itself draws nothing and the browser keeps
+`labs:trend_chart`) names the chart's version, so the page itself draws nothing and the browser keeps
 a chart until it changes. Drawing a chart takes tens of milliseconds, so rendered charts are kept in
-Django's cache (configured in config/settings.py) under a key made of the patient, the analyte and the
-newest change to that analyte's results: entering, correcting or withdrawing a result makes a new key
+Django's cache (configured in config/settings.py) under a key made of the patient, the analyte (with
+what the chart shows of it) and the newest change to that analyte's results (`Result.updated_at`, which
+Django sets on every save): entering, correcting or withdrawing a result makes a new key
 (and a new URL), and the chart is drawn again; otherwise it is read from the cache. The Trends section
 of the pages (charts' <img> and the tables of latest values) is cached the same way (`trend_section`).
 """
@@ -42,9 +43,9 @@ TABLE_ROWS = 10
 # Bump when the drawing changes, so cached charts of the old look are not served.
 CHART_VERSION = 5
 CHART_CACHE_SECONDS = 7 * 24 * 3600
-TREND_SECTION_TEMPLATE = "guidance/exports/includes/trend_charts.html"
+TREND_SECTION_TEMPLATE = "labs/includes/trend_charts.html"
 # Bump when that template (or an include of it) changes, so cached sections of the old look are not served.
-TREND_SECTION_VERSION = 1
+TREND_SECTION_VERSION = 2
 
 # flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
 MARKERS = {
@@ -56,6 +57,11 @@ MARKERS = {
     Flag.NO_RANGE: ("s", "#6c757d", "No reference range (square)"),
 }
 BAND_COLOUR = "#cfe8d8"
+# How to read a chart, printed above the charts on the page and in the PDF.
+LEGEND = (
+    "Shaded band: the normal range applied to each result. Marker shapes show the flag: circle normal, "
+    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range."
+)
 
 
 def draw_trend(analyte: Analyte, results: list[Result], *, image_format: str) -> bytes:
@@ -235,7 +241,7 @@ def trend_section(patient, trends: list[Trend] | None = None) -> str:
     if html is None:
         if trends is None:
             trends = _trends(patient, analytes, "svg")
-        html = render_to_string(TREND_SECTION_TEMPLATE, {"trends": trends})
+        html = render_to_string(TREND_SECTION_TEMPLATE, {"trends": trends, "legend": LEGEND})
         cache.set(key, html, timeout=CHART_CACHE_SECONDS)
     return html  # a SafeString, from the template or as the cache pickled it: the page shows it unescaped
 
@@ -282,9 +288,14 @@ def _charted_analytes(patient, *, analyte_code=None):
 
 
 def _chart_version(analyte):
-    """Changes whenever a result of the analyte is added, corrected or withdrawn, or the drawing changes."""
+    """Changes whenever the chart would: a result of the analyte added, corrected or withdrawn (the
+    results' newest `updated_at`, which Django sets on every save, their count and newest id), the
+    analyte's name, unit or precision (the title, axis and table show them), the time zone (the dates)
+    or the drawing itself (CHART_VERSION)."""
     changed = int(analyte.last_change.timestamp() * 1_000_000)
-    return f"{CHART_VERSION}-{changed}-{analyte.last_id}-{analyte.counted}"
+    shown = f"{analyte.name}|{analyte.canonical_unit}|{analyte.display_decimal_places}|{timezone.get_current_timezone_name()}"
+    digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
+    return f"{CHART_VERSION}-{changed}-{analyte.last_id}-{analyte.counted}-{digest}"
 
 
 def _chart_key(patient, analyte, image_format):
@@ -293,7 +304,7 @@ def _chart_key(patient, analyte, image_format):
 
 def _chart_url(patient, analyte):
     # The version in the URL lets the browser keep the chart until a result changes (see the view).
-    path = reverse("exports:trend_chart", args=[patient.pk, analyte.code])
+    path = reverse("labs:trend_chart", args=[patient.pk, analyte.code])
     return f"{path}?v={_chart_version(analyte)}"
 
 

@@ -1,4 +1,5 @@
-"""labs.services: whole-or-nothing panels, the frozen interpretation, corrections, range versions."""
+"""Saving results (guidance.services) and range versions (labs.services): whole-or-nothing panels, the
+frozen interpretation, corrections, range versions."""
 
 import datetime
 from decimal import Decimal as D
@@ -7,9 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from guidance.services import correct_result, mark_entered_in_error, record_results
 from labs.interpretation import Flag
 from labs.models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
-from labs.services import Entry, correct_result, mark_entered_in_error, record_panel, revise_reference_range
+from labs.services import Entry, revise_reference_range
 
 from .factories import PatientFactory
 
@@ -35,7 +37,7 @@ def test_panel_stores_entered_value_canonical_value_flag_and_range_snapshot(reco
 def test_sixtieth_birthday_on_collection_day_uses_60_plus_band(record):
     patient = PatientFactory(date_of_birth=datetime.date(1966, 3, 10))
     # 8.7 mg/dL is normal for 18–59 (8.6–10.0) but low for 60 and over (8.8–10.2).
-    result = record(patient, {"ca": ("8.7", "mg/dL")}, collected_at=at(2026, 3, 10)).results.get()
+    result = record(patient, {"ca": ("8.7", "mg/dL")}, at=at(2026, 3, 10)).results.get()
     assert (result.flag, result.range_low) == (Flag.LOW, D("8.8"))
 
 
@@ -61,7 +63,7 @@ def test_panel_is_saved_whole_or_not_at_all(analytes, patient, clinician):
         Entry(analyte=analytes["k"], value=D("4.0"), unit=wrong_unit),
     ]
     with pytest.raises(ValidationError, match="mmol/L is not a unit of Potassium"):
-        record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+        record_results(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
     assert (Panel.objects.count(), Result.objects.count()) == (0, 0)
 
 
@@ -71,7 +73,7 @@ def test_service_refuses_implausible_values_for_imports_too(analytes, patient, c
     with pytest.raises(
         ValidationError, match=r"Calcium, total: 2.3 mg/dL is implausible; accepted from 3.0 to 20.0 mg/dL"
     ):
-        record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+        record_results(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
     assert Result.objects.count() == 0
 
 
@@ -93,7 +95,7 @@ def test_service_refuses_negative_values_and_analytes_not_in_the_catalogue(analy
     ]
     for entries, message in cases:
         with pytest.raises(ValidationError) as error:
-            record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+            record_results(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
         assert error.value.messages == [message]
     assert (Panel.objects.count(), Result.objects.count()) == (0, 0)
 
@@ -114,7 +116,7 @@ def test_results_saved_in_bulk_have_one_history_row_each_naming_who(record, pati
 def test_empty_panel_and_duplicate_analyte_are_refused(analytes, patient, clinician, codes, message):
     entries = [Entry(analyte=analytes[c], value=D("4.0"), unit=analytes[c].units.get(unit="mmol/L")) for c in codes]
     with pytest.raises(ValidationError, match=message):
-        record_panel(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
+        record_results(patient=patient, collected_at=timezone.now(), entries=entries, by=clinician)
     assert not Panel.objects.exists()
 
 
@@ -180,7 +182,7 @@ def test_revising_an_unused_range_edits_it_in_place(analytes, administrator):
 def test_revising_a_used_range_creates_a_version_and_earlier_results_keep_theirs(record, analytes, administrator):
     patient = PatientFactory()
     old = ReferenceRange.objects.get(analyte=analytes["k"])
-    before = record(patient, {"k": ("3.55", "mmol/L")}, collected_at=at(2026, 1, 10)).results.get()
+    before = record(patient, {"k": ("3.55", "mmol/L")}, at=at(2026, 1, 10)).results.get()
     with pytest.raises(ValidationError, match="choose an effective date after 01 Jan 2000"):
         revise_reference_range(old, effective_from=datetime.date(2000, 1, 1), by=administrator, normal_low=D("3.6"))
     new = revise_reference_range(old, effective_from=datetime.date(2026, 2, 1), by=administrator, normal_low=D("3.6"))
@@ -189,8 +191,8 @@ def test_revising_a_used_range_creates_a_version_and_earlier_results_keep_theirs
     assert old.normal_low == D("3.5")
     before.refresh_from_db()
     assert (before.reference_range, before.range_low, before.flag) == (old, D("3.5"), Flag.NORMAL)
-    on_the_day = record(patient, {"k": ("3.55", "mmol/L")}, collected_at=at(2026, 2, 1)).results.get()
-    day_before = record(patient, {"k": ("3.55", "mmol/L")}, collected_at=at(2026, 1, 31)).results.get()
+    on_the_day = record(patient, {"k": ("3.55", "mmol/L")}, at=at(2026, 2, 1)).results.get()
+    day_before = record(patient, {"k": ("3.55", "mmol/L")}, at=at(2026, 1, 31)).results.get()
     assert (on_the_day.reference_range, on_the_day.flag) == (new, Flag.LOW)
     assert (day_before.reference_range, day_before.flag) == (old, Flag.NORMAL)
 

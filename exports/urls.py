@@ -11,8 +11,6 @@ urlpatterns = [
     path("patients/<int:pk>/summary.pdf", views.patient_summary_pdf, name="summary_pdf"),
     path("patients/<int:pk>/results.csv", views.patient_results_csv, name="results_csv"),
     path("patients/<int:pk>/fhir/", views.patient_fhir, name="fhir"),
-    # The trend chart images of the patient page and the print summary (not an export: nothing logged).
-    path("patients/<int:pk>/charts/<slug:code>.svg", views.trend_chart, name="trend_chart"),
     path("exports/cohort/", views.cohort_form, name="cohort_form"),
     path("exports/cohort.csv", views.cohort_csv, name="cohort_csv"),
 ]
