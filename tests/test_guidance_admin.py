@@ -1,7 +1,6 @@
 """The admin for guidance: administrators edit topics and rules (with history), see findings and plans
 read only, and nobody deletes anything."""
 
-
 import pytest
 
 from guidance.models import Finding, Rule, Topic
