@@ -36,11 +36,11 @@ from django.db import close_old_connections, connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from labs.trends import trends_for  # noqa: E402
 
 from guidance.services import record_results  # noqa: E402
 from labs.models import Analyte  # noqa: E402
 from labs.services import Entry  # noqa: E402
+from labs.trends import trends_for  # noqa: E402
 from patients.roles import ADMINISTRATOR, CLINICIAN  # noqa: E402
 from patients.services import register_patient  # noqa: E402
 

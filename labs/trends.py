@@ -290,10 +290,11 @@ def _charted_analytes(patient, *, analyte_code=None):
 def _chart_version(analyte):
     """Changes whenever the chart would: a result of the analyte added, corrected or withdrawn (the
     results' newest `updated_at`, which Django sets on every save, their count and newest id), the
-    analyte's name, unit or precision (the title, axis and table show them), the time zone (the dates)
-    or the drawing itself (CHART_VERSION)."""
+    analyte's name and unit (the title and the axis show them), the time zone (the dates)
+    or the drawing itself (CHART_VERSION). The precision is not drawn (the table beside the chart shows it,
+    and the section's own key has it)."""
     changed = int(analyte.last_change.timestamp() * 1_000_000)
-    shown = f"{analyte.name}|{analyte.canonical_unit}|{analyte.display_decimal_places}|{timezone.get_current_timezone_name()}"
+    shown = f"{analyte.name}|{analyte.canonical_unit}|{timezone.get_current_timezone_name()}"
     digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
     return f"{CHART_VERSION}-{changed}-{analyte.last_id}-{analyte.counted}-{digest}"
 

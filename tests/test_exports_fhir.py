@@ -1,5 +1,6 @@
 import datetime
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -7,7 +8,6 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as FHIRValidationError
 
-from exports.fhir import full_url, resource_id
 from guidance import services as guidance_services
 from guidance.models import ActionType, Finding
 from labs.models import Analyte, AnalyteUnit, Result
@@ -36,12 +36,21 @@ def resources(bundle, kind):
 
 
 def observation_for(bundle, result):
-    [observation] = [o for o in resources(bundle, "Observation") if o["id"] == resource_id("result", result.pk)]
+    [observation] = [o for o in resources(bundle, "Observation") if f"urn:uuid:{o['id']}" == urn("result", result.pk)]
     return observation
 
 
 def load_sample(name):
     return json.loads((SAMPLES / name).read_text())
+
+
+# Written out here, not read from exports.fhir: resource ids must stay what receiving systems already hold.
+ID_NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c33-9a55-7d0b3e0c8a41")
+
+
+def urn(kind, pk):
+    """The stable fullUrl of a resource: a name-based UUID (RFC 4122 version 5) of "kind/pk"."""
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, f'{kind}/{pk}')}"
 
 
 @pytest.fixture
@@ -114,7 +123,7 @@ def test_observation_has_loinc_ucum_range_and_interpretation(clinician_client, f
     assert observation["status"] == "final"
     assert observation["category"][0]["coding"][0]["code"] == "laboratory"
     assert observation["code"]["coding"] == [{"system": "http://loinc.org", "code": "19123-9", "display": "Magnesium"}]
-    assert observation["subject"]["reference"] == full_url("patient", followed_patient.pk)
+    assert observation["subject"]["reference"] == urn("patient", followed_patient.pk)
     assert observation["effectiveDateTime"] == "2026-03-01T10:00:00+00:00"
     # Entered as 0.82 mmol/L: 0.82 × 2.431 = 1.99342, stored to four places.
     assert observation["valueQuantity"] == {
@@ -194,8 +203,8 @@ def test_follow_up_plans_are_tasks(clinician_client, followed_patient):
     assert repeat["status"] == "requested"
     assert repeat["intent"] == "plan"
     assert repeat["code"] == {"text": "Repeat test"}
-    assert repeat["for"]["reference"] == full_url("patient", followed_patient.pk)
-    assert repeat["focus"] == {"reference": full_url("result", result_of(followed_patient, "k").pk)}
+    assert repeat["for"]["reference"] == urn("patient", followed_patient.pk)
+    assert repeat["focus"] == {"reference": urn("result", result_of(followed_patient, "k").pk)}
     assert repeat["restriction"] == {"period": {"end": "2026-03-15"}}
     assert repeat["owner"] == {"display": "Carol Clinician"}
     assert "executionPeriod" not in repeat
@@ -368,3 +377,15 @@ def test_cached_observations_follow_every_change_they_show(clinician_client, cli
     patient = patient_services.update_patient(patient, by=clinician, given_name="Renamed")
     subject = observation_for(get_bundle(clinician_client, patient), potassium)["subject"]
     assert subject["display"] == f"Renamed {patient.family_name}"
+
+
+def test_cached_observations_follow_a_result_saved_by_any_writer(clinician_client, clinician, patient):
+    """Keyed on Result.updated_at, which Django sets on every save(): no writer can leave the cache stale."""
+    record(patient, {"k": ("3.1", "mmol/L")}, by=clinician, at=BASE)
+    potassium = result_of(patient, "k")
+    assert observation_for(get_bundle(clinician_client, patient), potassium)["valueQuantity"]["value"] == 3.1
+
+    potassium.value = Decimal("3.3000")
+    potassium.save()
+
+    assert observation_for(get_bundle(clinician_client, patient), potassium)["valueQuantity"]["value"] == 3.3

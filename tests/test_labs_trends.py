@@ -282,3 +282,46 @@ def test_the_patient_page_and_the_summary_show_the_trend_section_as_html(clinici
             page = clinician_client.get(url).content.decode()
             assert '<h2 class="h4" id="trends-heading">Trends</h2>' in page, (url, visit)
             assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in page, (url, visit)
+
+
+def test_a_chart_follows_a_result_saved_by_any_writer_without_setting_updated_at(clinician, patient, draws):
+    """The chart's key reads Result.updated_at, which Django sets on every save(): a writer that changes a
+    value and saves it, knowing nothing of the cache, still gets a new chart."""
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+    before, version = charts.trend_chart_svg(patient, "k")
+
+    result = result_of(patient, "k")
+    result.value = Decimal("6.0000")
+    result.save()
+
+    after, new_version = charts.trend_chart_svg(patient, "k")
+    assert new_version != version
+    assert after != before
+    assert len(draws) == 2
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("name", "Potassium (serum)"), ("canonical_unit", "mEq/L")],
+)
+def test_a_chart_follows_the_analyte_name_and_unit_it_shows(clinician, patient, field, value):
+    """The title shows the analyte's name and unit, the axis the unit."""
+    record_series(patient, clinician, "k", ["3.0", "4.0"], "mmol/L")
+    before, version = charts.trend_chart_svg(patient, "k")
+    section = charts.trend_section(patient)
+
+    Analyte.objects.filter(code="k").update(**{field: value})
+
+    after, new_version = charts.trend_chart_svg(patient, "k")
+    assert new_version != version
+    assert value.encode() in after and value.encode() not in before
+    assert value in charts.trend_section(patient) and value not in section
+
+
+def test_the_table_beside_a_chart_follows_the_analyte_precision(clinician, patient):
+    record_series(patient, clinician, "k", ["3.0", "4.27"], "mmol/L")
+    assert ">4.3</td>" in charts.trend_section(patient)
+
+    Analyte.objects.filter(code="k").update(display_decimal_places=2)
+
+    assert ">4.27</td>" in charts.trend_section(patient)
