@@ -28,6 +28,7 @@ migrate: install
 
 demo: migrate
 	$(DEMO_ENV) $(BIN)/python manage.py setup_roles
+	$(DEMO_ENV) $(BIN)/python manage.py load_guidance_content
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo_results
 

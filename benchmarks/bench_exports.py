@@ -11,6 +11,7 @@ the first since the patient's results last changed.
 """
 
 import datetime
+import io
 import os
 import statistics
 import sys
@@ -64,6 +65,7 @@ def build():
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
     call_command("setup_roles", verbosity=0)
+    call_command("load_guidance_content", stdout=io.StringIO())
     clinician = User.objects.create_user("bench-clinician", first_name="Bench", last_name="Clinician")
     clinician.groups.add(Group.objects.get(name=CLINICIAN))
     admin = User.objects.create_user("bench-admin", is_staff=True)

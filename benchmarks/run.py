@@ -3,7 +3,7 @@
     make bench            (or: .venv/bin/python benchmarks/run.py)
 
 1. Uses the database BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/myolab_bench),
-   creating it if missing, migrates it and fills it with `generate_data` (50,000 patients × 40 results,
+   creating it if missing, migrates it, loads the guidance content and fills it with `generate_data` (50,000 patients × 40 results,
    plus one patient with 1,000 results) unless that data set is already there.
 2. Starts gunicorn (2 sync workers, DEBUG off, a fresh SECRET_KEY, plain HTTP) on 127.0.0.1:BENCH_PORT.
 3. Logs in eight clinicians (one bench account, eight sessions) through the login form.
@@ -72,7 +72,8 @@ ENV = {
 
 def main():
     ensure_database()
-    for command in (["migrate", "--no-input"], ["createcachetable"], ["setup_roles"], ["collectstatic", "--no-input"]):
+    setup = (["migrate", "--no-input"], ["createcachetable"], ["setup_roles"], ["load_guidance_content"])
+    for command in (*setup, ["collectstatic", "--no-input"]):
         manage(*command, quiet=True)
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))

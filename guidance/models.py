@@ -10,6 +10,17 @@ from labs.models import VALUE_DIGITS, Analyte, Result
 from patients.models import ContributingFactor, Patient
 
 
+def shipped_hash_field():
+    """For Topic and Rule, the content Myolab ships (guidance/content/): see load_guidance_content."""
+    return models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the shipped content (guidance/content) this row last held; "
+        "manage.py load_guidance_content --update-unchanged updates only rows still holding it.",
+    )
+
+
 class Topic(models.Model):
     """An explanation page: one deficiency or problem behind abnormal results, in markdown sections."""
 
@@ -26,6 +37,7 @@ class Topic(models.Model):
     escalation = models.TextField("when to escalate", blank=True, help_text="Markdown.")
     sources = models.TextField(blank=True, help_text="Markdown. Every topic names its sources.")
     active = models.BooleanField(default=True, help_text="Inactive topics are hidden from the guidance index.")
+    shipped_hash = shipped_hash_field()
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
@@ -139,6 +151,7 @@ class Rule(models.Model):
         help_text="Contributing factors named on the finding when the patient has them.",
     )
     active = models.BooleanField(default=True)
+    shipped_hash = shipped_hash_field()
     history = HistoricalRecords(m2m_fields=[relevant_factors])
 
     class Meta:

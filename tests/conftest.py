@@ -6,12 +6,27 @@ import io
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connections
 
 from labs.models import Analyte
 from patients.roles import ADMINISTRATOR, CLINICIAN
 
 from . import recording
 from .factories import PatientFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as an installation has it after `make run`: migrated, then the shipped guidance
+    content loaded (guidance/content/), once per session; each test's transaction rolls back its changes."""
+    with django_db_blocker.unblock():
+        call_command("load_guidance_content", stdout=io.StringIO())
+        # The browser tests' transactional database is emptied after each test and restored from a
+        # snapshot Django took right after migrating (TransactionTestCase's serialized rollback): take it
+        # again, so it holds the content too.
+        for connection in connections.all():
+            if getattr(connection, "_test_serialized_contents", None) is not None:
+                connection._test_serialized_contents = connection.creation.serialize_db_to_string()
 
 
 @pytest.fixture

@@ -1,0 +1,313 @@
+"""Load the guidance content Myolab ships (guidance/content/) into the database: topics by slug, rules by code.
+
+A row that is missing is created. A row that exists is never overwritten when someone has changed it
+here: an administrator's edit wins. Each row keeps `shipped_hash`, the hash of the shipped version it
+was created from (or last found equal to), so the command can tell the two kinds of difference apart:
+
+- the row still holds that version and the file has moved on: a content update nobody here has touched;
+  `--update-unchanged` takes it (and django-simple-history records the change, with a reason);
+- the row holds anything else: it was changed here; it is kept and reported, to review in the admin.
+
+The files are read and checked before anything is written, and the run is one transaction, so a malformed
+file, or one naming an analyte, topic or contributing factor that does not exist, changes nothing.
+"""
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from guidance.models import Rule, Topic
+from labs.models import Analyte
+from patients.models import ContributingFactor
+
+SHIPPED = Path(__file__).resolve().parents[2] / "content"
+CHANGE_REASON = "Shipped guidance content (manage.py load_guidance_content)"
+
+TOPIC_HEADER = ("title", "summary")
+TOPIC_FIELDS = (*TOPIC_HEADER, *(name for name, _heading in Topic.SECTIONS))
+
+# Field: (required, kind). Kinds: text, whole number, number (Decimal), list of codes.
+RULE_KEYS = {
+    "code": (True, str),
+    "analyte": (True, str),
+    "flags": (True, str),
+    "value_below": (False, Decimal),
+    "value_above": (False, Decimal),
+    "uln_multiple_above": (False, Decimal),
+    "with_analyte": (False, str),
+    "with_flags": (False, str),
+    "priority": (False, int),
+    "topic": (True, str),
+    "severity": (True, str),
+    "action_type": (True, str),
+    "retest_days": (False, int),
+    "relevant_factors": (False, list),
+    "summary": (True, str),
+}
+RULE_DEFAULTS = {
+    "value_below": None,
+    "value_above": None,
+    "uln_multiple_above": None,
+    "with_analyte": None,
+    "with_flags": "",
+    "priority": Rule._meta.get_field("priority").default,
+    "retest_days": None,
+    "relevant_factors": [],
+}
+KIND_NAMES = {str: "text", int: "a whole number", Decimal: "a number", list: "a list of codes"}
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One topic or rule as the files have it. `content` is what `topic_content`/`rule_content` give for
+    a row holding exactly this version; `source` names the file (and the rule) in messages."""
+
+    key: str
+    source: str
+    content: dict
+
+    @property
+    def hash(self):
+        return content_hash(self.content)
+
+
+def content_hash(content):
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def decimal_text(value):
+    """10, 10.0 and the database's 10.0000 are one threshold: compare them as '10'."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+def topic_content(topic):
+    return {name: getattr(topic, name) for name in TOPIC_FIELDS}
+
+
+def rule_content(rule):
+    return {
+        "analyte": rule.analyte.code,
+        "flags": rule.flags,
+        "value_below": decimal_text(rule.value_below),
+        "value_above": decimal_text(rule.value_above),
+        "uln_multiple_above": decimal_text(rule.uln_multiple_above),
+        "with_analyte": rule.with_analyte.code if rule.with_analyte_id else None,
+        "with_flags": rule.with_flags,
+        "priority": rule.priority,
+        "topic": rule.topic.slug,
+        "severity": rule.severity,
+        "action_type": rule.action_type,
+        "retest_days": rule.retest_days,
+        "relevant_factors": sorted(factor.code for factor in rule.relevant_factors.all()),
+        "summary": rule.summary,
+    }
+
+
+def read_topic(path):
+    """A topic file: a TOML header between `+++` lines (title, summary), then one `## Heading` section
+    for each of Topic.SECTIONS, under the heading the explanation page shows. The slug is the file name."""
+    name = f"topics/{path.name}"
+    text = path.read_text(encoding="utf-8")
+    header_text, separator, body = text.removeprefix("+++\n").partition("\n+++\n")
+    if not text.startswith("+++\n") or not separator:
+        raise CommandError(f"{name}: the file must start with a header between two '+++' lines (title, summary).")
+    try:
+        header = tomllib.loads(header_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"{name}: the header is not valid TOML: {exc}.") from exc
+    check_keys(name, header, required=TOPIC_HEADER, allowed=TOPIC_HEADER)
+    for field in TOPIC_HEADER:
+        if not isinstance(header[field], str):
+            raise CommandError(f"{name}: header field '{field}' must be text in quotes.")
+
+    fields_by_heading = {heading: field for field, heading in Topic.SECTIONS}
+    sections, field = {}, None
+    # Split on newlines only: str.splitlines() would also split the text at a U+2028 or form feed.
+    for line in body.split("\n"):
+        if line.startswith("## "):
+            heading = line.removeprefix("## ").strip()
+            if heading not in fields_by_heading:
+                allowed = ", ".join(f"'## {heading}'" for heading in fields_by_heading)
+                raise CommandError(f"{name}: unknown section '{line}'; the sections are {allowed}.")
+            field = fields_by_heading[heading]
+            if field in sections:
+                raise CommandError(f"{name}: section '{line}' appears twice.")
+            sections[field] = []
+        elif field is not None:
+            sections[field].append(line)
+        elif line.strip():
+            raise CommandError(f"{name}: text before the first section ('{line[:40]}'); start it with '## What it is'.")
+    for field, heading in Topic.SECTIONS:
+        if field not in sections:
+            raise CommandError(f"{name}: section '## {heading}' is missing (it may be empty, but must be there).")
+    content = {field: header[field] for field in TOPIC_HEADER}
+    content.update({field: "\n".join(lines).strip("\n") for field, lines in sections.items()})
+    return Shipped(key=path.stem, source=name, content=content)
+
+
+def read_rules(path):
+    """rules.toml: one [[rules]] table per rule, fields as in RULE_KEYS (the file's header explains them)."""
+    name = path.name
+    try:
+        # Thresholds are Decimals, never floats (a TOML 2.5 would otherwise be binary floating point).
+        tables = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal).get("rules")
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"{name}: not valid TOML: {exc}.") from exc
+    if not isinstance(tables, list) or not tables:
+        raise CommandError(f"{name}: no rules; each rule is a table that starts with a '[[rules]]' line.")
+    shipped, codes = [], set()
+    for number, table in enumerate(tables, start=1):
+        code = table.get("code")
+        source = f"{name}, rule '{code}'" if isinstance(code, str) else f"{name}, rule {number}"
+        required = [key for key, (needed, _kind) in RULE_KEYS.items() if needed]
+        check_keys(source, table, required=required, allowed=RULE_KEYS)
+        for key, value in table.items():
+            kind = RULE_KEYS[key][1]
+            fits = isinstance(value, (int, Decimal)) if kind is Decimal else isinstance(value, kind)
+            if kind is list:
+                fits = fits and all(isinstance(item, str) for item in value)
+            if not fits or isinstance(value, bool):
+                raise CommandError(f"{source}: '{key}' must be {KIND_NAMES[kind]}, not {value!r}.")
+        if code in codes:
+            raise CommandError(f"{source}: the code '{code}' is used by another rule; codes must be unique.")
+        codes.add(code)
+        content = {**RULE_DEFAULTS, **table}
+        del content["code"]
+        for key in ("value_below", "value_above", "uln_multiple_above"):
+            content[key] = decimal_text(content[key])
+        content["relevant_factors"] = sorted(content["relevant_factors"])
+        shipped.append(Shipped(key=code, source=source, content=content))
+    return shipped
+
+
+def check_keys(source, table, *, required, allowed):
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise CommandError(f"{source}: unknown field '{unknown[0]}'; the fields are {', '.join(allowed)}.")
+    missing = [key for key in required if key not in table]
+    if missing:
+        raise CommandError(f"{source}: field '{missing[0]}' is missing; it is required.")
+
+
+def read_content(directory):
+    topics = [read_topic(path) for path in sorted((directory / "topics").glob("*.md"))]
+    if not topics:
+        raise CommandError(f"{directory / 'topics'}: no topic files (*.md).")
+    return topics, read_rules(directory / "rules.toml")
+
+
+def save_topic(topic, shipped):
+    for field, value in shipped.content.items():
+        setattr(topic, field, value)
+    topic.updated_at, topic.updated_by = timezone.now(), None
+    save_checked(topic, shipped)
+
+
+def save_rule(rule, shipped):
+    content = shipped.content
+    analytes = {analyte.code: analyte for analyte in Analyte.objects.all()}
+    topic = Topic.objects.filter(slug=content["topic"]).first()
+    if topic is None:
+        raise CommandError(f"{shipped.source}: topic '{content['topic']}' has no topic file and no topic here.")
+    for key in ("analyte", "with_analyte"):
+        if content[key] is not None and content[key] not in analytes:
+            known = ", ".join(sorted(analytes))
+            raise CommandError(f"{shipped.source}: {key} '{content[key]}' is not in the catalogue ({known}).")
+    factors = list(ContributingFactor.objects.filter(code__in=content["relevant_factors"]))
+    unknown = sorted(set(content["relevant_factors"]) - {factor.code for factor in factors})
+    if unknown:
+        raise CommandError(f"{shipped.source}: relevant_factors: no contributing factor '{unknown[0]}'.")
+    for key, value in content.items():
+        if key not in ("analyte", "with_analyte", "topic", "relevant_factors"):
+            setattr(rule, key, value)  # full_clean() turns the thresholds' text into Decimals
+    rule.analyte, rule.with_analyte, rule.topic = (
+        analytes[content["analyte"]],
+        analytes.get(content["with_analyte"]),
+        topic,
+    )
+    save_checked(rule, shipped)
+    rule.relevant_factors.set(factors)
+
+
+def save_checked(row, shipped):
+    row.shipped_hash = shipped.hash
+    row._change_reason = CHANGE_REASON
+    try:
+        row.full_clean()
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+        raise CommandError(f"{shipped.source}: {problems}") from exc
+    row.save()
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the shipped guidance topics and rules (guidance/content/) that are missing; never overwrite "
+        "a row changed here. --update-unchanged also brings rows nobody has changed up to the shipped version."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--update-unchanged",
+            action="store_true",
+            help="Also update rows still holding the shipped version they were created from to the newer one.",
+        )
+        parser.add_argument(
+            "--content-dir", type=Path, default=SHIPPED, help="Where the content is (default: guidance/content)."
+        )
+
+    def handle(self, *args, update_unchanged, content_dir, **options):
+        topics, rules = read_content(content_dir)
+        with transaction.atomic():
+            # Topics first: rules name their topic.
+            self.load("Topic", Topic.objects.all(), "slug", topics, topic_content, save_topic, update_unchanged)
+            rows = Rule.objects.select_related("analyte", "with_analyte", "topic").prefetch_related("relevant_factors")
+            self.load("Rule", rows, "code", rules, rule_content, save_rule, update_unchanged)
+
+    def load(self, label, rows, key_field, shipped_items, content_of, save, update_unchanged):
+        existing = {getattr(row, key_field): row for row in rows}
+        counts = dict.fromkeys(
+            ["as shipped", "updated to the shipped version", "with a newer shipped version", "changed here and kept"], 0
+        )
+        created = 0
+        for shipped in shipped_items:
+            row = existing.get(shipped.key)
+            if row is None:
+                row = rows.model(**{key_field: shipped.key})
+                save(row, shipped)
+                created += 1
+                continue
+            stored = content_hash(content_of(row))
+            if stored == shipped.hash:
+                counts["as shipped"] += 1
+                if row.shipped_hash != shipped.hash:
+                    # Equal to the shipped version (as rows the old data migrations wrote are): remember
+                    # it, so a later version can tell this row was not changed here. Not a content change.
+                    rows.model.objects.filter(pk=row.pk).update(shipped_hash=shipped.hash)
+            elif stored == row.shipped_hash and update_unchanged:
+                save(row, shipped)
+                counts["updated to the shipped version"] += 1
+                self.stdout.write(f"{label} {shipped.key}: updated to the shipped version ({shipped.source}).")
+            elif stored == row.shipped_hash:
+                counts["with a newer shipped version"] += 1
+                self.stdout.write(
+                    f"{label} {shipped.key}: the shipped version ({shipped.source}) is newer and nobody has "
+                    "changed this one here; run with --update-unchanged to take it."
+                )
+            else:
+                counts["changed here and kept"] += 1
+                self.stdout.write(
+                    f"{label} {shipped.key}: differs from the shipped version ({shipped.source}) and was "
+                    "changed here, so it is kept; review it in the admin."
+                )
+        there = sum(counts.values())
+        details = ", ".join(f"{count} {state}" for state, count in counts.items() if count)
+        self.stdout.write(f"{label}s: {created} created, {there} already there" + (f" ({details})." if there else "."))
