@@ -8,7 +8,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labs.selectors import patient_chart_context
+from patients.models import AccessLogEntry
 from patients.pagination import IdsFirstPaginator
+from patients.services import log_access
 from patients.views import get_patient_for
 
 from . import selectors, services
@@ -98,6 +100,7 @@ def worklist_list(request, which):
 
 
 def _finding_page(request, finding, *, acknowledge_form=None, no_action_form=None, status=200):
+    log_access(request, finding.patient, AccessLogEntry.What.FINDING)
     acknowledge_form = acknowledge_form or AcknowledgeForm(critical=finding.critical)
     acknowledge_form.helper.form_action = reverse("guidance:acknowledge", args=[finding.pk])
     no_action_form = no_action_form or NoActionForm()
@@ -261,6 +264,7 @@ def topic_detail(request, slug):
 def patient_chart(request, pk):
     """The patient page: labs' results, with this app's findings, trend charts and export links."""
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
     context = patient_chart_context(patient, request.GET.get("page"))
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"

@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from patients.models import AccessLogEntry
+from patients.services import log_access
 from patients.views import get_patient_for
 
 from . import services
@@ -104,6 +106,7 @@ def mark_entered_in_error(request, pk, mark_in_error=services.mark_entered_in_er
 
 def result_history(request, pk):
     result = get_result_for(request.user, pk, perm="labs.view_result")
+    log_access(request, result.patient, AccessLogEntry.What.RESULT_HISTORY)
     versions = result.history.select_related("updated_by").order_by("-history_date", "-history_id")
     return render(
         request,
