@@ -6,17 +6,14 @@ start with one of those, so only text can carry a formula. The file starts with 
 which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open correctly).
 """
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
 
+from core import spreadsheet
 from core.text import plain
 from labs.interpretation import Flag, Limits
 from labs.models import Analyte, Result, describe_limits
-
-BOM = "\ufeff"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 HEADER = [
     "patient MRN",
@@ -37,11 +34,6 @@ HEADER = [
     "accession number",
     "entered by",
 ]
-
-
-def neutralise(cell: str) -> str:
-    """A text cell a spreadsheet shows as text, never runs: "=1+2" becomes "'=1+2"."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 # What a row needs, read as tuples: building a Result, Patient, Analyte, Panel and User for every row
@@ -136,22 +128,12 @@ def _row_writer():
             accession_number,
             entered_by,
         ]
-        return [neutralise(cell) for cell in text]
+        return text
 
     return row
 
 
-class _Echo:
-    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
-
-    def write(self, value):
-        return value
-
-
 def csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     """The BOM and header, then one CSV line per row of results_for_csv, produced one at a time."""
-    writer = csv.writer(_Echo())
     row = _row_writer()
-    yield BOM + writer.writerow(HEADER)
-    for fields in rows:
-        yield writer.writerow(row(fields))
+    return spreadsheet.csv_lines(HEADER, (row(fields) for fields in rows))

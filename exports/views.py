@@ -1,4 +1,5 @@
-"""Export views: each checks access, reads through one selector, records the export and responds.
+"""Export views: each checks access, logs the read (patients.services.log_access), reads through one
+selector, records the export and responds.
 
 Per-patient exports need what viewing the patient needs (patients.view_patient); the cohort CSV of
 every patient needs exports.export_cohort (administrators).
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from labs.models import Result
 from patients.access import get_patient_for
+from patients.models import AccessLogEntry
+from patients.services import log_access
 
 from .csv_export import csv_lines, results_for_csv
 from .fhir import observation_entries, patient_bundle
@@ -22,6 +25,7 @@ from .services import record_export
 from .summary import patient_summary, plans_for
 
 Format = PatientExport.Format
+What = AccessLogEntry.What
 
 
 def _filename(patient, what, extension):
@@ -37,6 +41,7 @@ def _download(response, filename):
 
 def patient_summary_view(request, pk):
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, What.SUMMARY)
     summary = patient_summary(patient, by=request.user)
     record_export(patient=patient, format=Format.SUMMARY, by=request.user)
     return render(request, "exports/summary.html", {"patient": patient, "summary": summary})
@@ -44,6 +49,7 @@ def patient_summary_view(request, pk):
 
 def patient_summary_pdf(request, pk):
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, What.SUMMARY_PDF)
     summary = patient_summary(patient, by=request.user, image_format="jpeg")
     record_export(patient=patient, format=Format.SUMMARY_PDF, by=request.user)
     response = HttpResponse(render_summary_pdf(summary), content_type="application/pdf")
@@ -52,6 +58,7 @@ def patient_summary_pdf(request, pk):
 
 def patient_results_csv(request, pk):
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, What.RESULTS_CSV)
     results = results_for_csv(Result.objects.filter(patient=patient))
     record_export(patient=patient, format=Format.RESULTS_CSV, by=request.user)
     response = HttpResponse("".join(csv_lines(results)), content_type="text/csv; charset=utf-8")
@@ -60,6 +67,7 @@ def patient_results_csv(request, pk):
 
 def patient_fhir(request, pk):
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, What.FHIR)
     bundle = patient_bundle(patient, observation_entries(patient), plans_for(patient))
     record_export(patient=patient, format=Format.FHIR, by=request.user)
     # orjson writes the same compact UTF-8 JSON as json.dumps(…, ensure_ascii=False, separators=(",", ":"))
@@ -81,6 +89,7 @@ def cohort_csv(request):
     form = CohortExportForm(request.GET)
     if not form.is_valid():
         return render(request, "exports/cohort_form.html", {"form": form}, status=400)
+    log_access(request, None, What.COHORT_CSV)
     start, end = form.window()
     results = Result.objects.abnormal() if form.cleaned_data["abnormal"] else Result.objects.all()
     results = results_for_csv(results.filter(collected_at__gte=start, collected_at__lt=end))

@@ -15,6 +15,8 @@ from labs.models import Result
 from labs.selectors import patient_results_context
 from labs.trends import trend_section
 from patients.access import get_patient_for, patient_header_context
+from patients.models import AccessLogEntry
+from patients.services import log_access
 
 from . import selectors, services
 from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
@@ -93,6 +95,7 @@ def worklist_list(request, which):
 
 
 def _finding_page(request, finding, *, acknowledge_form=None, no_action_form=None, status=200):
+    log_access(request, finding.patient, AccessLogEntry.What.FINDING)
     acknowledge_form = acknowledge_form or AcknowledgeForm(critical=finding.critical)
     acknowledge_form.helper.form_action = reverse("guidance:acknowledge", args=[finding.pk])
     no_action_form = no_action_form or NoActionForm()
@@ -259,6 +262,7 @@ def topic_detail(request, slug):
 def patient_page(request, pk):
     """The patient page: labs' results, with this app's findings, trend charts and export links."""
     patient = get_patient_for(request.user, pk)
+    log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
     context = patient_results_context(patient, request.GET.get("page"))
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"

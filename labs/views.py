@@ -9,6 +9,8 @@ from django.shortcuts import render
 from django.utils.cache import get_conditional_response, patch_cache_control
 
 from patients.access import get_patient_for, patient_header_context
+from patients.models import AccessLogEntry
+from patients.services import log_access
 
 from .access import get_result_for
 from .trends import trend_chart_svg
@@ -16,6 +18,7 @@ from .trends import trend_chart_svg
 
 def result_history(request, pk):
     result = get_result_for(request.user, pk, perm="labs.view_result")
+    log_access(request, result.patient, AccessLogEntry.What.RESULT_HISTORY)
     versions = result.history.select_related("updated_by").order_by("-history_date", "-history_id")
     return render(
         request,
@@ -36,6 +39,7 @@ def trend_chart(request, pk, code):
     chart = trend_chart_svg(patient, code)
     if chart is None:
         raise Http404("This patient has no results of that test to chart.")
+    log_access(request, patient, AccessLogEntry.What.TREND_CHART)
     image, version = chart
     etag = f'"{version}"'
     response = get_conditional_response(request, etag=etag) or HttpResponse(image, content_type="image/svg+xml")

@@ -1,7 +1,7 @@
 import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -168,3 +168,96 @@ class Patient(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+
+APPEND_ONLY = "The access log is append-only: its entries are never changed or deleted."
+
+
+class AccessLogQuerySet(models.QuerySet):
+    """The access log's rows are never changed or removed, not even in bulk."""
+
+    def update(self, **kwargs):
+        raise PermissionDenied(APPEND_ONLY)
+
+    def delete(self):
+        raise PermissionDenied(APPEND_ONLY)
+
+
+class AccessLogEntry(models.Model):
+    """One read of patient data: who read which patient's data, what, when and from where.
+
+    The audit control of HIPAA §164.312(b). Written by patients.services.log_access, one row per request
+    of each page and export that shows one patient's data (and per cohort export, with no patient).
+    Append-only: save() refuses to change a saved row, delete() and the queryset's update() and delete()
+    refuse, the admin has no add, change or delete, and on PostgreSQL a trigger refuses UPDATE and DELETE
+    (migration 0007). Rows are never changed, so they keep no separate history.
+    """
+
+    class What(models.TextChoices):
+        # New kinds of read (the API, the import queue) are new members here: a migration that changes
+        # only the field's choices, no table change.
+        PATIENT_PAGE = "patient-page", "Patient page"
+        PATIENT_EDIT = "patient-edit", "Patient edit form"
+        RESULT_HISTORY = "result-history", "Result history"
+        FINDING = "finding", "Finding page"
+        TREND_CHART = "trend-chart", "Trend chart image"
+        SUMMARY = "summary", "Summary (print view)"
+        SUMMARY_PDF = "summary-pdf", "Summary (PDF)"
+        RESULTS_CSV = "results-csv", "Results (CSV)"
+        FHIR = "fhir", "FHIR R4 bundle (JSON)"
+        COHORT_CSV = "cohort-csv", "Cohort results (CSV)"
+        ADMIN_PATIENT = "admin-patient", "Patient in the admin"
+        ACCESS_LOG_CSV = "access-log-csv", "Access log (CSV)"
+
+    # Reads that span patients, logged with no patient.
+    WITHOUT_PATIENT = (What.COHORT_CSV, What.ACCESS_LOG_CSV)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: access_log_patient_idx starts with it.
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="access_log",
+        db_index=False,
+        help_text="Empty for a read that spans patients (the cohort export, the access log export).",
+    )
+    what = models.CharField(max_length=20, choices=What.choices)
+    accessed_at = models.DateTimeField(default=timezone.now, editable=False)
+    client_ip = models.GenericIPAddressField(
+        "client IP address", null=True, blank=True, help_text="Where the request came from (see the README)."
+    )
+    path = models.CharField(max_length=300, help_text="The address read, with its query (e.g. a cohort's dates).")
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        ordering = ["-accessed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(patient__isnull=False) | models.Q(what__in=["cohort-csv", "access-log-csv"]),
+                name="access_log_entry_names_patient",
+                violation_error_message="Only a read that spans patients may leave the patient empty.",
+            ),
+        ]
+        indexes = [
+            # "Who viewed this patient" on the patient's admin page, newest first.
+            models.Index(fields=["patient", "-accessed_at"], name="access_log_patient_idx"),
+            # The admin's log newest first, and the export of a period.
+            models.Index(fields=["-accessed_at"], name="access_log_accessed_at_idx"),
+        ]
+
+    def __str__(self):
+        who = self.patient.mrn if self.patient_id else "several patients"
+        return f"{self.get_what_display()} of {who} by {self.user}, {self.accessed_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionDenied(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied(APPEND_ONLY)

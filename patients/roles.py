@@ -58,6 +58,8 @@ ROLE_PERMISSIONS = {
         "labs.change_referencerange",
         # The export log (read only) and the cohort CSV of every patient's results.
         "exports.view_patientexport",
+        # The access log (read only: nobody may change it) and its export for a period.
+        "patients.view_accesslogentry",
         "exports.export_cohort",
         # Guidance: edit explanations and rules; findings and plans read only.
         "guidance.view_topic",

@@ -1,9 +1,12 @@
 """Writes to the patient registry. Each function is one user action and one transaction."""
 
+import ipaddress
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Patient
+from .models import AccessLogEntry, Patient
 
 EDITABLE_FIELDS = ("mrn", "given_name", "family_name", "date_of_birth", "sex", "notes")
 
@@ -52,3 +55,39 @@ def set_patient_active(patient: Patient, *, active: bool, by) -> Patient:
 def touch_patient(patient: Patient) -> None:
     """Record activity on a patient (new results, reviews) so the list can sort by it."""
     Patient.objects.filter(pk=patient.pk).update(last_activity_at=timezone.now())
+
+
+def log_access(request, patient: Patient | None, what: str) -> AccessLogEntry:
+    """Log that `request.user` read `patient`'s data (`what`, an AccessLogEntry.What): one INSERT.
+
+    Called by each view that shows one patient's data, once the user's permission and the patient have
+    been checked, so refused reads (403, 404) log nothing. No transaction of its own (one statement is
+    atomic) and no full_clean(): validating the foreign keys and the constraint would cost three
+    queries on every page, and every value here comes from the request and objects already fetched;
+    the database's constraint still refuses a missing patient.
+    """
+    return AccessLogEntry.objects.create(
+        user=request.user,
+        patient=patient,
+        what=what,
+        client_ip=client_ip(request),
+        path=request.get_full_path()[: AccessLogEntry._meta.get_field("path").max_length],
+    )
+
+
+def client_ip(request) -> str | None:
+    """The address a request came from, or None if it is not an IP address.
+
+    Django trusts no forwarding header for the client's address, only for the scheme, and only when
+    SECURE_PROXY_SSL_HEADER is set (BEHIND_TLS_PROXY=true). Behind that proxy REMOTE_ADDR is the proxy's
+    own address, so the address the proxy appended last to X-Forwarded-For is taken; addresses before it
+    were sent by the client and prove nothing. Without the setting, X-Forwarded-For is ignored.
+    """
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.SECURE_PROXY_SSL_HEADER:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        address = forwarded or address
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

@@ -10,7 +10,7 @@ from core.pagination import IdsFirstPaginator
 from . import services
 from .access import get_patient_for
 from .forms import PatientForm, PatientSearchForm
-from .models import Patient
+from .models import AccessLogEntry, Patient
 
 PATIENTS_PER_PAGE = 50
 
@@ -70,6 +70,7 @@ def patient_create(request):
 
 def patient_edit(request, pk):
     patient = get_patient_for(request.user, pk, perm="patients.change_patient")
+    services.log_access(request, patient, AccessLogEntry.What.PATIENT_EDIT)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST":
         saved = _save_patient(request, form, lambda **data: services.update_patient(patient, by=request.user, **data))

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from exports.csv_export import HEADER, neutralise
+from core.spreadsheet import neutralise
+from exports.csv_export import HEADER
 from guidance import services as guidance_services
 from labs.models import AnalyteUnit
 
@@ -164,10 +165,10 @@ def test_results_csv_query_count_does_not_grow_with_results(
     record_series(patient, clinician, "k", ["4.0"] * count, "mmol/L")
     client.force_login(clinician)
 
-    # session, user, user permissions, group permissions, patient;
+    # session, user, user permissions, group permissions, patient; the access log insert;
     # the export log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the results with patient, analyte, panel and who entered it.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         response = client.get(f"/patients/{patient.pk}/results.csv")
 
     assert len(read_csv(response)) == count + 1
@@ -237,10 +238,10 @@ def test_cohort_csv_query_count_does_not_grow_with_results(
     record_series(patient, clinician, "k", ["4.0"] * (2 + extra_days), "mmol/L", step_days=1)
     client.force_login(administrator)
 
-    # session, user, user permissions, group permissions;
+    # session, user, user permissions, group permissions; the access log insert;
     # the export log: savepoint, user exists, savepoint, constraint check, release, insert, release;
     # then, while streaming, the results in one query.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         response = client.get("/exports/cohort.csv?from=2026-01-01&to=2026-12-31")
         rows = read_csv(response)
 

@@ -239,12 +239,12 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
     client.force_login(clinician)
     client.get(f"/patients/{patient.pk}/summary/")  # draws and caches the chart
 
-    # session, user, user permissions, group permissions, patient; the plans; contributing factors;
+    # session, user, user permissions, group permissions, patient; the access log insert; the plans; contributing factors;
     # the analytes with result counts; the latest results per analyte (the charts are images of their
     # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the user's roles (menu); the rendered trend section (cache read).
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -257,7 +257,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
     # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
-    with django_assert_num_queries(20):
+    with django_assert_num_queries(21):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
 
@@ -386,8 +386,8 @@ def test_chart_image_query_count_does_not_grow_with_results(
     clinician_client.get(f"/patients/{patient.pk}/charts/k.svg")  # draws and caches the chart
 
     # session, user, user permissions, group permissions, patient; the analyte with its result count and
-    # newest change; the cache read.
-    with django_assert_num_queries(7):
+    # newest change; the cache read; the access log insert.
+    with django_assert_num_queries(8):
         response = clinician_client.get(f"/patients/{patient.pk}/charts/k.svg")
 
     assert response.status_code == 200

@@ -312,9 +312,9 @@ def test_finding_page_query_count_does_not_grow(
             by=clinician,
         )
     # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
-    # results, analytes, topic and rule, 6 its plans with owners and analytes, 7 its history with users,
-    # 8 the user's roles for the navigation bar.
-    with django_assert_num_queries(8):
+    # results, analytes, topic and rule, 6 the access log insert, 7 its plans with owners and analytes,
+    # 8 its history with users, 9 the user's roles for the navigation bar.
+    with django_assert_num_queries(9):
         response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
     assert len(response.context["finding"].plans.all()) == size
 

@@ -190,20 +190,20 @@ def test_patient_page_query_count_does_not_grow(clinician_client, patient, recor
     add(five, 2)
     assert Result.objects.count() == 10
     clinician_client.get(url)
-    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 panel count,
-    # 7 the page of panels with who entered them, 8 their results with analytes (one prefetch),
-    # 9 findings (guidance; every value here is normal, so there are no topics or plans to fetch:
-    # tests/test_guidance_views.py counts those), 10 analytes with result counts and newest change,
-    # 11 the rendered trend section (cache read; the charts are images of their own URL), 12 the user's
-    # roles (base.html), 13 contributing factors (header). No session write: the idle expiry moves on at
+    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 the access log insert,
+    # 7 panel count, 8 the page of panels with who entered them, 9 their results with analytes (one
+    # prefetch), 10 findings (guidance; every value here is normal, so there are no topics or plans to
+    # fetch: tests/test_guidance_views.py counts those), 11 analytes with result counts and newest change,
+    # 12 the rendered trend section (cache read; the charts are images of their own URL), 13 the user's
+    # roles (base.html), 14 contributing factors (header). No session write: the idle expiry moves on at
     # most once a minute (tests/test_sessions.py).
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         clinician_client.get(url)
     add(nine, 54)  # 10 + 54 × 9 + 4 = 500
     add({"k": ("5.0", "mmol/L"), "mg": ("1.8", "mg/dL"), "ca": ("9.1", "mg/dL"), "ck": ("90", "U/L")}, 1)
     assert Result.objects.count() == 500
     clinician_client.get(url)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         clinician_client.get(url)
 
 
