@@ -55,8 +55,11 @@ def _canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) ->
     return canonical
 
 
-def _interpret_into(result: Result, patient: Patient) -> None:
-    """Set the canonical value, the range applied (link and snapshot) and the flag on `result`."""
+def interpret_result(result: Result, patient: Patient) -> None:
+    """Set the range applied (link and snapshot of its limits) and the flag on `result`, from its canonical
+    value, analyte and collection time. Saves nothing and reads `result.analyte.ranges.all()`: prefetch
+    "ranges" when interpreting several results. Public because the synthetic data generator interprets
+    its synthetic results with it, so they follow the same rules as recorded ones."""
     range_ = range_for(patient, result.analyte, result.collected_at)
     result.reference_range = range_
     if range_ is None:
@@ -123,7 +126,7 @@ def record_panel(
             value=_canonical_or_refuse(analyte, entry.value, entry.unit),
             updated_by=by,
         )
-        _interpret_into(result, patient)
+        interpret_result(result, patient)
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
@@ -142,7 +145,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = _canonical_or_refuse(result.analyte, value, unit)
-    _interpret_into(result, result.patient)
+    interpret_result(result, result.patient)
     result.status = Result.Status.CORRECTED
     result.status_reason = reason.strip()
     result.updated_by = by
