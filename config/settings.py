@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "patients",
     "labs",
     "guidance",
+    "benchmarks",  # manage.py generate_data, for make bench; above the domain apps it fills
 ]
 
 MIDDLEWARE = [

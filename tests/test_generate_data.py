@@ -1,4 +1,4 @@
-"""manage.py generate_data: deterministic, the counts asked for, a small run's rows as written
+"""manage.py generate_data (benchmarks): deterministic, the counts asked for, a small run's rows as written
 out here, and built by the services' own interpretation and finding functions."""
 
 import datetime
@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from guidance.management.commands.generate_data import copy_text
+from benchmarks.management.commands.generate_data import copy_text
 from guidance.models import Finding, FollowUpPlan, Rule
 from labs.interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS
 from labs.models import Panel, ReferenceRange, Result
