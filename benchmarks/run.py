@@ -3,8 +3,9 @@
     make bench            (or: .venv/bin/python benchmarks/run.py)
 
 1. Uses the database BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/myolab_bench),
-   creating it if missing, migrates it, loads the guidance content and fills it with `generate_data` (50,000 patients × 40 results,
-   plus one patient with 1,000 results) unless that data set is already there.
+   creating it if missing, migrates it, loads the guidance content and fills it with `manage.py generate_data` (this folder's
+   management/commands/generate_data.py: 50,000 patients × 40 results, plus one patient with 1,000
+   results) unless that data set is already there.
 2. Starts gunicorn (2 sync workers, DEBUG off, a fresh SECRET_KEY, plain HTTP) on 127.0.0.1:BENCH_PORT.
 3. Logs in eight clinicians (one bench account, eight sessions) through the login form.
 4. Drives each page with wrk: eight connections, one per session, each sending its next request as soon

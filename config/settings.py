@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "labs",
     "guidance",
     "exports",
+    "benchmarks",  # manage.py generate_data, for make bench; above the domain apps it fills
 ]
 
 MIDDLEWARE = [

@@ -14,13 +14,13 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
-from labs.derived import derived_for_panel
 from labs.models import Analyte, AnalyteUnit, Panel, Result
-from labs.services import Entry, canonical_or_refuse, interpret_into
+from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import touch_patient
 
-from .models import ActionType, Finding, FollowUpPlan, Rule, Severity
+from .findings import build_finding
+from .models import ActionType, Finding, FollowUpPlan, Rule
 from .rules import match_rules
 
 # --- results ---------------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def record_results(
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
             updated_by=by,
         )
-        interpret_into(result, patient)
+        interpret_result(result, patient)
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
@@ -105,7 +105,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)
-    interpret_into(result, result.patient)
+    interpret_result(result, result.patient)
     result.status = Result.Status.CORRECTED
     result.status_reason = reason.strip()
     result.updated_by = by
@@ -176,20 +176,7 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_change_reason="resolved",
         )
     factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    opened = [
-        Finding(
-            patient=panel.patient,
-            result=match.result,
-            partner_result=match.partner,
-            rule=match.rule,
-            topic_id=match.rule.topic_id if match.rule else None,
-            severity=finding_severity(match),
-            critical=match.result.is_critical,
-            summary=finding_summary(match, factor_names),
-            created_at=now,
-        )
-        for match in wanted.values()
-    ]
+    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
     for finding in opened:
         _check_built(finding)
     if opened:
@@ -198,41 +185,6 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
 
 def _pk(obj):
     return obj.pk if obj is not None else None
-
-
-def finding_severity(match) -> str:
-    """A finding's severity: urgent for a critical result, otherwise the rule's. Public because
-    generate_data makes its synthetic findings read exactly like the ones this module opens."""
-    if match.result.is_critical:
-        return Severity.URGENT
-    return match.rule.severity if match.rule else Severity.ROUTINE
-
-
-def finding_summary(match, factor_names: dict) -> str:
-    """The finding's one-paragraph summary: the value(s), the rule's text, derived values of a pair,
-    and the patient's contributing factors that bear on the rule."""
-    result = match.result
-    value = f"{result.analyte.name} {result.display_value} {result.analyte.canonical_unit}"
-    if match.partner is not None:
-        partner = match.partner
-        value += f" with {partner.analyte.name.lower()} {partner.display_value} {partner.analyte.canonical_unit}"
-    if match.rule is None:
-        return (
-            f"{value}, {result.get_flag_display().lower()}: no guidance rule covers this result; "
-            "review it with the full clinical picture."
-        )
-    text = f"{value}. {match.rule.summary}"
-    if match.partner is not None:
-        # What the pair of results works out to (e.g. albumin-corrected calcium), so the finding says it.
-        for derived in derived_for_panel([result, match.partner]):
-            flag = derived.flag.label.lower()
-            text += (
-                f" {derived.name}: {derived.value} {derived.unit} ({flag}, range {derived.range_text}). {derived.note}"
-            )
-    named = [factor_names[f.pk] for f in match.rule.relevant_factors.all() if f.pk in factor_names]
-    if named:
-        text += f" Recorded for this patient and relevant here: {', '.join(named)}."
-    return text
 
 
 def _meet_repeat_plans(panel: Panel, results: list[Result], *, by) -> None:

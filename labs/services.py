@@ -57,8 +57,11 @@ def canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> 
     return canonical
 
 
-def interpret_into(result: Result, patient: Patient) -> None:
-    """Set the canonical value, the range applied (link and snapshot) and the flag on `result`."""
+def interpret_result(result: Result, patient: Patient) -> None:
+    """Set the range applied (link and snapshot of its limits) and the flag on `result`, from its canonical
+    value, analyte and collection time. Saves nothing and reads `result.analyte.ranges.all()`: prefetch
+    "ranges" when interpreting several results. Public because the synthetic data generator interprets
+    its synthetic results with it, so they follow the same rules as recorded ones."""
     range_ = range_for(patient, result.analyte, result.collected_at)
     result.reference_range = range_
     if range_ is None:

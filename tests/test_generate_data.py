@@ -1,5 +1,5 @@
-"""manage.py generate_data: deterministic, the counts asked for, and every row interpreted and matched
-exactly as the services would have done it."""
+"""manage.py generate_data (benchmarks): deterministic, the counts asked for, a small run's rows as written
+out here, and built by the services' own interpretation and finding functions."""
 
 import datetime
 import io
@@ -11,12 +11,10 @@ from django.core.management.base import CommandError
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from guidance.management.commands.generate_data import copy_text
+from benchmarks.management.commands.generate_data import copy_text
 from guidance.models import Finding, FollowUpPlan, Rule
-from guidance.rules import match_rules
-from labs.interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, interpret, to_canonical
-from labs.models import AnalyteUnit, Panel, Result
-from labs.services import range_for
+from labs.interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS
+from labs.models import Panel, ReferenceRange, Result
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db
@@ -30,19 +28,21 @@ def generate(*args):
     return out.getvalue()
 
 
+def result_rows(*fields):
+    return list(Result.objects.order_by("patient__mrn", "collected_at", "analyte__sort_order").values_list(*fields))
+
+
 def snapshot():
-    return list(
-        Result.objects.order_by("patient__mrn", "collected_at", "analyte__code").values_list(
-            "patient__mrn",
-            "patient__date_of_birth",
-            "patient__sex",
-            "analyte__code",
-            "collected_at",
-            "value_entered",
-            "unit_entered",
-            "flag",
-            "status",
-        )
+    return result_rows(
+        "patient__mrn",
+        "patient__date_of_birth",
+        "patient__sex",
+        "analyte__code",
+        "collected_at",
+        "value_entered",
+        "unit_entered",
+        "flag",
+        "status",
     )
 
 
@@ -85,39 +85,108 @@ def test_counts_and_the_long_history_patient():
     assert long.age_on(first.date()) >= 18
 
 
-def test_every_result_is_interpreted_as_labs_services_does():
-    generate("--patients", "40", "--results-per-patient", "20", "--seed", "6")
-    factors = {(u.analyte_id, u.unit): u.factor for u in AnalyteUnit.objects.all()}
-    results = Result.objects.select_related("patient", "analyte").prefetch_related("analyte__ranges")
-    assert results.count() == 800
-    for result in results:
-        range_ = range_for(result.patient, result.analyte, result.collected_at)
-        assert result.reference_range_id == (range_.pk if range_ else None)
-        assert result.flag == interpret(result.value, range_.limits if range_ else None)
-        assert result.value == to_canonical(result.value_entered, factors[(result.analyte_id, result.unit_entered)])
-        if range_:
-            assert (result.range_low, result.range_high) == (range_.normal_low, range_.normal_high)
-            assert (result.range_critical_low, result.range_critical_high) == (
-                range_.critical_low,
-                range_.critical_high,
-            )
-        result.full_clean()  # the model's own checks, constraints included
+# Seed 2558, 2 patients × 6 results, ending 30 Jun 2026: every row below was checked by hand against the
+# default ranges (labs/migrations/0002: calcium by age band, CK by sex and none for sex unknown) and the
+# rules (guidance/migrations/0003) the migrations load.
+SMALL_RUN = ("--patients", "2", "--results-per-patient", "6", "--seed", "2558")
 
 
-def test_findings_are_what_the_rules_call_for_in_valid_states():
+def finding_rows():
+    return sorted(
+        Finding.objects.values_list(
+            "patient__mrn",
+            "result__analyte__code",
+            "rule__code",
+            "partner_result__analyte__code",
+            "severity",
+            "critical",
+            "status",
+        )
+    )
+
+
+def test_a_small_run_row_by_row():
+    output = generate(*SMALL_RUN)
+    D = Decimal
+    # S2558-000000: male, 79 on 23 Sep 2024 (older-age). S2558-000001: sex unknown, 63 then 65 and 68
+    # (limited-sun, ckd, older-age).
+    assert list(Patient.objects.order_by("mrn").values_list("mrn", "sex", "date_of_birth")) == [
+        ("S2558-000000", "male", datetime.date(1945, 7, 27)),
+        ("S2558-000001", "unknown", datetime.date(1958, 6, 25)),
+    ]
+    any_adult = ("", 18)  # the range for any sex from 18
+    calcium_60_and_over = (D("8.8"), D("10.2"), D("6.6"), D("12.9"), "", 60)
+    assert result_rows(
+        "patient__mrn",
+        "analyte__code",
+        "value_entered",
+        "unit_entered",
+        "value",
+        "flag",
+        "range_low",
+        "range_high",
+        "range_critical_low",
+        "range_critical_high",
+        "reference_range__sex",
+        "reference_range__age_min_years",
+    ) == [
+        ("S2558-000000", "vitd25", D("30.5"), "ng/mL", D("30.5"), "N", D(20), D(80), None, None, *any_adult),
+        ("S2558-000000", "mg", D("1.66"), "mg/dL", D("1.66"), "L", D("1.7"), D("2.6"), D(1), D("4.9"), *any_adult),
+        # 1.59 mmol/L × 4.008 = 6.37272 → 6.3727 mg/dL, below the critical 6.6 of the 60-and-over band.
+        ("S2558-000000", "ca", D("1.59"), "mmol/L", D("6.3727"), "LL", *calcium_60_and_over),
+        ("S2558-000000", "k", D("4.34"), "mmol/L", D("4.34"), "N", D("3.5"), D("5.2"), D("2.8"), D("6.2"), *any_adult),
+        # 3.43 ukat/L × 60 = 205.8 U/L, inside the male range 39–308.
+        ("S2558-000000", "ck", D("3.43"), "ukat/L", D("205.8"), "N", D(39), D(308), None, None, "male", 18),
+        ("S2558-000000", "alb", D("4.8"), "g/dL", D("4.8"), "N", D("3.5"), D(5), None, None, *any_adult),
+        ("S2558-000001", "mg", D("2.29"), "mg/dL", D("2.29"), "N", D("1.7"), D("2.6"), D(1), D("4.9"), *any_adult),
+        ("S2558-000001", "ca", D("9.62"), "mg/dL", D("9.62"), "N", *calcium_60_and_over),
+        ("S2558-000001", "k", D("3.18"), "mmol/L", D("3.18"), "L", D("3.5"), D("5.2"), D("2.8"), D("6.2"), *any_adult),
+        ("S2558-000001", "alb", D("4.1"), "g/dL", D("4.1"), "N", D("3.5"), D(5), None, None, *any_adult),
+        # CK has ranges for men and women only: sex unknown gets no range.
+        ("S2558-000001", "ck", D(56), "U/L", D(56), "NR", None, None, None, None, None, None),
+        ("S2558-000001", "ck", D("1.45"), "ukat/L", D(87), "NR", None, None, None, None, None, None),
+    ]
+    assert finding_rows() == [
+        ("S2558-000000", "ca", "calcium-low", None, "urgent", True, "follow-up-planned"),  # critical: urgent
+        ("S2558-000000", "mg", "magnesium-low", None, "routine", False, "follow-up-planned"),
+        ("S2558-000000", "mg", "magnesium-low-with-calcium-low", "ca", "prompt", False, "follow-up-planned"),
+        ("S2558-000001", "k", "potassium-low", None, "prompt", False, "resolved"),
+    ]
+    magnesium = Finding.objects.get(rule__code="magnesium-low")
+    assert magnesium.summary.startswith("Magnesium 1.66 mg/dL. Low magnesium: ")
+    assert magnesium.summary.endswith(" Recorded for this patient and relevant here: Older age.")
+    pattern = Finding.objects.get(rule__code="magnesium-low-with-calcium-low")
+    assert pattern.summary.startswith("Magnesium 1.66 mg/dL with calcium, total 6.4 mg/dL. Low magnesium with low")
+    assert FollowUpPlan.objects.count() == 3
+    # 2 patients, 4 factor links, 4 panels, 12 results, 4 findings, 3 plans.
+    assert "Done: 29 rows" in output
+
+
+def test_generated_data_follows_the_ranges_and_rules_in_the_database():
+    """The generator interprets and builds findings with the services' own functions, so editing a range or
+    a rule changes what it generates (the same seed as test_a_small_run_row_by_row)."""
+    ReferenceRange.objects.filter(analyte__code="k").update(normal_low=Decimal("3.1"))
+    Rule.objects.filter(code="magnesium-low").update(severity="urgent", summary="Edited by the test.")
+    generate(*SMALL_RUN)
+    potassium = Result.objects.get(patient__mrn="S2558-000001", analyte__code="k")
+    assert (potassium.value, potassium.flag, potassium.range_low) == (Decimal("3.18"), "N", Decimal("3.1"))
+    assert not Finding.objects.filter(rule__code="potassium-low").exists()
+    magnesium = Finding.objects.get(rule__code="magnesium-low")
+    assert magnesium.severity == "urgent"
+    assert (
+        magnesium.summary
+        == "Magnesium 1.66 mg/dL. Edited by the test. Recorded for this patient and relevant here: Older age."
+    )
+
+
+def test_every_row_is_valid():
     generate("--patients", "60", "--results-per-patient", "20", "--seed", "7")
-    rules = list(Rule.objects.filter(active=True))
-    expected, actual = set(), set()
-    for panel in Panel.objects.prefetch_related("results"):
-        valid = [result for result in panel.results.all() if result.status != Result.Status.ENTERED_IN_ERROR]
-        for match in match_rules(valid, rules):
-            expected.add((match.result.pk, match.rule.pk if match.rule else None, getattr(match.partner, "pk", None)))
-    for finding in Finding.objects.all():
-        actual.add((finding.result_id, finding.rule_id, finding.partner_result_id))
+    for result in Result.objects.select_related("analyte", "reference_range"):
+        result.full_clean()  # the model's own checks, constraints included
+    for finding in Finding.objects.select_related("result"):
         assert finding.patient_id == finding.result.patient_id
         assert finding.critical == (finding.result.flag in CRITICAL_FLAGS)
         finding.full_clean()
-    assert expected and actual == expected
     for plan in FollowUpPlan.objects.select_related("finding"):
         assert plan.finding.status == Finding.Status.FOLLOW_UP_PLANNED
         plan.full_clean()

@@ -6,9 +6,10 @@ Patients have plausible ages (mostly adults 18–95, a few children, who have no
 and contributing factors; panels are spread over several years; values follow per-analyte
 distributions (log-normal for CK and vitamin D) with about one result in eight abnormal and a few
 critical, more often where a contributing factor explains it (diuretics → low potassium and magnesium,
-statins → raised CK…). Every result is interpreted as labs.services does it: the same range_for() on
-the same reference ranges, loaded once, and the same interpret(); every finding is the one
-guidance.rules.match_rules() calls for, reviewed as far as a clinic would have got by now.
+statins → raised CK…). Every result is interpreted by labs.services.interpret_result on the reference
+ranges (loaded once), and every finding is the one guidance.rules.match_rules() calls for, built by
+guidance.findings.build_finding: the functions the services use, so a change to the rules changes the
+generated data too. The findings are then reviewed as far as a clinic would have got by now.
 
 The same seed gives the same rows. Each chunk of patients is written in one transaction, with COPY on
 PostgreSQL and bulk_create elsewhere, so a stopped run leaves whole patients. Bulk writes skip
@@ -29,12 +30,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from guidance.findings import build_finding
 from guidance.models import ActionType, Finding, FollowUpPlan, Rule
 from guidance.rules import match_rules
-from guidance.services import finding_severity, finding_summary
-from labs.interpretation import interpret, to_canonical
+from labs.interpretation import to_canonical
 from labs.models import Analyte, Panel, Result
-from labs.services import range_for
+from labs.services import interpret_result
 from patients.models import ContributingFactor, Patient
 
 CHUNK_PATIENTS = 500
@@ -217,11 +218,9 @@ class Command(BaseCommand):
 
 @dataclass
 class Review:
-    """A finding as guidance.services would have opened it, the results it is about, and its plan if any."""
+    """A finding as guidance.services would have opened it (its results not saved yet), and its plan if any."""
 
     finding: Finding
-    result: Result
-    partner: Result | None
     plan: FollowUpPlan | None
 
 
@@ -253,7 +252,7 @@ class Generator:
         )
         self.by = synthetic_user()
         self.factors = {factor.code: factor for factor in ContributingFactor.objects.all()}
-        # The catalogue and every range version, loaded once; range_for() reads the prefetched ranges.
+        # The catalogue and every range version, loaded once; interpret_result() reads the prefetched ranges.
         self.analytes = {a.code: a for a in Analyte.objects.prefetch_related("ranges", "units")}
         self.units = {
             code: (
@@ -330,16 +329,8 @@ class Generator:
         valid = [result for result in results if result.status != Result.Status.ENTERED_IN_ERROR]
         reviews = []
         for match in match_rules(valid, self.rules):
-            finding = Finding(
-                rule=match.rule,
-                topic=match.rule.topic if match.rule else None,
-                severity=finding_severity(match),
-                critical=match.result.is_critical,
-                summary=finding_summary(match, factor_names),
-                created_at=panel.entered_at,
-            )
-            plan = self.review(finding, match, panel)
-            reviews.append(Review(finding, match.result, match.partner, plan))
+            finding = build_finding(match, factor_names=factor_names, opened_at=panel.entered_at)
+            reviews.append(Review(finding, self.review(finding, match, panel)))
         return reviews
 
     def review(self, finding, match, panel) -> FollowUpPlan | None:
@@ -394,32 +385,26 @@ class Generator:
         unit = rnd.choice(other_units) if other_units and rnd.random() < OTHER_UNIT_SHARE else canonical_unit
         value_entered = self.draw(code, patient.sex, factor_codes) / unit.factor
         value_entered = value_entered.quantize(Decimal(1).scaleb(-unit.decimal_places))
-        value = to_canonical(value_entered, unit.factor)
-        range_ = range_for(patient, analyte, collected)
         status, reason = Result.Status.FINAL, ""
         chance = rnd.random()
         if chance < ENTERED_IN_ERROR_SHARE:
             status, reason = Result.Status.ENTERED_IN_ERROR, "Haemolysed sample reported by the lab; result withdrawn."
         elif chance < ENTERED_IN_ERROR_SHARE + CORRECTED_SHARE:
             status, reason = Result.Status.CORRECTED, "Transcription error corrected against the lab report."
-        # Foreign keys by id: building millions of instances through the descriptors costs minutes.
-        return Result(
+        # The user by id: building millions of instances through the descriptors costs minutes.
+        result = Result(
             collected_at=collected,
             analyte=analyte,
             value_entered=value_entered,
             unit_entered=unit.unit,
-            value=value,
-            flag=interpret(value, range_.limits if range_ else None),
-            reference_range_id=range_.pk if range_ else None,
-            range_low=range_.normal_low if range_ else None,
-            range_high=range_.normal_high if range_ else None,
-            range_critical_low=range_.critical_low if range_ else None,
-            range_critical_high=range_.critical_high if range_ else None,
+            value=to_canonical(value_entered, unit.factor),
             status=status,
             status_reason=reason,
             updated_at=entered,
             updated_by_id=self.by.pk,
         )
+        interpret_result(result, patient)
+        return result
 
     def draw(self, code, sex, factor_codes) -> Decimal:
         """A value in the canonical unit, as a Decimal with the canonical precision."""
@@ -485,10 +470,10 @@ def write(plans: list[PatientPlan]) -> int:
             results.append(result)
     insert(Result, results)
     reviews = [review for panel_plan in panels for review in panel_plan.reviews]
-    for review in reviews:
-        review.finding.patient_id = review.result.patient_id
-        review.finding.result_id = review.result.pk
-        review.finding.partner_result_id = review.partner.pk if review.partner else None
+    for review in reviews:  # the findings were built before their results had ids
+        finding = review.finding
+        finding.patient_id, finding.result_id = finding.result.patient_id, finding.result.pk
+        finding.partner_result_id = finding.partner_result.pk if finding.partner_result else None
     insert(Finding, [review.finding for review in reviews])
     follow_ups = [review for review in reviews if review.plan]
     for review in follow_ups:
