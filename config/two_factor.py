@@ -245,6 +245,7 @@ def render_recovery_codes(request, codes):
     return render(request, "registration/recovery_codes.html", context)
 
 
+@never_cache  # the codes are shown once: no copy in any cache
 @require_POST
 def new_recovery_codes(request):
     """Replace the recovery codes, from a session signed in with the authenticator app."""
