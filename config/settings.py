@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS/JS as static files
     "axes",
+    # Two-factor sign-in: authenticator apps (TOTP) and recovery codes (static tokens).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "simple_history",
     "core",
     "patients",
@@ -57,9 +61,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the user verified when the session was signed in with a second factor (user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     # Every view needs a logged-in user unless it is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Sends an account that needs a second factor to set one up before any page (config/two_factor.py).
+    "config.two_factor.RequireSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires, so it sees the outcome of every login attempt.
@@ -138,6 +146,28 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- Two-factor sign-in (config/two_factor.py, django-otp) ---
+# Anyone with an authenticator app set up types its code after the password. Administrators (staff
+# status) must have one; clinicians too when TWO_FACTOR_REQUIRED_FOR_CLINICIANS is on.
+TWO_FACTOR_REQUIRED_FOR_CLINICIANS = env.bool("TWO_FACTOR_REQUIRED_FOR_CLINICIANS", default=False)
+# Only the local demo (the Makefile's DEMO_ENV) turns the administrators' requirement off.
+TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS = env.bool("TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS", default=True)
+if not TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS and not DEBUG:
+    raise ImproperlyConfigured(
+        "TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS=false is for the local demo only: it is refused with DEBUG off."
+    )
+# The name the authenticator app shows next to the account.
+OTP_TOTP_ISSUER = "Myolab"
+# One lock-out for passwords and codes: wrong codes count as failed logins in django-axes (above), so
+# django-otp's own growing delays are off; they would also refuse a right code typed just after a typo.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# The admin shows who has an authenticator app, never its secret key.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# axes records the posted form of a failed attempt; keep codes out of it, as it does passwords.
+AXES_SENSITIVE_PARAMETERS = ["code"]
+# --- end of two-factor sign-in ---
 
 # HTTPS hardening, on unless DEBUG is on; each can be turned off for a plain-HTTP deployment.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -6,18 +6,30 @@ the exports app's.
 """
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
+from config import two_factor
 from config.views import healthz
 from guidance import views as guidance_views
 
 admin.site.site_header = "Myolab administration"
 admin.site.site_title = "Myolab admin"
+# The admin's own login page would sign in on the password alone, skipping the code: it sends people to
+# ours, with their ?next=.
+admin.site.login = login_not_required(RedirectView.as_view(pattern_name="login", query_string=True))
 
 urlpatterns = [
     # The worklist is the home page after login.
     path("", guidance_views.worklist, name="home"),
-    path("", include("django.contrib.auth.urls")),
+    # Two-factor sign-in (config/two_factor.py): the password, then the code for an account with an app.
+    path("login/", two_factor.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", two_factor.login_code, name="login_code"),
+    path("account/two-factor/", two_factor.setup, name="two_factor_setup"),
+    path("account/two-factor/recovery-codes/", two_factor.new_recovery_codes, name="two_factor_recovery_codes"),
     path("", include("patients.urls")),
     path("", include("labs.urls")),
     path("", include("guidance.urls")),

@@ -72,5 +72,8 @@ ROLE_PERMISSIONS = {
         "guidance.view_followupplan",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
+        # Two-factor sign-in: see who has an authenticator app, and reset a lost one by deleting it.
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
     ],
 }

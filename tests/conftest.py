@@ -2,11 +2,16 @@
 `clinician`, `administrator` and the anonymous `client`; plus factories as fixtures."""
 
 import io
+import time
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connections
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from labs.models import Analyte
 from patients.roles import ADMINISTRATOR, CLINICIAN
@@ -35,6 +40,39 @@ def roles(db):
     return {group.name: group for group in Group.objects.all()}
 
 
+class SignedInClient(Client):
+    """A test client whose force_login signs in with both factors: when the user has an authenticator app,
+    the session is marked verified with it, as the code page does (tests/test_two_factor.py tests that page)."""
+
+    def force_login(self, user, backend=None):
+        super().force_login(user, backend)
+        app = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if app is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = app.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client():
+    return SignedInClient()
+
+
+def enrol_authenticator_app(user):
+    """Give the user a confirmed authenticator app with a random key (django_otp.oath.totp computes its codes)."""
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def app_code(device):
+    """The code the user's authenticator app shows now; or, if now's code was used already (each is
+    accepted once), the next 30 seconds' code, which the server accepts too."""
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    first_unused = device.t0 + (device.last_t + 1 - device.drift) * device.step
+    totp.time = max(time.time(), first_unused)
+    return f"{totp.token():06d}"
+
+
 @pytest.fixture
 def clinician(roles):
     user = UserFactory(username="alice", first_name="Alice", last_name="Clinician")
@@ -51,8 +89,10 @@ def other_clinician(roles):
 
 @pytest.fixture
 def administrator(roles):
+    """Bob, staff and in the Administrator role, with the authenticator app every administrator must have."""
     user = UserFactory(username="bob", first_name="Bob", last_name="Admin", is_staff=True)
     user.groups.add(roles[ADMINISTRATOR])
+    enrol_authenticator_app(user)
     return user
 
 

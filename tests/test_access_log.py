@@ -15,6 +15,7 @@ from labs.models import Result
 from patients.models import AccessLogEntry
 from patients.services import client_ip, log_access
 
+from .conftest import enrol_authenticator_app
 from .factories import UserFactory
 
 What = AccessLogEntry.What
@@ -230,7 +231,9 @@ def test_the_admin_cannot_add_change_or_delete(admin_client_, entry):
 
 
 def test_a_superuser_cannot_change_or_delete_either(client, entry):
-    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    enrol_authenticator_app(root)  # staff sign in with a second factor
+    client.force_login(root)
     base = "/admin/patients/accesslogentry/"
 
     assert client.get(f"{base}add/").status_code == 403
@@ -272,6 +275,7 @@ def test_the_patient_admin_page_shows_who_viewed(admin_client_, clinician, patie
 
 def test_who_viewed_is_shown_only_to_those_who_may_read_the_log(client, patient, roles):
     staff = UserFactory(username="erin", is_staff=True)
+    enrol_authenticator_app(staff)
     staff.user_permissions.add(Permission.objects.get(codename="view_patient"))
     client.force_login(staff)
 
@@ -365,6 +369,7 @@ def test_a_year_with_a_leap_day_is_allowed(admin_client_):
 
 def test_export_needs_the_view_permission(client, clinician, roles):
     staff_without = UserFactory(username="frank", is_staff=True)
+    enrol_authenticator_app(staff_without)
 
     client.force_login(clinician)  # not staff: the admin sends them to its login
     assert client.get(EXPORT + "?start=2026-01-01&end=2026-01-31").status_code == 302

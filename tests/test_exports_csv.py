@@ -238,10 +238,11 @@ def test_cohort_csv_query_count_does_not_grow_with_results(
     record_series(patient, clinician, "k", ["4.0"] * (2 + extra_days), "mmol/L", step_days=1)
     client.force_login(administrator)
 
-    # session, user, user permissions, group permissions; the access log insert;
+    # session, user, the authenticator app the session was signed in with (two-factor sign-in),
+    # user permissions, group permissions; the access log insert;
     # the export log: savepoint, user exists, savepoint, constraint check, release, insert, release;
     # then, while streaming, the results in one query.
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = client.get("/exports/cohort.csv?from=2026-01-01&to=2026-12-31")
         rows = read_csv(response)
 

@@ -17,6 +17,9 @@ Journeys covered:
     entered in error; the old value stays in the history and both findings are resolved.
   - test_administrator_journey.py: users, a patient's history; a new reference range version that only
     later results use.
+  - test_two_factor_journey.py: an administrator's first sign-in sets up an authenticator app (QR code
+    and key; a wrong code refused first), saves the recovery codes, then signs in with the app's code
+    and, another time, with a recovery code, which then no longer works.
   - test_anonymous_journey.py: every main page (including results, findings and plans) asks for a
     login; repeated wrong passwords lock the account.
   - test_followup_journey.py: a repeat potassium entered after its repeat-test plan is made shows
@@ -39,7 +42,10 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import sync_playwright
+
+from ..conftest import app_code
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own browser download does not work here.
 CHROMIUM_ARGS = [
@@ -102,12 +108,25 @@ def page(browser, live_server, django_db_serialized_rollback):
 
 
 def log_in(page, username, password=PASSWORD):
-    """Log in through the login form, the way a person does, and wait for the next page."""
+    """Log in through the login form, the way a person does, and wait for the next page.
+
+    A user with an authenticator app (every administrator, tests/conftest.py) is then asked for its code:
+    this types the code the app would show, computed from the device's key as the phone does.
+    """
     if not page.url.split("?")[0].endswith("/login/"):
         page.goto("/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    if page.url.split("?")[0].endswith("/login/code/"):
+        enter_code(page, app_code(TOTPDevice.objects.get(user__username=username, confirmed=True)))
+
+
+def enter_code(page, code):
+    """Type a code on the code page and sign in."""
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
 
 
