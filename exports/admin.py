@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
+
 from .models import PatientExport
 
 
 @admin.register(PatientExport)
-class PatientExportAdmin(admin.ModelAdmin):
+class PatientExportAdmin(ReadOnlyAdmin):
     """The export log: administrators read it; nobody adds, edits or deletes a row."""
 
     list_display = ["created_at", "user", "patient", "format", "detail"]
@@ -12,12 +14,3 @@ class PatientExportAdmin(admin.ModelAdmin):
     search_fields = ["patient__mrn", "patient__family_name", "user__username", "detail"]
     list_select_related = ["user", "patient"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

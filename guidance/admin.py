@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from core.admin import NoDeleteAdmin
+from core.admin import NoDeleteAdmin, ReadOnlyAdmin
 
 from .models import Finding, FollowUpPlan, Rule, Topic
 
@@ -53,18 +53,12 @@ class RuleAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     ]
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
+class ReviewRecordAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     """Findings and plans change only through the clinician pages (which enforce the review rules)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Finding)
-class FindingAdmin(ReadOnlyAdmin):
+class FindingAdmin(ReviewRecordAdmin):
     list_display = ["id", "patient", "result", "topic", "severity", "critical", "status", "created_at"]
     list_filter = ["status", "severity", "critical", "topic"]
     list_select_related = ["patient", "result__analyte", "topic"]
@@ -72,7 +66,7 @@ class FindingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FollowUpPlan)
-class FollowUpPlanAdmin(ReadOnlyAdmin):
+class FollowUpPlanAdmin(ReviewRecordAdmin):
     list_display = ["id", "patient", "action_type", "due_date", "owner", "status", "met_result", "version"]
     list_filter = ["status", "action_type"]
     list_select_related = ["patient", "owner", "met_result__analyte"]

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from core import spreadsheet
-from core.admin import NoDeleteAdmin
+from core.admin import NoDeleteAdmin, ReadOnlyAdmin
 
 from . import services
 from .models import AccessLogEntry, ContributingFactor, Patient
@@ -202,7 +202,7 @@ def access_log_csv_lines(rows):
 
 
 @admin.register(AccessLogEntry)
-class AccessLogEntryAdmin(admin.ModelAdmin):
+class AccessLogEntryAdmin(ReadOnlyAdmin):
     """The access log: administrators read it and export a period; nobody adds, edits or deletes a row."""
 
     list_display = ["accessed_at", "user", "patient", "what", "client_ip", "path"]
@@ -211,15 +211,6 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     list_select_related = ["user", "patient"]
     # The log only grows: one count of the filtered rows a page, not a second one of every row.
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         export = path("export/", self.admin_site.admin_view(self.export_view), name="patients_accesslogentry_export")
