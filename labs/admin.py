@@ -5,17 +5,19 @@ creates a new version from the effective date the administrator enters (labs.ser
 and the results already interpreted keep the version they used.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
+from .forms import AsciiDigitsModelForm
 from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
 
 
 class NoDeleteAdmin(SimpleHistoryAdmin):
     """Catalogue entries and clinical records are deactivated or superseded, never deleted."""
+
+    form = AsciiDigitsModelForm
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -23,6 +25,7 @@ class NoDeleteAdmin(SimpleHistoryAdmin):
 
 class AnalyteUnitInline(admin.TabularInline):
     model = AnalyteUnit
+    form = AsciiDigitsModelForm
     extra = 0
     fields = ["unit", "factor", "decimal_places", "active", "ambiguous_low", "ambiguous_high", "ambiguous_with"]
 
@@ -43,7 +46,7 @@ class AnalyteAdmin(NoDeleteAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReferenceRangeForm(forms.ModelForm):
+class ReferenceRangeForm(AsciiDigitsModelForm):
     class Meta:
         model = ReferenceRange
         fields = [

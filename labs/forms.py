@@ -249,3 +249,28 @@ class EnteredInErrorForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", "Mark entered in error", css_class="btn-danger"))
+
+
+# The fields that turn what was typed into a number or a record's id.
+NUMBER_FIELDS = (forms.IntegerField, forms.DecimalField, forms.TypedChoiceField, forms.ModelChoiceField)
+
+
+class AsciiDigitsModelForm(forms.ModelForm):
+    """A ModelForm (the admin's) whose number fields and id choices take the digits 0–9 only.
+
+    Python's int() and Decimal() read the digits of every script, so Django's number fields accept
+    Arabic-Indic "٣٫٥" or full-width "３" and store 3.5 or 3 while the screen showed something else; an
+    id choice "٣" would pick record 3.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            if not isinstance(field, NUMBER_FIELDS) or name not in cleaned:
+                continue
+            typed = self[name].data
+            for text in typed if isinstance(typed, list | tuple) else [typed]:
+                if any(char.isdecimal() and not char.isascii() for char in str(text)):
+                    self.add_error(name, f"“{text}” has digits other than 0–9: type it with the digits 0–9.")
+                    break
+        return cleaned
