@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config.views import healthz
@@ -12,7 +13,10 @@ admin.site.site_title = "Myolab admin"
 urlpatterns = [
     # The worklist is the home page after login.
     path("", guidance_views.worklist, name="home"),
-    path("", include("django.contrib.auth.urls")),
+    # Only log in and out. Django's other auth URLs (password reset by e-mail, which any visitor may
+    # use, and password change) are not served: administrators set passwords (see the README).
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The patient page and the result writes need both labs and guidance, so the project composes them
     # here: guidance serves the page, and labs' write views call guidance's services, which save the
     # results and open or resolve findings in the same transaction. Listed before labs.urls, whose
@@ -37,3 +41,6 @@ urlpatterns = [
     # No trailing slash: SECURE_REDIRECT_EXEMPT matches "healthz" so load balancers can use plain HTTP.
     path("healthz", healthz, name="healthz"),
 ]
+
+# A lost database connection answers 503 with Retry-After instead of 500 (config/views.py).
+handler500 = "config.views.server_error"

@@ -68,7 +68,10 @@ ROLE_PERMISSIONS = {
         "guidance.change_rule",
         "guidance.view_finding",
         "guidance.view_followupplan",
+        # The login lock-out's records, read only (config/admin.py): failed-login counters, the log of
+        # every failed login, and the log of logins.
         "axes.view_accessattempt",
-        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
+        "axes.view_accesslog",
     ],
 }
