@@ -3,6 +3,7 @@ query counts, the stale-edit refusal and safe rendering of topic content."""
 
 import datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.template.loader import render_to_string
@@ -214,20 +215,27 @@ def test_bad_plan_input_names_the_field_and_saves_nothing(clinician_client, clin
     assert not FollowUpPlan.objects.exists()
 
 
-def test_due_date_from_a_year_ago_to_five_years_ahead(clinician_client, clinician, finding):
-    today = timezone.localdate()
-    earliest, latest = today.replace(year=today.year - 1), today.replace(year=today.year + 5)
+@pytest.mark.parametrize(
+    "today, earliest, latest",
+    [
+        (datetime.date(2026, 6, 15), datetime.date(2025, 6, 15), datetime.date(2031, 6, 15)),
+        # 29 February: a year ago and five years ahead have no such day, so the 28th.
+        (datetime.date(2028, 2, 29), datetime.date(2027, 2, 28), datetime.date(2033, 2, 28)),
+    ],
+)
+def test_due_date_from_a_year_ago_to_five_years_ahead(clinician_client, clinician, finding, today, earliest, latest):
     url = f"/guidance/findings/{finding.pk}/plans/new/"
     data = {"action_type": "other", "owner": clinician.pk}
     message = (
         f"is out of range: choose a date from {earliest:%d %b %Y} (a year ago) to {latest:%d %b %Y} (five years ahead)."
     )
-    for refused in (earliest - datetime.timedelta(days=1), latest + datetime.timedelta(days=1)):
-        response = clinician_client.post(url, {**data, "due_date": refused.isoformat()})
-        assert response.context["form"].errors["due_date"] == [f"Due date {refused.isoformat()} {message}"]
-    assert not FollowUpPlan.objects.exists()
-    for accepted in (earliest, latest):
-        assert clinician_client.post(url, {**data, "due_date": accepted.isoformat()}).status_code == 302
+    with mock.patch("guidance.forms.timezone.localdate", return_value=today):
+        for refused in (earliest - datetime.timedelta(days=1), latest + datetime.timedelta(days=1)):
+            response = clinician_client.post(url, {**data, "due_date": refused.isoformat()})
+            assert response.context["form"].errors["due_date"] == [f"Due date {refused.isoformat()} {message}"]
+        assert not FollowUpPlan.objects.exists()
+        for accepted in (earliest, latest):
+            assert clinician_client.post(url, {**data, "due_date": accepted.isoformat()}).status_code == 302
     assert sorted(FollowUpPlan.objects.values_list("due_date", flat=True)) == [earliest, latest]
 
 
