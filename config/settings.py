@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "simple_history",
     "core",
     "patients",
@@ -50,11 +51,17 @@ INSTALLED_APPS = [
     "guidance",
     "exports",
     "benchmarks",  # manage.py generate_data, for make bench; above the domain apps it fills
+    # The deployment's own code: config/admin.py shows the login lock-out records read-only.
+    "config",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Security headers and caching: see the "Security headers and caching" block below.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "config.security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Moves the idle expiry on at most once a minute (config/sessions.py).
     "config.sessions.RefreshIdleExpiryMiddleware",
@@ -121,11 +128,14 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# The password policy (the README's Security section lists it).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "config.validators.NoUsernameInPasswordValidator"},
+    {"NAME": "config.validators.NotOneRepeatedCharacterValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -137,15 +147,19 @@ SESSION_ENGINE = "config.sessions"
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Lock an account out after repeated failed logins (django-axes).
+# --- Login lock-out (django-axes) ---------------------------------------------------------------------
+# After repeated failed logins, that username is locked out *from that address*. Locking the username
+# alone would let anyone lock any clinician out by typing wrong passwords for her; locking the address
+# alone would lock a whole clinic out, since its workstations usually share one public address.
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-# Lock the account, not the address: a clinic's workstations usually share one public IP, and an
-# address lock-out after five typos would lock the whole clinic out. axes warns about this (W006).
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Every failed login is also kept in a log (AccessFailureLog; AccessAttempt is only the counter, reset
+# by a successful login). These records are evidence: config/admin.py shows them read-only, no delete.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False
 
 # --- Two-factor sign-in (config/two_factor.py, django-otp) ---
 # Anyone with an authenticator app set up types its code after the password. Administrators (staff
@@ -178,8 +192,46 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The lock-out's address is the client's, not the proxy's (core/http.py says why).
+    AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
+
+# --- Security headers and caching ----------------------------------------------------------------------
+# Content-Security-Policy (django-csp): scripts, styles, fonts and images only from Myolab's own static
+# files, nothing inline (no <script> blocks, event-handler attributes or style="" in the templates), so
+# injected markup cannot run. Images may also be data: URIs, which Bootstrap's CSS uses for its icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # One inline style attribute is allowed, by its hash: "border-top: 0" in django-simple-history's
+        # history page (simple_history/object_history_list.html); any other style="" is refused.
+        "style-src-attr": ["'unsafe-hashes'", "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (django-permissions-policy): no page needs a device or sensor, so none may ask.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in [
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    ]
+}
+# Cache-Control: no-store on every response the app renders: config.security.NoStoreMiddleware.
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/London")

@@ -24,6 +24,8 @@ admin.site.login = login_not_required(RedirectView.as_view(pattern_name="login",
 urlpatterns = [
     # The worklist is the home page after login.
     path("", guidance_views.worklist, name="home"),
+    # Only these sign-in routes: Django's other auth URLs (password reset by e-mail, which any visitor
+    # may use, and password change) are not served; administrators set passwords (see the README).
     # Two-factor sign-in (config/two_factor.py): the password, then the code for an account with an app.
     path("login/", two_factor.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -38,3 +40,6 @@ urlpatterns = [
     # No trailing slash: SECURE_REDIRECT_EXEMPT matches "healthz" so load balancers can use plain HTTP.
     path("healthz", healthz, name="healthz"),
 ]
+
+# A lost database connection answers 503 with Retry-After instead of 500 (config/views.py).
+handler500 = "config.views.server_error"

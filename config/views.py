@@ -1,11 +1,14 @@
 """Views that belong to the deployment, not to a domain app."""
 
 import logging
+import sys
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -42,3 +45,21 @@ def healthz(request):
         logger.error("Health check: migrations are not applied (run manage.py migrate)")
         return JsonResponse({"status": "error", "database": "ok", "migrations": "unapplied"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok", "migrations": "applied"})
+
+
+# How long a browser or load balancer is asked to wait before trying again while the database is away.
+RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request):
+    """handler500: a lost database connection is a 503 ("try again soon"), any other error a 500.
+
+    Django calls this for an error raised anywhere in the request, middleware included (the session and
+    user are read in middleware, before any view), while the exception is being handled, so it is in
+    sys.exc_info(). Both pages are plain templates that read nothing from the database.
+    """
+    error = sys.exc_info()[1]
+    if isinstance(error, (OperationalError, InterfaceError)):
+        body = loader.get_template("503.html").render()
+        return HttpResponse(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return defaults.server_error(request)

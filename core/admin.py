@@ -1,8 +1,13 @@
 from django.contrib import admin
 
+from .forms import AsciiDigitsModelForm
+
 
 class NoDeleteAdmin(admin.ModelAdmin):
-    """Clinical records and catalogue entries are deactivated, never deleted."""
+    """Clinical records and catalogue entries are deactivated, never deleted; number fields and id
+    choices take the digits 0–9 only (AsciiDigitsModelForm)."""
+
+    form = AsciiDigitsModelForm
 
     def has_delete_permission(self, request, obj=None):
         return False

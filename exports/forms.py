@@ -7,6 +7,13 @@ from django.utils import timezone
 
 # A cohort export may cover this many days at most: wider ones are split by the administrator.
 MAX_COHORT_DAYS = 3660
+# The dates a cohort range may use: no result was collected before 1900, and none after today (a range
+# may reach into next year, so "to the end of the year" works).
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+
+
+def latest_date():
+    return datetime.date(timezone.localdate().year + 1, 12, 31)
 
 
 class CohortExportForm(forms.Form):
@@ -34,6 +41,14 @@ class CohortExportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        latest = latest_date()
+        for name in ("from", "to"):
+            day = data.get(name)
+            if day and not EARLIEST_DATE <= day <= latest:
+                self.add_error(
+                    name,
+                    f"{day.isoformat()} is out of range: choose a date from {EARLIEST_DATE:%d %b %Y} to {latest:%d %b %Y}.",
+                )
         start, end = data.get("from"), data.get("to")
         if start and end:
             if end < start:

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Q
+from django.utils import timezone
 
 from core.text import display_name
 from labs.models import Analyte
@@ -70,6 +71,21 @@ class OwnerChoiceField(forms.ModelChoiceField):
         return display_name(user)
 
 
+# A follow-up is due from a year ago (a plan written up late) to five years ahead (a slow recheck).
+DUE_DATE_YEARS_BACK = 1
+DUE_DATE_YEARS_AHEAD = 5
+
+
+def due_date_bounds(today):
+    def years_from_today(years):
+        try:
+            return today.replace(year=today.year + years)
+        except ValueError:  # 29 February in a year without one
+            return today.replace(year=today.year + years, day=28)
+
+    return years_from_today(-DUE_DATE_YEARS_BACK), years_from_today(DUE_DATE_YEARS_AHEAD)
+
+
 class PlanForm(forms.Form):
     action_type = forms.ChoiceField(
         label="Action",
@@ -100,6 +116,19 @@ class PlanForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = plan_owners()
         self.helper = _helper(submit_label)
+
+    def clean_due_date(self):
+        due = self.cleaned_data["due_date"]
+        # Editing a plan keeps its due date, however old, unless the user changes it.
+        if due == self.initial.get("due_date"):
+            return due
+        earliest, latest = due_date_bounds(timezone.localdate())
+        if not earliest <= due <= latest:
+            raise forms.ValidationError(
+                f"Due date {due.isoformat()} is out of range: choose a date from {earliest:%d %b %Y} "
+                f"(a year ago) to {latest:%d %b %Y} (five years ahead)."
+            )
+        return due
 
     def clean(self):
         data = super().clean()

@@ -5,14 +5,13 @@ creates a new version from the effective date the administrator enters (labs.ser
 and the results already interpreted keep the version they used.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import NoDeleteAdmin
-from core.forms import add_service_errors
+from core.forms import AsciiDigitsModelForm, add_service_errors
 
 from . import services
 from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
@@ -20,6 +19,7 @@ from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
 
 class AnalyteUnitInline(admin.TabularInline):
     model = AnalyteUnit
+    form = AsciiDigitsModelForm
     extra = 0
     fields = ["unit", "factor", "decimal_places", "active", "ambiguous_low", "ambiguous_high", "ambiguous_with"]
 
@@ -40,7 +40,7 @@ class AnalyteAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReferenceRangeForm(forms.ModelForm):
+class ReferenceRangeForm(AsciiDigitsModelForm):
     class Meta:
         model = ReferenceRange
         fields = [

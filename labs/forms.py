@@ -249,3 +249,6 @@ class EnteredInErrorForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", "Mark entered in error", css_class="btn-danger"))
+
+
+# The fields that turn what was typed into a number or a record's id.

@@ -1,3 +1,5 @@
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -143,6 +145,17 @@ class ReferenceRangeQuerySet(models.QuerySet):
         return self.filter(models.Exists(Result.objects.filter(reference_range=models.OuterRef("pk"))))
 
 
+# A reference range takes effect from 1900 (older results are not entered) to five years ahead (a range
+# announced in advance); a date outside is a typing slip, such as 0001-01-01 or 9999-12-31.
+EARLIEST_EFFECTIVE_FROM = datetime.date(1900, 1, 1)
+EFFECTIVE_FROM_YEARS_AHEAD = 5
+
+
+def latest_effective_from():
+    today = timezone.localdate()
+    return datetime.date(today.year + EFFECTIVE_FROM_YEARS_AHEAD, 12, 31)
+
+
 class ReferenceRange(models.Model):
     """Normal and critical limits for an analyte, optionally by sex and age band, from a date on.
 
@@ -241,6 +254,21 @@ class ReferenceRange(models.Model):
 
     def clean(self):
         errors = {}
+        for name in ("normal_low", "normal_high", "critical_low", "critical_high"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                label = self._meta.get_field(name).verbose_name
+                errors[name] = (
+                    f"The {label} limit ({plain(value)}) is negative; a lab value cannot be below zero: enter 0 or more."
+                )
+        if errors:
+            raise ValidationError(errors)
+        latest = latest_effective_from()
+        if self.effective_from and not EARLIEST_EFFECTIVE_FROM <= self.effective_from <= latest:
+            errors["effective_from"] = (
+                f"Effective date {self.effective_from.isoformat()} is out of range: choose a date from "
+                f"{EARLIEST_EFFECTIVE_FROM:%d %b %Y} to {latest:%d %b %Y}."
+            )
         low, high = self.normal_low, self.normal_high
         if low is None and high is None:
             errors["normal_low"] = "Give a normal low limit, a normal high limit, or both."

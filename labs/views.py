@@ -6,7 +6,7 @@ resolves its findings in the same transaction (guidance.services).
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import get_conditional_response
 
 from patients.access import get_patient_for, patient_header_context
 from patients.models import AccessLogEntry
@@ -30,10 +30,9 @@ def result_history(request, pk):
 def trend_chart(request, pk, code):
     """One analyte's trend chart for the patient, as SVG, for whoever may view the patient.
 
-    The page links it with the chart's version in the URL (?v=…): while that version is current the
-    browser may keep the image for a year without asking again, since a changed result makes a new URL.
-    An old or missing version gets the current chart, which the browser must check (ETag) before reuse.
-    "private": a chart shows one patient's results, so no shared cache may keep it.
+    Like every page, it is sent with Cache-Control: no-store (config.security.NoStoreMiddleware): a chart
+    kept in a shared workstation's browser cache could be shown to the next person without a login. The
+    URL's ?v=… is the chart's version, which the ETag repeats for a conditional request.
     """
     patient = get_patient_for(request.user, pk)
     chart = trend_chart_svg(patient, code)
@@ -44,8 +43,4 @@ def trend_chart(request, pk, code):
     etag = f'"{version}"'
     response = get_conditional_response(request, etag=etag) or HttpResponse(image, content_type="image/svg+xml")
     response["ETag"] = etag
-    if request.GET.get("v") == version:
-        patch_cache_control(response, private=True, max_age=365 * 24 * 3600, immutable=True)
-    else:
-        patch_cache_control(response, private=True, no_cache=True)
     return response

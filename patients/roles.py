@@ -70,8 +70,11 @@ ROLE_PERMISSIONS = {
         "guidance.change_rule",
         "guidance.view_finding",
         "guidance.view_followupplan",
+        # The login lock-out's records, read only (config/admin.py): failed-login counters, the log of
+        # every failed login, and the log of logins.
         "axes.view_accessattempt",
-        "axes.delete_accessattempt",
+        "axes.view_accessfailurelog",
+        "axes.view_accesslog",
         # Two-factor sign-in: see who has an authenticator app, and reset a lost one by deleting it.
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",

@@ -1,10 +1,9 @@
 """Writes to the patient registry. Each function is one user action and one transaction."""
 
-import ipaddress
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from core.http import client_ip
 
 from .models import AccessLogEntry, Patient
 
@@ -73,21 +72,3 @@ def log_access(request, patient: Patient | None, what: str) -> AccessLogEntry:
         client_ip=client_ip(request),
         path=request.get_full_path()[: AccessLogEntry._meta.get_field("path").max_length],
     )
-
-
-def client_ip(request) -> str | None:
-    """The address a request came from, or None if it is not an IP address.
-
-    Django trusts no forwarding header for the client's address, only for the scheme, and only when
-    SECURE_PROXY_SSL_HEADER is set (BEHIND_TLS_PROXY=true). Behind that proxy REMOTE_ADDR is the proxy's
-    own address, so the address the proxy appended last to X-Forwarded-For is taken; addresses before it
-    were sent by the client and prove nothing. Without the setting, X-Forwarded-For is ignored.
-    """
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.SECURE_PROXY_SSL_HEADER:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
-        address = forwarded or address
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None

@@ -10,10 +10,11 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test import Client, RequestFactory, override_settings
 from django.utils import timezone
 
+from core.http import client_ip
 from guidance.models import Finding
 from labs.models import Result
 from patients.models import AccessLogEntry
-from patients.services import client_ip, log_access
+from patients.services import log_access
 
 from .conftest import enrol_authenticator_app
 from .factories import UserFactory

@@ -2,9 +2,14 @@ import subprocess
 import sys
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client, override_settings
 
 from patients.models import Patient
 
@@ -90,3 +95,112 @@ def test_setup_roles_is_idempotent(roles):
     call_command("setup_roles")
     assert Group.objects.count() == 2
     assert Group.objects.get(name="Clinician").permissions.filter(codename="add_patient").exists()
+
+
+# --- the lock-out counts a username from one address -------------------------------------------------
+
+
+def fail_logins(client, username, times, **extra):
+    for _ in range(times):
+        client.post("/login/", {"username": username, "password": "wrong"}, **extra)
+
+
+def test_someone_elsewhere_cannot_lock_a_clinician_out(client, clinician):
+    attacker, clinic = Client(REMOTE_ADDR="203.0.113.9"), Client(REMOTE_ADDR="198.51.100.20")
+    fail_logins(attacker, "alice", settings.AXES_FAILURE_LIMIT)
+    assert attacker.post("/login/", {"username": "alice", "password": "correct-horse-battery"}).status_code == 429
+    response = clinic.post("/login/", {"username": "alice", "password": "correct-horse-battery"}, follow=True)
+    assert response.context["user"] == clinician
+
+
+def test_one_clinic_address_does_not_lock_out_its_other_users(clinician, other_clinician):
+    clinic = Client(REMOTE_ADDR="198.51.100.20")
+    fail_logins(clinic, "alice", settings.AXES_FAILURE_LIMIT)
+    response = clinic.post("/login/", {"username": "carol", "password": "correct-horse-battery"}, follow=True)
+    assert response.context["user"] == other_clinician
+
+
+@override_settings(
+    AXES_CLIENT_IP_CALLABLE="core.http.client_ip", SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")
+)
+def test_behind_a_tls_proxy_the_address_is_the_one_the_proxy_saw(clinician):
+    # Both come through the proxy at 10.0.0.2; the proxy appends the address it saw to X-Forwarded-For.
+    attacker = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20, 203.0.113.9")
+    clinic = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20")
+    fail_logins(attacker, "alice", settings.AXES_FAILURE_LIMIT)  # forging the clinic's address first
+    assert attacker.post("/login/", {"username": "alice", "password": "x"}).status_code == 429
+    response = clinic.post("/login/", {"username": "alice", "password": "correct-horse-battery"}, follow=True)
+    assert response.context["user"] == clinician
+
+
+def test_the_proxy_setting_reads_the_forwarded_address():
+    from config import settings as production
+
+    assert not hasattr(production, "AXES_CLIENT_IP_CALLABLE")  # no proxy unless BEHIND_TLS_PROXY is set
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.settings as s; print(s.AXES_CLIENT_IP_CALLABLE)"],
+        env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "s" * 60, "BEHIND_TLS_PROXY": "true"},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
+    assert result.stdout.strip() == "core.http.client_ip", result.stderr
+
+
+def test_failed_logins_are_kept_and_administrators_cannot_delete_them(client, administrator):
+    fail_logins(Client(REMOTE_ADDR="203.0.113.9"), "alice", 2)
+    assert AccessFailureLog.objects.filter(username="alice").count() == 2
+    [attempt] = AccessAttempt.objects.filter(username="alice")
+    client.force_login(administrator)
+    for model, pk in [("accessattempt", attempt.pk), ("accessfailurelog", AccessFailureLog.objects.first().pk)]:
+        page = client.get(f"/admin/axes/{model}/")
+        assert page.status_code == 200
+        assert "alice" in page.content.decode()
+        assert client.get(f"/admin/axes/{model}/{pk}/change/").status_code == 200  # shown, read only
+        assert client.post(f"/admin/axes/{model}/{pk}/delete/", {"post": "yes"}).status_code == 403
+        changelist = client.post(f"/admin/axes/{model}/", {"action": "delete_selected", "_selected_action": [pk]})
+        assert changelist.status_code == 200  # no delete action: the list is shown again
+    assert client.get("/admin/axes/accesslog/").status_code == 200
+    assert AccessFailureLog.objects.filter(username="alice").count() == 2
+    assert AccessAttempt.objects.filter(username="alice").count() == 1
+
+
+def test_no_one_adds_or_changes_the_lockout_records(admin_client_):
+    for model in ["accessattempt", "accessfailurelog", "accesslog"]:
+        assert admin_client_.get(f"/admin/axes/{model}/add/").status_code == 403
+
+
+# --- the password policy ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("alice-winter-garden", "The password contains the username; choose one that does not."),
+        ("GardenALICE2026x", "The password contains the username; choose one that does not."),
+        ("aaaaaaaaaaaaaa", "The password is one character repeated; choose one with different characters."),
+        ("77777777777777", "The password is one character repeated; choose one with different characters."),
+        ("short-pw", "This password is too short. It must contain at least 12 characters."),
+    ],
+)
+def test_password_policy_refuses(clinician, password, message):
+    with pytest.raises(ValidationError) as refused:
+        validate_password(password, user=clinician)
+    assert message in refused.value.messages
+
+
+def test_password_policy_accepts_a_long_unrelated_password(clinician):
+    assert validate_password("violet-harbour-lantern-41", user=clinician) is None
+    # A two-letter username is not looked for: it occurs in too many good passwords.
+    clinician.username = "al"
+    assert validate_password("metal-harbour-lantern-41", user=clinician) is None
+
+
+def test_administrator_setting_a_password_in_the_admin_gets_the_policy(admin_client_, clinician, roles):
+    roles["Administrator"].permissions.add(Permission.objects.get(codename="change_user"))
+    url = f"/admin/auth/user/{clinician.pk}/password/"
+    response = admin_client_.post(url, {"password1": "alice-garden-2026", "password2": "alice-garden-2026"})
+    assert response.status_code == 200
+    assert "The password contains the username" in response.content.decode()
+    clinician.refresh_from_db()
+    assert clinician.check_password("correct-horse-battery")

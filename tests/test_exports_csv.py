@@ -211,6 +211,9 @@ def test_cohort_csv_abnormal_only(admin_client_, cohort):
     ]
 
 
+END_OF_NEXT_YEAR = f"31 Dec {datetime.date.today().year + 1}"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -221,6 +224,19 @@ def test_cohort_csv_abnormal_only(admin_client_, cohort):
         ("from=2026-03-01", "This field is required."),
         ("from=yesterday&to=2026-03-01", "Enter a valid date."),
         ("from=2000-01-01&to=2026-03-01", "The range is 9557 days; choose at most 3660 days."),
+        # Dates far outside what any result has: refused, not a 500 (the day after 9999-12-31 overflowed).
+        (
+            "from=9999-01-01&to=9999-12-31",
+            f"9999-01-01 is out of range: choose a date from 01 Jan 1900 to {END_OF_NEXT_YEAR}.",
+        ),
+        (
+            "from=2026-01-01&to=9999-12-31",
+            f"9999-12-31 is out of range: choose a date from 01 Jan 1900 to {END_OF_NEXT_YEAR}.",
+        ),
+        (
+            "from=0001-01-01&to=0001-01-02",
+            f"0001-01-01 is out of range: choose a date from 01 Jan 1900 to {END_OF_NEXT_YEAR}.",
+        ),
     ],
 )
 def test_cohort_csv_refuses_a_bad_range_with_a_message(admin_client_, query, message):

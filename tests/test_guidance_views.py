@@ -3,6 +3,7 @@ query counts, the stale-edit refusal and safe rendering of topic content."""
 
 import datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.template.loader import render_to_string
@@ -153,7 +154,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
             "action_type": "repeat-test",
             "analyte": finding.result.analyte.pk,
             "details": "Repeat K and Mg",
-            "due_date": "2026-01-01",
+            "due_date": (NOW.date() - datetime.timedelta(days=30)).isoformat(),
             "owner": clinician.pk,
         },
     )
@@ -193,6 +194,8 @@ def test_the_finding_page_has_no_error_banner_before_a_submission(clinician_clie
     [
         ("due_date", "31/02/2026", "Due date must be a date such as"),
         ("due_date", "", "Due date is required."),
+        ("due_date", "0001-01-01", "Due date 0001-01-01 is out of range: choose a date from"),
+        ("due_date", "9999-12-31", "Due date 9999-12-31 is out of range: choose a date from"),
         ("action_type", "magic", "Choose one of the listed actions."),
         ("analyte", "", "A repeat test needs the test to repeat"),
         ("owner", "", "Choose who owns this plan."),
@@ -202,7 +205,7 @@ def test_bad_plan_input_names_the_field_and_saves_nothing(clinician_client, clin
     data = {
         "action_type": "repeat-test",
         "analyte": finding.result.analyte.pk,
-        "due_date": "2026-02-01",
+        "due_date": (NOW.date() + datetime.timedelta(days=14)).isoformat(),
         "owner": clinician.pk,
     }
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", {**data, field: value})
@@ -212,8 +215,49 @@ def test_bad_plan_input_names_the_field_and_saves_nothing(clinician_client, clin
     assert not FollowUpPlan.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "today, earliest, latest",
+    [
+        (datetime.date(2026, 6, 15), datetime.date(2025, 6, 15), datetime.date(2031, 6, 15)),
+        # 29 February: a year ago and five years ahead have no such day, so the 28th.
+        (datetime.date(2028, 2, 29), datetime.date(2027, 2, 28), datetime.date(2033, 2, 28)),
+    ],
+)
+def test_due_date_from_a_year_ago_to_five_years_ahead(clinician_client, clinician, finding, today, earliest, latest):
+    url = f"/guidance/findings/{finding.pk}/plans/new/"
+    data = {"action_type": "other", "owner": clinician.pk}
+    message = (
+        f"is out of range: choose a date from {earliest:%d %b %Y} (a year ago) to {latest:%d %b %Y} (five years ahead)."
+    )
+    with mock.patch("guidance.forms.timezone.localdate", return_value=today):
+        for refused in (earliest - datetime.timedelta(days=1), latest + datetime.timedelta(days=1)):
+            response = clinician_client.post(url, {**data, "due_date": refused.isoformat()})
+            assert response.context["form"].errors["due_date"] == [f"Due date {refused.isoformat()} {message}"]
+        assert not FollowUpPlan.objects.exists()
+        for accepted in (earliest, latest):
+            assert clinician_client.post(url, {**data, "due_date": accepted.isoformat()}).status_code == 302
+    assert sorted(FollowUpPlan.objects.values_list("due_date", flat=True)) == [earliest, latest]
+
+
+def test_editing_a_plan_keeps_a_due_date_now_out_of_range(clinician_client, clinician, plan):
+    long_ago = timezone.localdate() - datetime.timedelta(days=800)
+    FollowUpPlan.objects.filter(pk=plan.pk).update(due_date=long_ago)
+    data = {"action_type": "repeat-test", "analyte": plan.analyte_id, "owner": clinician.pk, "version": plan.version}
+    response = clinician_client.post(
+        f"/guidance/plans/{plan.pk}/edit/", {**data, "due_date": long_ago.isoformat(), "details": "Chased the lab"}
+    )
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert (plan.details, plan.due_date) == ("Chased the lab", long_ago)
+
+
 def test_second_save_with_a_stale_version_is_refused(client, clinician, other_clinician, plan):
-    data = {"action_type": "repeat-test", "analyte": plan.analyte_id, "due_date": "2026-03-01", "owner": clinician.pk}
+    data = {
+        "action_type": "repeat-test",
+        "analyte": plan.analyte_id,
+        "due_date": (NOW.date() + datetime.timedelta(days=30)).isoformat(),
+        "owner": clinician.pk,
+    }
     client.force_login(other_clinician)
     assert (
         client.post(f"/guidance/plans/{plan.pk}/edit/", {**data, "details": "Carol's", "version": 1}).status_code == 302

@@ -297,6 +297,77 @@ def test_administrator_change_to_a_used_range_creates_a_new_version(admin_client
     assert (result.reference_range, result.range_low) == (potassium, D("3.5"))
 
 
+ABSURD_RANGE_VALUES = [
+    ({"effective_from": "0001-01-01"}, "effective_from", "Effective date 0001-01-01 is out of range"),
+    ({"effective_from": "9999-12-31"}, "effective_from", "Effective date 9999-12-31 is out of range"),
+    ({"normal_low": "-0.5"}, "normal_low", "The normal low limit (-0.5) is negative"),
+    ({"critical_high": "-7"}, "critical_high", "The critical high limit (-7) is negative"),
+    # Arabic-Indic and full-width digits: int() and Decimal() read them, the admin refuses them.
+    ({"normal_low": "٣.٦"}, "normal_low", "“٣.٦” has digits other than 0–9: type it with the digits 0–9."),
+    ({"normal_high": "５.５"}, "normal_high", "“５.５” has digits other than 0–9"),
+]
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [*ABSURD_RANGE_VALUES, ({"age_min_years": "١٨"}, "age_min_years", "“١٨” has digits other than 0–9")],
+)
+def test_admin_refuses_absurd_values_for_an_unused_range(admin_client_, analytes, changes, field, message):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    response = admin_client_.post(
+        f"/admin/labs/referencerange/{potassium.pk}/change/", range_form(potassium, **changes)
+    )
+    assert response.status_code == 200
+    assert any(message in error for error in response.context["adminform"].form.errors[field])
+    potassium.refresh_from_db()
+    assert (potassium.normal_low, potassium.normal_high, potassium.age_min_years) == (D("3.5"), D("5.2"), 18)
+
+
+# (A date before the used version's own is refused with "choose an effective date after …", tested above.)
+@pytest.mark.parametrize("changes, field, message", ABSURD_RANGE_VALUES[1:])
+def test_admin_refuses_absurd_values_for_a_new_version_of_a_used_range(
+    admin_client_, analytes, result, changes, field, message
+):
+    potassium = result.reference_range
+    # A change to a used range must move the date on, so the refusal here is the value's, not the date's.
+    data = range_form(potassium, **{"effective_from": "2026-02-01", **changes})
+    response = admin_client_.post(f"/admin/labs/referencerange/{potassium.pk}/change/", data)
+    assert response.status_code == 200
+    assert any(message in error for error in response.context["adminform"].form.errors[field])
+    assert list(ReferenceRange.objects.filter(analyte=analytes["k"]).values_list("normal_low", "effective_from")) == [
+        (D("3.5"), datetime.date(2000, 1, 1))
+    ]
+
+
+def test_admin_id_choices_refuse_other_digits(admin_client_, analytes):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    other_digits = str(analytes["ca"].pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    data = range_form(potassium, analyte=other_digits, sex="F", effective_from="2026-02-01")
+    response = admin_client_.post("/admin/labs/referencerange/add/", data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["analyte"] == [
+        f"“{other_digits}” has digits other than 0–9: type it with the digits 0–9."
+    ]
+    assert ReferenceRange.objects.count() == ReferenceRange.objects.filter(effective_from__lt="2026-02-01").count()
+
+
+def test_every_editable_admin_form_of_the_apps_refuses_other_digits():
+    from django.contrib import admin
+
+    from core.forms import AsciiDigitsModelForm
+    from labs.admin import AnalyteUnitInline
+
+    editable = [
+        model_admin
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in {"patients", "labs", "guidance", "exports"}
+    ]
+    assert len(editable) >= 10  # every model the apps register
+    for model_admin in editable:
+        assert issubclass(model_admin.form, AsciiDigitsModelForm), model_admin
+    assert issubclass(AnalyteUnitInline.form, AsciiDigitsModelForm)
+
+
 def test_administrator_sees_catalogue_with_units_and_history_but_never_deletes(admin_client_, analytes):
     page = admin_client_.get(f"/admin/labs/analyte/{analytes['ca'].pk}/change/").content.decode()
     assert "mmol/L" in page and "4.008" in page

@@ -109,6 +109,45 @@ def test_results_saved_in_bulk_have_one_history_row_each_naming_who(record, pati
     ]
 
 
+LATEST_EFFECTIVE_FROM = f"31 Dec {datetime.date.today().year + 5}"
+
+
+@pytest.mark.parametrize(
+    "used, day",
+    [
+        (False, datetime.date(1, 1, 1)),
+        (False, datetime.date(1899, 12, 31)),
+        (False, datetime.date(9999, 12, 31)),
+        # A used range's new version must start after the old one, so only a late date is the date bound's.
+        (True, datetime.date(9999, 12, 31)),
+        (True, datetime.date(datetime.date.today().year + 6, 1, 1)),
+    ],
+)
+def test_a_range_takes_effect_from_1900_to_five_years_ahead(record, analytes, administrator, used, day):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    if used:
+        record(PatientFactory(), {"k": ("4.0", "mmol/L")}, at=at(2026, 1, 10))
+    message = (
+        f"Effective date {day.isoformat()} is out of range: choose a date from 01 Jan 1900 to {LATEST_EFFECTIVE_FROM}."
+    )
+    with pytest.raises(ValidationError) as refused:
+        revise_reference_range(potassium, effective_from=day, by=administrator, normal_low=D("3.6"))
+    assert refused.value.message_dict == {"effective_from": [message]}
+    assert list(ReferenceRange.objects.filter(analyte=analytes["k"]).values_list("normal_low", "effective_from")) == [
+        (D("3.5"), datetime.date(2000, 1, 1))
+    ]
+
+
+@pytest.mark.parametrize("name, label", [("normal_low", "normal low"), ("critical_low", "critical low")])
+def test_a_range_limit_cannot_be_negative(analytes, administrator, name, label):
+    potassium = ReferenceRange.objects.get(analyte=analytes["k"])
+    with pytest.raises(ValidationError) as refused:
+        revise_reference_range(potassium, effective_from=potassium.effective_from, by=administrator, **{name: D("-1")})
+    assert refused.value.message_dict == {
+        name: [f"The {label} limit (-1) is negative; a lab value cannot be below zero: enter 0 or more."]
+    }
+
+
 @pytest.mark.parametrize(
     "codes, message",
     [([], "the panel is empty"), (["k", "k"], "The same analyte appears twice")],
