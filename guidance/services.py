@@ -17,7 +17,7 @@ from core.text import display_name
 from labs.models import Analyte, AnalyteUnit, Panel, Result
 from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
-from patients.services import touch_patient
+from patients.services import check_writable, touch_patient
 
 from .findings import build_finding
 from .models import ActionType, Finding, FollowUpPlan, Rule
@@ -45,6 +45,7 @@ def record_results(
 ) -> Panel:
     """Save a panel and its results whole, or nothing (raises ValidationError); open the findings they
     call for and meet the planned repeat tests they answer."""
+    check_writable(patient)
     if not entries:
         raise ValidationError("Enter at least one result: the panel is empty.")
     analyte_ids = [entry.analyte.pk for entry in entries]
@@ -98,6 +99,7 @@ def record_results(
 def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
     panel's findings in line with the new value."""
+    check_writable(result.patient)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the correction."})
     if result.status == Result.Status.ENTERED_IN_ERROR:
@@ -122,6 +124,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
 def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     """Withdraw a result that should never have been recorded (it stays visible, struck through), resolve
     the findings that relied on it and take it back from the planned repeat tests it met."""
+    check_writable(result.patient)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason the result was entered in error."})
     result.status = Result.Status.ENTERED_IN_ERROR
@@ -277,8 +280,11 @@ def _acknowledge_into(finding: Finding, *, comment: str, by) -> None:
 
 
 def _lock(model, obj):
-    """Re-read `obj` with a row lock, so two clinicians' decisions are applied one after the other."""
-    return model.objects.select_for_update().get(pk=obj.pk)
+    """Re-read `obj` (a finding or a plan) with a row lock, so two clinicians' decisions are applied one
+    after the other; refused if its patient has been deactivated (the record is then read-only)."""
+    locked = model.objects.select_for_update(of=("self",)).select_related("patient").get(pk=obj.pk)
+    check_writable(locked.patient)
+    return locked
 
 
 @transaction.atomic
@@ -375,7 +381,10 @@ def create_plan(
 
 def _lock_plan_at(plan: FollowUpPlan, version: int) -> FollowUpPlan:
     """The plan, locked, if nobody has saved it since the form showed `version`; otherwise refuse."""
-    current = FollowUpPlan.objects.select_for_update().select_related("updated_by").get(pk=plan.pk)
+    current = (
+        FollowUpPlan.objects.select_for_update(of=("self",)).select_related("updated_by", "patient").get(pk=plan.pk)
+    )
+    check_writable(current.patient)
     if current.version != version:
         who = display_name(current.updated_by)
         raise ValidationError(

@@ -14,7 +14,7 @@ from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
 from labs.models import Result
 from labs.selectors import patient_results_context
 from labs.trends import trend_section
-from patients.access import get_patient_for, patient_header_context
+from patients.access import get_patient_for, patient_header_context, refuse_if_read_only
 from patients.models import AccessLogEntry
 from patients.services import log_access
 
@@ -154,6 +154,8 @@ def finding_no_action(request, pk):
 def plan_create(request, pk):
     finding = get_finding_for(request.user, pk, perm="guidance.add_followupplan")
     _require(request.user, "guidance.change_finding")
+    if refused := refuse_if_read_only(request, finding.patient):
+        return refused
     rule = finding.rule
     action = rule.action_type if rule else ActionType.REPEAT_TEST
     initial = {
@@ -180,6 +182,8 @@ def plan_create(request, pk):
 
 def plan_edit(request, pk):
     plan = get_plan_for(request.user, pk)
+    if refused := refuse_if_read_only(request, plan.patient):
+        return refused
     initial = {name: getattr(plan, name) for name in services.PLAN_FIELDS} | {"version": plan.version}
     form = PlanForm(request.POST or None, initial=initial, submit_label="Save changes")
     if request.method == "POST" and form.is_valid():
@@ -199,6 +203,8 @@ def plan_edit(request, pk):
 
 def _plan_close(request, pk, *, close, title, submit_label, done_message):
     plan = get_plan_for(request.user, pk)
+    if refused := refuse_if_read_only(request, plan.patient):
+        return refused
     form = OutcomeForm(request.POST or None, initial={"version": plan.version}, submit_label=submit_label)
     if request.method == "POST" and form.is_valid():
         try:
@@ -274,6 +280,8 @@ def patient_page(request, pk):
 @permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)
 def enter_results(request, pk):
     patient = get_patient_for(request.user, pk)
+    if refused := refuse_if_read_only(request, patient):
+        return refused
     form = PanelEntryForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -303,6 +311,8 @@ def correct_result(request, pk):
     if result.status == Result.Status.ENTERED_IN_ERROR:
         messages.error(request, "This result was marked entered in error; it cannot be corrected.")
         return redirect(result.patient)
+    if refused := refuse_if_read_only(request, result.patient):
+        return refused
     form = CorrectionForm(request.POST or None, result=result)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -331,6 +341,8 @@ def mark_entered_in_error(request, pk):
     if result.status == Result.Status.ENTERED_IN_ERROR:
         messages.info(request, "This result is already marked entered in error.")
         return redirect(result.patient)
+    if refused := refuse_if_read_only(request, result.patient):
+        return refused
     form = EnteredInErrorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,7 +1,8 @@
 """The one way views fetch a patient, whichever app the view is in."""
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 
 from .models import Patient
 
@@ -16,3 +17,12 @@ def get_patient_for(user, pk, *, perm="patients.view_patient"):
 def patient_header_context(patient) -> dict:
     """What the patient header (templates/patients/includes/patient_header.html) needs."""
     return {"patient": patient, "factors": patient.contributing_factors.all()}
+
+
+def refuse_if_read_only(request, patient):
+    """For a page that would record something for `patient`: None while they are active; for a
+    deactivated patient, a redirect to the patient's page saying why the record is read-only."""
+    if patient.is_active:
+        return None
+    messages.error(request, patient.read_only_reason)
+    return redirect(patient)

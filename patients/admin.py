@@ -37,7 +37,11 @@ class PatientAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     list_filter = ["is_active", "sex"]
     search_fields = ["mrn", "family_name", "given_name"]
     list_select_related = True
-    readonly_fields = ["created_at", "created_by", "updated_at", "updated_by", "last_activity_at"]
+    readonly_fields = [
+        *("created_at", "created_by", "updated_at", "updated_by", "last_activity_at"),
+        # Deactivation goes through the actions, which ask for the reason.
+        *("is_active", "deactivation_reason", "deactivated_at", "deactivated_by"),
+    ]
     filter_horizontal = ["contributing_factors"]
     actions = ["deactivate", "reactivate"]
 
@@ -96,17 +100,44 @@ class PatientAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    @admin.action(description="Deactivate selected patients (hide from the list, keep every record)")
+    @admin.action(description="Deactivate selected patients (read-only, hidden from the list, every record kept)")
     def deactivate(self, request, queryset):
-        for patient in queryset:
-            services.set_patient_active(patient, active=False, by=request.user)
-        messages.success(request, f"Deactivated {queryset.count()} patient(s).")
+        """Asks for the reason first (every page of the patient shows it), then deactivates."""
+        form = DeactivationForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for patient in queryset:
+                services.set_patient_active(patient, active=False, by=request.user, reason=form.cleaned_data["reason"])
+            messages.success(request, f"Deactivated {queryset.count()} patient(s). Their records are read-only.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Deactivate patients",
+            "form": form,
+            "patients": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/patients/patient/deactivate.html", context)
 
     @admin.action(description="Reactivate selected patients")
     def reactivate(self, request, queryset):
         for patient in queryset:
             services.set_patient_active(patient, active=True, by=request.user)
         messages.success(request, f"Reactivated {queryset.count()} patient(s).")
+
+    def has_change_permission(self, request, obj=None):
+        # A deactivated patient's record is read-only here too; reactivate first (the action above).
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_active)
+
+
+class DeactivationForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for deactivating",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give the reason for deactivating (e.g. duplicate record, moved away)."},
+        help_text="Shown on every page of the patient while they are inactive, and kept in the history.",
+    )
 
 
 class AccessLogPeriodForm(forms.Form):

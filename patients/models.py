@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from core.text import age_in_years
+from core.text import age_in_years, display_name
 
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
@@ -82,7 +82,13 @@ class Patient(models.Model):
     is_active = models.BooleanField(
         "active",
         default=True,
-        help_text="Inactive patients are hidden from the patient list; every record is kept.",
+        help_text="Inactive patients are hidden from the patient list and read-only; every record is kept.",
+    )
+    # Why and by whom a patient was deactivated, shown on every page of the patient (set_patient_active).
+    deactivation_reason = models.TextField(blank=True, editable=False)
+    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deactivated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False)
@@ -128,6 +134,19 @@ class Patient(models.Model):
     def get_absolute_url(self):
         # The patient page is served by guidance, the app at the top of what it shows (a name, not an import).
         return reverse("guidance:patient_page", args=[self.pk])
+
+    @property
+    def read_only_reason(self) -> str:
+        """Why nothing may be recorded for this patient, or "" while they are active."""
+        if self.is_active:
+            return ""
+        when = f" on {timezone.localtime(self.deactivated_at):%d %b %Y}" if self.deactivated_at else ""
+        who = f" by {display_name(self.deactivated_by)}" if self.deactivated_by_id else ""
+        why = f": {self.deactivation_reason}" if self.deactivation_reason else ""
+        return (
+            f"{self.full_name} was deactivated{when}{who}{why}. The record is read-only (view and export only); "
+            "an administrator can reactivate the patient."
+        )
 
     @property
     def full_name(self):

@@ -1,5 +1,6 @@
 """Writes to the patient registry. Each function is one user action and one transaction."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ def register_patient(*, by, contributing_factors=(), **fields) -> Patient:
 
 @transaction.atomic
 def update_patient(patient: Patient, *, by, contributing_factors=None, **fields) -> Patient:
+    check_writable(patient)
     for name in EDITABLE_FIELDS:
         if name in fields:
             setattr(patient, name, fields[name])
@@ -42,13 +44,39 @@ def update_patient(patient: Patient, *, by, contributing_factors=None, **fields)
 
 
 @transaction.atomic
-def set_patient_active(patient: Patient, *, active: bool, by) -> Patient:
-    """Administrators deactivate a patient instead of deleting: every record is kept."""
+def set_patient_active(patient: Patient, *, active: bool, by, reason: str = "") -> Patient:
+    """Administrators deactivate a patient instead of deleting: every record is kept, and the record is
+    read-only until they reactivate it. Deactivating needs the reason, which every page of the patient
+    shows; the history keeps it after reactivation."""
+    if not active and not reason.strip():
+        raise ValidationError(
+            {"deactivation_reason": "Give the reason for deactivating (e.g. duplicate record, moved away)."}
+        )
+    now = timezone.now()
     patient.is_active = active
+    patient.deactivation_reason = "" if active else reason.strip()
+    patient.deactivated_at = None if active else now
+    patient.deactivated_by = None if active else by
     patient.updated_by = by
-    patient.updated_at = timezone.now()
-    patient.save(update_fields=["is_active", "updated_by", "updated_at"])
+    patient.updated_at = now
+    patient._change_reason = "reactivated" if active else f"deactivated: {reason.strip()}"
+    patient.save(
+        update_fields=[
+            "is_active",
+            "deactivation_reason",
+            "deactivated_at",
+            "deactivated_by",
+            "updated_by",
+            "updated_at",
+        ]
+    )
     return patient
+
+
+def check_writable(patient: Patient) -> None:
+    """Refuse to record anything for a deactivated patient (results, corrections, reviews, plans, edits)."""
+    if not patient.is_active:
+        raise ValidationError(patient.read_only_reason)
 
 
 def touch_patient(patient: Patient) -> None:

@@ -8,7 +8,7 @@ from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 
 from . import services
-from .access import get_patient_for
+from .access import get_patient_for, refuse_if_read_only
 from .forms import PatientForm, PatientSearchForm
 from .models import AccessLogEntry, Patient
 
@@ -70,6 +70,8 @@ def patient_create(request):
 
 def patient_edit(request, pk):
     patient = get_patient_for(request.user, pk, perm="patients.change_patient")
+    if refused := refuse_if_read_only(request, patient):
+        return refused
     services.log_access(request, patient, AccessLogEntry.What.PATIENT_EDIT)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST":

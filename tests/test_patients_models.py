@@ -120,7 +120,7 @@ def test_age_for_leap_day_birthday():
 
 def test_deactivate_keeps_the_record(clinician, administrator):
     patient = register(clinician)
-    services.set_patient_active(patient, active=False, by=administrator)
+    services.set_patient_active(patient, active=False, by=administrator, reason="Duplicate record")
     assert Patient.objects.filter(pk=patient.pk).exists()
     assert not Patient.objects.active().filter(pk=patient.pk).exists()
 

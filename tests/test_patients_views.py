@@ -228,12 +228,24 @@ def test_administrator_manages_users_and_roles_in_admin(admin_client_):
 
 
 def test_administrator_deactivates_patient_in_admin(admin_client_, patient):
+    # The action asks for the reason first: nothing changes until it is given.
+    asked = admin_client_.post("/admin/patients/patient/", {"action": "deactivate", "_selected_action": [patient.pk]})
+    assert asked.status_code == 200 and "Reason for deactivating" in asked.content.decode()
+    refused = admin_client_.post(
+        "/admin/patients/patient/",
+        {"action": "deactivate", "_selected_action": [patient.pk], "apply": "1", "reason": "  "},
+    )
+    assert "Give the reason for deactivating" in refused.content.decode()
+    patient.refresh_from_db()
+    assert patient.is_active
     response = admin_client_.post(
-        "/admin/patients/patient/", {"action": "deactivate", "_selected_action": [patient.pk]}
+        "/admin/patients/patient/",
+        {"action": "deactivate", "_selected_action": [patient.pk], "apply": "1", "reason": "Duplicate of MRN-2"},
     )
     assert response.status_code == 302
     patient.refresh_from_db()
     assert not patient.is_active
+    assert patient.deactivation_reason == "Duplicate of MRN-2"
     assert Patient.objects.filter(pk=patient.pk).exists()
 
 
