@@ -232,7 +232,7 @@ def plan_pages(save_patient):
         ("explanation page", "html", "guidance:topic", ["topic"], "", None),
         # The patient page's trend charts are images of their own URL: a browser asks for up to nine of
         # them with each new version of a patient's results (and keeps them while the version is current).
-        ("trend chart image (potassium)", "html", "exports:trend_chart", [long_patient.pk, "k"], "", None),
+        ("trend chart image (potassium)", "html", "labs:trend_chart", [long_patient.pk, "k"], "", None),
         ("summary, 1,000 results", "html", "exports:summary", [long_patient.pk], "", typical_patient.pk),
         ("PDF summary, 1,000 results", "pdf", "exports:summary_pdf", [long_patient.pk], "", typical_patient.pk),
         ("CSV results, 1,000 results", "csv", "exports:results_csv", [long_patient.pk], "", typical_patient.pk),
