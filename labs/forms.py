@@ -9,9 +9,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.form_keys import OneTimeKeyMixin
+from core.text import display_name
+
 from .interpretation import to_canonical
-from .models import Analyte, AnalyteUnit, Panel, Result
-from .services import Entry
+from .models import Analyte, AnalyteUnit, Result
+from .services import Entry, accession_clash, same_recent_panel
 
 # Digits with an optional decimal point; a leading minus only so that we can say "negative" instead of
 # "not a number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
@@ -126,7 +129,7 @@ class ValueFieldsMixin:
         return value, unit
 
 
-class PanelEntryForm(ValueFieldsMixin, forms.Form):
+class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
     collected_at = forms.DateTimeField(
         label="Collected at",
         input_formats=DATETIME_FORMATS,
@@ -141,10 +144,14 @@ class PanelEntryForm(ValueFieldsMixin, forms.Form):
     accession_number = forms.CharField(
         label="Accession number", max_length=50, required=False, help_text="The lab's sample number, if known."
     )
+    # Shown only when the panel looks like one saved recently (same collection time and values).
+    save_anyway = forms.BooleanField(label="Save anyway: this is a different panel", required=False)
 
-    def __init__(self, *args, patient, **kwargs):
+    def __init__(self, *args, patient, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.patient = patient
+        self.same_panel = None
+        self.add_form_key(purpose=f"enter_results:{patient.pk}", user=user)
         self.asks_to_confirm = set()
         self.analytes = list(Analyte.objects.filter(active=True).prefetch_related("units"))
         self.units = {analyte.code: units_of(analyte) for analyte in self.analytes}
@@ -191,16 +198,18 @@ class PanelEntryForm(ValueFieldsMixin, forms.Form):
         if not rows_with_input:
             self.add_error(None, "The panel is empty: enter at least one result.")
         cleaned["entries"] = entries
-        lab, accession = cleaned.get("lab_name", "").strip(), cleaned.get("accession_number", "").strip()
-        if accession:
-            clash = Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession).first()
-            if clash:
-                lab_text = f"lab “{lab}”" if lab else "an unnamed lab"
+        clash = accession_clash(cleaned.get("lab_name", ""), cleaned.get("accession_number", ""))
+        if clash:
+            self.add_error("accession_number", clash)
+        if entries and cleaned.get("collected_at") and not self.errors:
+            self.same_panel = same_recent_panel(self.patient, cleaned["collected_at"], entries)
+            if self.same_panel and not cleaned.get("save_anyway"):
+                panel = self.same_panel
                 self.add_error(
-                    "accession_number",
-                    f"Accession number {accession} from {lab_text} has already been entered (a panel collected "
-                    f"{timezone.localtime(clash.collected_at):%d %b %Y %H:%M}). Each accession number is "
-                    "entered once per lab.",
+                    "save_anyway",
+                    f"This looks like the panel saved at {timezone.localtime(panel.entered_at):%H:%M on %d %b %Y} "
+                    f"by {display_name(panel.entered_by)}: the same collection time and the same values. Nothing "
+                    "was saved. If it is a different panel, tick “Save anyway” and save again.",
                 )
         return cleaned
 
