@@ -110,32 +110,76 @@ def test_bad_values_are_refused_on_the_analytes_field(adult, code, value, unit, 
     assert "mg_value" not in form.errors
 
 
+# The wrong-unit question, for a patient of 52 (magnesium 1.70–2.60 mg/dL, critical below 1.0; calcium
+# 8.6–10.0 mg/dL, critical below 6.6; vitamin D 20–80 ng/mL).
 @pytest.mark.parametrize(
-    "code, value, unit, other",
+    "code, value, unit, question",
     [
-        ("mg", "1.1", "mg/dL", "mmol/L"),
-        ("mg", "1.0", "mmol/L", "mg/dL"),
-        ("mg", "1.2", "mg/dL", "mmol/L"),
-        ("vitd25", "150.1", "ng/mL", "nmol/L"),
+        # 0.68 × 1.2153 = 0.83 mg/dL, critically low; × 2.431 = 1.65 mg/dL, low only (in mg/dL: critical too).
+        (
+            "mg",
+            "0.68",
+            "meq/L",
+            "Magnesium: 0.68 mEq/L is critically low (0.83 mg/dL); in mmol/L it would be 1.65 mg/dL, low but not "
+            "critical. Confirm the unit: check it on the lab report and, if mEq/L is right, tick “Unit checked”",
+        ),
+        # 2.31 × 2.004 = 4.63 mg/dL, critically low; × 4.008 = 9.26 mg/dL, normal (2.31 mg/dL is implausible).
+        (
+            "ca",
+            "2.31",
+            "meq/L",
+            "Calcium, total: 2.31 mEq/L is critically low (4.6 mg/dL); in mmol/L it would be 9.3 mg/dL, normal.",
+        ),
+        # Abnormal in the chosen unit, normal in the other: 150 ng/mL is high; 150 nmol/L is 60.1 ng/mL.
+        (
+            "vitd25",
+            "150",
+            "ng/mL",
+            "25-hydroxyvitamin D: 150 ng/mL is high (150.0 ng/mL); in nmol/L it would be 60.1 ng/mL, normal.",
+        ),
     ],
 )
-def test_ambiguous_unit_asks_to_confirm_then_accepts(adult, code, value, unit, other):
+def test_a_value_that_means_less_in_another_unit_asks_to_confirm_the_unit(adult, code, value, unit, question):
     data = entry_data({code: (value, unit)})
     form = entry_form(data, patient=adult)
     assert not form.is_valid()
-    assert f"{value} {unit} could also be a value in {other}" in form.errors[f"{code}_value"][0]
+    assert question in form.errors[f"{code}_value"][0]
     assert [confirm for *_, confirm in form.rows() if confirm][0].name == f"{code}_confirm"
     confirmed = entry_form({**data, f"{code}_confirm": "on"}, patient=adult)
     assert confirmed.is_valid(), confirmed.errors
 
 
 @pytest.mark.parametrize(
-    "code, value, unit", [("mg", "0.99", "mg/dL"), ("mg", "1.21", "mmol/L"), ("vitd25", "150.0", "ng/mL")]
+    "code, value, unit",
+    [
+        ("mg", "0.35", "mmol/L"),  # 0.85 mg/dL; 0.35 mg/dL; 0.43 mg/dL: critically low in every unit
+        ("mg", "0.68", "mmol/L"),  # 1.65 mg/dL, low: the unit meant in the issue, nothing to ask
+        ("ca", "2.31", "mmol/L"),  # 9.26 mg/dL, normal
+        ("k", "7.0", "meq/L"),  # mEq/L and mmol/L are the same for potassium: critically high in both
+        ("mg", "1.1", "mg/dL"),  # low; in mmol/L 2.67 mg/dL, high: abnormal either way
+        ("vitd25", "60", "nmol/L"),  # normal in the unit chosen
+    ],
 )
-def test_values_just_outside_the_ambiguous_band_need_no_confirmation(adult, code, value, unit):
+def test_a_value_that_reads_the_same_in_every_plausible_unit_saves_without_the_question(adult, code, value, unit):
     form = entry_form(entry_data({code: (value, unit)}), patient=adult)
     assert form.is_valid(), form.errors
     assert not [confirm for *_, confirm in form.rows() if confirm]
+
+
+def test_a_child_without_a_range_is_not_asked(clinician):
+    child = PatientFactory(date_of_birth=timezone.localdate() - datetime.timedelta(days=3 * 365), created_by=clinician)
+    form = entry_form(
+        entry_data({"mg": ("0.68", "meq/L")}, collected_at=timezone.localtime().strftime("%Y-%m-%dT%H:%M")),
+        patient=child,
+    )
+    assert form.is_valid(), form.errors
+
+
+def test_units_are_offered_as_labs_write_them(adult):
+    form = entry_form(patient=adult)
+    assert [label for _, label in form.fields["mg_unit"].choices] == ["mg/dL", "mmol/L", "mEq/L"]
+    assert [label for _, label in form.fields["carn_free_unit"].choices] == ["µmol/L", "nmol/mL"]
+    assert [label for _, label in form.fields["ck_unit"].choices] == ["U/L", "µkat/L"]
 
 
 def test_empty_panel_is_refused(adult):

@@ -95,15 +95,16 @@ def test_empty_panel_is_refused_in_the_page(clinician_client, patient):
     assert not Panel.objects.exists()
 
 
-def test_ambiguous_magnesium_shows_a_confirm_box_and_saves_once_ticked(clinician_client, patient):
+def test_a_wrong_looking_unit_shows_a_confirm_box_and_saves_once_ticked(clinician_client, patient):
     url = f"/patients/{patient.pk}/results/new/"
     key = form_key(clinician_client, url)
-    first = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}, form_key=key))
+    first = clinician_client.post(url, panel_post({"mg": ("0.68", "meq/L")}, form_key=key))
     html = first.content.decode()
-    assert "could also be a value in mmol/L" in html and 'name="mg_confirm"' in html
-    second = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}, form_key=key, mg_confirm="on"))
+    assert "in mmol/L it would be 1.65 mg/dL, low but not critical" in html and 'name="mg_confirm"' in html
+    assert not Panel.objects.exists()
+    second = clinician_client.post(url, panel_post({"mg": ("0.68", "meq/L")}, form_key=key, mg_confirm="on"))
     assert second.status_code == 302
-    assert Result.objects.get().value == D("1.1000")
+    assert (Result.objects.get().value, Result.objects.get().unit_entered) == (D("0.8264"), "meq/L")
 
 
 def test_patient_page_shows_status_reasons_history_links_and_pages_of_ten(clinician_client, patient, record, clinician):

@@ -16,7 +16,7 @@ from .test_labs_views import panel_post, post_panel
 
 pytestmark = pytest.mark.django_db
 
-TWO = {"k": ("3.1", "mmol/L"), "mg": ("1.50", "mg/dL")}
+TWO = {"k": ("3.1", "mmol/L"), "mg": ("1.20", "mg/dL")}
 SIX = {
     **TWO,
     "ca": ("8.0", "mg/dL"),
@@ -60,18 +60,19 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
 ):
     url = f"/patients/{patient.pk}/results/new/"
     data = panel_post(values, form_key=form_key(clinician_client, url))
-    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–7 the form's analytes and
-    # units, 8 the one-time key not used yet, 9 a recent panel with the same collection time (none);
-    # 10 savepoint (the view's transaction), 11–13 savepoint, the key consumed, release; 14 savepoint
-    # (record_results), 15 the panel's analytes, 16 their range versions, 17 the patient exists, 18 the user
-    # exists, 19 savepoint (for a concurrent save of the same accession number), 20 the panel, 21 its history
-    # row, 22 release, 23 the results (one insert), 24 their history rows (one insert), 25 the patient's last
-    # activity, 26 the panel's results with analytes, 27 the active rules, 28 their relevant factors, 29 the
-    # panel's unresolved findings, 30 the patient's contributing factors, 31 the findings (one insert), 32
-    # their history rows (one insert), 33 the open repeat-test plans (locked), 34 the plans met (one update),
-    # 35 their history rows (one insert), 36–37 release (record_results, the view). (No session write: the
-    # idle expiry moves on at most once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(37):
+    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–8 the form's analytes,
+    # units and range versions (for the wrong-unit question), 9 the one-time key not used yet, 10 a recent
+    # panel with the same collection time (none); 11 savepoint (the view's transaction), 12–14 savepoint,
+    # the key consumed, release; 15 savepoint (record_results), 16 the panel's analytes, 17 their range
+    # versions, 18 the patient exists, 19 the user exists, 20 savepoint (for a concurrent save of the same
+    # accession number), 21 the panel, 22 its history row, 23 release, 24 the results (one insert), 25
+    # their history rows (one insert), 26 the patient's last activity, 27 the panel's results with
+    # analytes, 28 the active rules, 29 their relevant factors, 30 the panel's unresolved findings, 31 the
+    # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), 34
+    # the open repeat-test plans (locked), 35 the plans met (one update), 36 their history rows (one
+    # insert), 37–38 release (record_results, the view). (No session write: the idle expiry moves on at
+    # most once a minute, tests/test_sessions.py.)
+    with django_assert_num_queries(38):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
