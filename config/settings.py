@@ -106,6 +106,14 @@ DATABASES = {
 # Keep connections open between requests and check them before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded database: concurrent saves wait their turn instead of failing with "database is locked".
+    # Each transaction takes the write lock when it begins (IMMEDIATE), so two cannot both read and then
+    # both try to upgrade to writing; a waiting one waits up to 20 s; the write-ahead log lets pages be
+    # read while a save is being written.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rendered trend charts are cached in a database table (created by `manage.py createcachetable`):

@@ -10,9 +10,15 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 
 from .settings import *  # noqa: E402,F403
-from .settings import STORAGES  # noqa: E402
+from .settings import BASE_DIR, DATABASES, STORAGES  # noqa: E402
 
 # Hashing with Argon2 on every test login costs seconds; the production list is tested separately.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests do not run collectstatic, so the manifest storage has nothing to read.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, as installations have it, rather than Django's shared in-memory database: threads then have
+    # their own connections with the embedded settings' locking (IMMEDIATE transactions, busy timeout,
+    # write-ahead log), which tests/test_no_duplicate_panels.py fires concurrent saves at.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """Installed for its template library ({% load core %}); it has no models."""
+    """Shared helpers, its template library ({% load core %}) and one model of its own (UsedFormKey)."""
 
     name = "core"

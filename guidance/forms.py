@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q
 from django.utils import timezone
 
+from core.form_keys import OneTimeKeyMixin
 from core.text import display_name
 from labs.models import Analyte
 
@@ -86,7 +87,7 @@ def due_date_bounds(today):
     return years_from_today(-DUE_DATE_YEARS_BACK), years_from_today(DUE_DATE_YEARS_AHEAD)
 
 
-class PlanForm(forms.Form):
+class PlanForm(OneTimeKeyMixin, forms.Form):
     action_type = forms.ChoiceField(
         label="Action",
         choices=ActionType.choices,
@@ -112,8 +113,11 @@ class PlanForm(forms.Form):
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, submit_label="Save plan", **kwargs):
+    def __init__(self, *args, submit_label="Save plan", new_plan_for=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if new_plan_for is not None:
+            # A new plan submitted twice (Back then Save, a double click) would plan the follow-up twice.
+            self.add_form_key(purpose=f"plan_create:{new_plan_for.pk}", user=user)
         self.fields["owner"].queryset = plan_owners()
         self.helper = _helper(submit_label)
 

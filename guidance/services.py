@@ -9,13 +9,13 @@ import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
 from labs.models import Analyte, AnalyteUnit, Panel, Result
-from labs.services import Entry, canonical_or_refuse, interpret_result
+from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import check_writable, touch_patient
 
@@ -68,8 +68,21 @@ def record_results(
         source=source,
         entered_by=by,
     )
-    panel.full_clean()
-    panel.save()
+    clash = accession_clash(panel.lab_name, panel.accession_number)
+    if clash:
+        raise ValidationError({"accession_number": clash})
+    # Its one constraint (panel_accession_unique_per_lab) was asked just above, with a sentence naming the
+    # earlier panel, and the insert enforces it.
+    panel.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            panel.save()
+    except IntegrityError:
+        # Another save of the same accession number committed between the check above and this insert
+        # (the unique constraint panel_accession_unique_per_lab made this one wait for it): say which.
+        raise ValidationError(
+            {"accession_number": accession_clash(panel.lab_name, panel.accession_number) or "Not saved."}
+        ) from None
     results = []
     for entry in entries:
         analyte = catalogue[entry.analyte.pk]

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -164,10 +165,14 @@ def plan_create(request, pk):
         "due_date": services.default_due_date(finding),
         "owner": request.user,
     }
-    form = PlanForm(request.POST or None, initial=initial, submit_label="Save plan")
+    form = PlanForm(
+        request.POST or None, initial=initial, submit_label="Save plan", new_plan_for=finding, user=request.user
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.create_plan(finding, by=request.user, **form.plan_fields())
+            with transaction.atomic():
+                form.consume_form_key()
+                services.create_plan(finding, by=request.user, **form.plan_fields())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -282,18 +287,20 @@ def enter_results(request, pk):
     patient = get_patient_for(request.user, pk)
     if refused := refuse_if_read_only(request, patient):
         return refused
-    form = PanelEntryForm(request.POST or None, patient=patient)
+    form = PanelEntryForm(request.POST or None, patient=patient, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            panel = services.record_results(
-                patient=patient,
-                collected_at=data["collected_at"],
-                entries=data["entries"],
-                by=request.user,
-                lab_name=data["lab_name"],
-                accession_number=data["accession_number"],
-            )
+            with transaction.atomic():
+                form.consume_form_key()
+                panel = services.record_results(
+                    patient=patient,
+                    collected_at=data["collected_at"],
+                    entries=data["entries"],
+                    by=request.user,
+                    lab_name=data["lab_name"],
+                    accession_number=data["accession_number"],
+                )
         except ValidationError as error:
             add_service_errors(form, error)
         else:

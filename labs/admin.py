@@ -21,7 +21,7 @@ class AnalyteUnitInline(admin.TabularInline):
     model = AnalyteUnit
     form = AsciiDigitsModelForm
     extra = 0
-    fields = ["unit", "factor", "decimal_places", "active", "ambiguous_low", "ambiguous_high", "ambiguous_with"]
+    fields = ["unit", "label", "factor", "decimal_places", "active"]
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -9,9 +9,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .interpretation import to_canonical
-from .models import Analyte, AnalyteUnit, Panel, Result
-from .services import Entry
+from core.form_keys import OneTimeKeyMixin
+from core.text import display_name, plain
+
+from .interpretation import Flag, Limits, Reading, interpret, to_canonical, wrong_unit_reading
+from .models import Analyte, AnalyteUnit, Result
+from .services import Entry, accession_clash, range_for, same_recent_panel
 
 # Digits with an optional decimal point; a leading minus only so that we can say "negative" instead of
 # "not a number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
@@ -37,29 +40,29 @@ def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> Decima
     if not match:
         raise ValidationError(
             f"{analyte.name}: “{shown}” is not a number. Enter digits with an optional decimal point, "
-            f"e.g. 4.25 (in {unit.unit}, at most {MAX_VALUE_LENGTH} characters)."
+            f"e.g. 4.25 (in {unit.shown}, at most {MAX_VALUE_LENGTH} characters)."
         )
     if match.group(1):
-        raise ValidationError(f"{analyte.name}: {text} {unit.unit} is negative; a lab value cannot be below zero.")
+        raise ValidationError(f"{analyte.name}: {text} {unit.shown} is negative; a lab value cannot be below zero.")
     value = Decimal(match.group(2))
     places = max(0, -value.as_tuple().exponent)
     if places > unit.decimal_places:
         allowed = "whole numbers only" if unit.decimal_places == 0 else f"at most {unit.decimal_places} decimal places"
         raise ValidationError(
-            f"{analyte.name}: {text} {unit.unit} has {places} decimal places; values in {unit.unit} take {allowed}."
+            f"{analyte.name}: {text} {unit.shown} has {places} decimal places; values in {unit.shown} take {allowed}."
         )
     canonical = to_canonical(value, unit.factor)
     if not analyte.plausible_low <= canonical <= analyte.plausible_high:
         low = _fmt(analyte.plausible_low / unit.factor, unit.decimal_places)
         high = _fmt(analyte.plausible_high / unit.factor, unit.decimal_places)
-        limits = f"Values in {unit.unit} are accepted from {low} to {high}."
+        limits = f"Values in {unit.shown} are accepted from {low} to {high}."
         other = next((u for u in units if u.pk != unit.pk and _plausible(analyte, value, u)), None)
         if other:
             raise ValidationError(
-                f"{analyte.name}: {text} {unit.unit} is implausible — did you mean {other.unit}? {limits}"
+                f"{analyte.name}: {text} {unit.shown} is implausible — did you mean {other.shown}? {limits}"
             )
         raise ValidationError(
-            f"{analyte.name}: {text} {unit.unit} is implausible (a typo or the wrong unit?). {limits}"
+            f"{analyte.name}: {text} {unit.shown} is implausible (a typo or the wrong unit?). {limits}"
         )
     return value
 
@@ -68,12 +71,28 @@ def _plausible(analyte, value, unit):
     return analyte.plausible_low <= to_canonical(value, unit.factor) <= analyte.plausible_high
 
 
-def ambiguity_warning(analyte: Analyte, unit: AnalyteUnit, value: Decimal) -> str:
-    if not unit.is_ambiguous(value):
+def wrong_unit_question(analyte: Analyte, unit: AnalyteUnit, value: Decimal, units, limits: Limits | None) -> str:
+    """The question to ask when `value` read in another of the analyte's `units` (one it is plausible in)
+    would mean something less alarming for this patient's range `limits`; "" when nothing needs asking."""
+    if limits is None:
         return ""
+
+    def reading(in_unit):
+        canonical = to_canonical(value, in_unit.factor)
+        return Reading(in_unit.shown, canonical, interpret(canonical, limits))
+
+    chosen = reading(unit)
+    others = (reading(u) for u in units if u.pk != unit.pk and _plausible(analyte, value, u))
+    other = wrong_unit_reading(chosen, others)
+    if other is None:
+        return ""
+    canonical_unit = analyte.canonical_unit
+    meaning = "normal" if other.flag == Flag.NORMAL else f"{other.flag.label.lower()} but not critical"
     return (
-        f"{analyte.name}: {value} {unit.unit} could also be a value in {unit.ambiguous_with}. Check the unit on "
-        f"the lab report; if {unit.unit} is right, tick “Unit checked” and save again."
+        f"{analyte.name}: {plain(value)} {unit.shown} is {chosen.flag.label.lower()} "
+        f"({analyte.format_value(chosen.canonical)} {canonical_unit}); in {other.unit} it would be "
+        f"{analyte.format_value(other.canonical)} {canonical_unit}, {meaning}. Confirm the unit: check it on the "
+        f"lab report and, if {unit.shown} is right, tick “Unit checked” and save again."
     )
 
 
@@ -92,7 +111,7 @@ class ValueFieldsMixin:
         )
         self.fields[f"{prefix}unit"] = forms.TypedChoiceField(
             label=f"{analyte.name} unit",
-            choices=[(u.pk, u.unit) for u in units],
+            choices=[(u.pk, u.shown) for u in units],
             coerce=int,
             empty_value=None,
             required=False,  # only a row with a value needs a unit (checked in clean_value_fields)
@@ -101,8 +120,9 @@ class ValueFieldsMixin:
         )
         self.fields[f"{prefix}confirm"] = forms.BooleanField(label="Unit checked", required=False)
 
-    def clean_value_fields(self, analyte, units, prefix):
-        """The checked value and unit, or None after putting the error on the value field."""
+    def clean_value_fields(self, analyte, units, prefix, *, limits):
+        """The checked value and unit, or None after putting the error on the value field. `limits` are
+        the patient's range on the collection date, for the wrong-unit question."""
         text = (self.cleaned_data.get(f"{prefix}value") or "").strip()
         unit = {u.pk: u for u in units}.get(self.cleaned_data.get(f"{prefix}unit"))
         if not text:
@@ -117,7 +137,7 @@ class ValueFieldsMixin:
         except ValidationError as error:
             self.add_error(f"{prefix}value", error)
             return None
-        warning = ambiguity_warning(analyte, unit, value)
+        warning = wrong_unit_question(analyte, unit, value, units, limits)
         if warning:
             self.asks_to_confirm.add(prefix)
             if not self.cleaned_data.get(f"{prefix}confirm"):
@@ -126,7 +146,7 @@ class ValueFieldsMixin:
         return value, unit
 
 
-class PanelEntryForm(ValueFieldsMixin, forms.Form):
+class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
     collected_at = forms.DateTimeField(
         label="Collected at",
         input_formats=DATETIME_FORMATS,
@@ -141,12 +161,16 @@ class PanelEntryForm(ValueFieldsMixin, forms.Form):
     accession_number = forms.CharField(
         label="Accession number", max_length=50, required=False, help_text="The lab's sample number, if known."
     )
+    # Shown only when the panel looks like one saved recently (same collection time and values).
+    save_anyway = forms.BooleanField(label="Save anyway: this is a different panel", required=False)
 
-    def __init__(self, *args, patient, **kwargs):
+    def __init__(self, *args, patient, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.patient = patient
+        self.same_panel = None
+        self.add_form_key(purpose=f"enter_results:{patient.pk}", user=user)
         self.asks_to_confirm = set()
-        self.analytes = list(Analyte.objects.filter(active=True).prefetch_related("units"))
+        self.analytes = list(Analyte.objects.filter(active=True).prefetch_related("units", "ranges"))
         self.units = {analyte.code: units_of(analyte) for analyte in self.analytes}
         for analyte in self.analytes:
             self.add_value_fields(analyte, self.units[analyte.code], f"{analyte.code}_")
@@ -185,22 +209,28 @@ class PanelEntryForm(ValueFieldsMixin, forms.Form):
             prefix = f"{analyte.code}_"
             if (cleaned.get(f"{prefix}value") or "").strip():
                 rows_with_input += 1
-            checked = self.clean_value_fields(analyte, self.units[analyte.code], prefix)
+            # The range on the collection date (today's while the date is missing or refused).
+            range_ = range_for(self.patient, analyte, cleaned.get("collected_at") or timezone.now())
+            checked = self.clean_value_fields(
+                analyte, self.units[analyte.code], prefix, limits=range_.limits if range_ else None
+            )
             if checked:
                 entries.append(Entry(analyte=analyte, value=checked[0], unit=checked[1]))
         if not rows_with_input:
             self.add_error(None, "The panel is empty: enter at least one result.")
         cleaned["entries"] = entries
-        lab, accession = cleaned.get("lab_name", "").strip(), cleaned.get("accession_number", "").strip()
-        if accession:
-            clash = Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession).first()
-            if clash:
-                lab_text = f"lab “{lab}”" if lab else "an unnamed lab"
+        clash = accession_clash(cleaned.get("lab_name", ""), cleaned.get("accession_number", ""))
+        if clash:
+            self.add_error("accession_number", clash)
+        if entries and cleaned.get("collected_at") and not self.errors:
+            self.same_panel = same_recent_panel(self.patient, cleaned["collected_at"], entries)
+            if self.same_panel and not cleaned.get("save_anyway"):
+                panel = self.same_panel
                 self.add_error(
-                    "accession_number",
-                    f"Accession number {accession} from {lab_text} has already been entered (a panel collected "
-                    f"{timezone.localtime(clash.collected_at):%d %b %Y %H:%M}). Each accession number is "
-                    "entered once per lab.",
+                    "save_anyway",
+                    f"This looks like the panel saved at {timezone.localtime(panel.entered_at):%H:%M on %d %b %Y} "
+                    f"by {display_name(panel.entered_by)}: the same collection time and the same values. Nothing "
+                    "was saved. If it is a different panel, tick “Save anyway” and save again.",
                 )
         return cleaned
 
@@ -227,7 +257,8 @@ class CorrectionForm(ValueFieldsMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        checked = self.clean_value_fields(self.result.analyte, self.units, "")
+        range_ = range_for(self.result.patient, self.result.analyte, self.result.collected_at)
+        checked = self.clean_value_fields(self.result.analyte, self.units, "", limits=range_.limits if range_ else None)
         if checked:
             cleaned["value"], cleaned["unit"] = checked
         return cleaned

@@ -69,6 +69,28 @@ def interpret(value: Decimal, limits: Limits | None) -> Flag:
     return Flag.NORMAL
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A typed value read in one accepted unit: that unit's label, the canonical value and its flag."""
+
+    unit: str
+    canonical: Decimal
+    flag: Flag
+
+
+def wrong_unit_reading(chosen: Reading, others: Iterable[Reading]) -> Reading | None:
+    """The first other unit's reading that would make the value mean something less alarming — critical in
+    the chosen unit but not in the other, or abnormal in the chosen unit but normal in the other — or None.
+    `others` are the readings in the analyte's other units in which the value is plausible. A value that
+    is critical in every unit, or normal in the chosen one, asks nothing."""
+    for other in others:
+        if chosen.flag in CRITICAL_FLAGS and other.flag in {Flag.LOW, Flag.HIGH, Flag.NORMAL}:
+            return other
+        if chosen.flag in ABNORMAL_FLAGS and other.flag == Flag.NORMAL:
+            return other
+    return None
+
+
 def applies_to(range_: RangeLike, *, sex: str, age: int) -> bool:
     if range_.sex and range_.sex != sex:
         return False

@@ -94,18 +94,10 @@ class AnalyteUnit(models.Model):
     decimal_places = models.PositiveSmallIntegerField(
         default=2, help_text="Most decimal places accepted for a value entered in this unit."
     )
+    label = models.CharField(
+        max_length=20, blank=True, help_text="The unit as lab reports write it, e.g. 'mEq/L' (empty: the UCUM unit)."
+    )
     active = models.BooleanField(default=True)
-    # A value entered in this unit between these limits (inclusive, as entered) reads just as well in
-    # another unit (magnesium 1.0–1.2 in mg/dL or mmol/L): the entry form asks the clinician to confirm.
-    ambiguous_low = models.DecimalField(
-        **VALUE_DIGITS, null=True, blank=True, help_text="Values from this (in this unit) ask to confirm the unit."
-    )
-    ambiguous_high = models.DecimalField(
-        **VALUE_DIGITS, null=True, blank=True, help_text="Values up to this (in this unit) ask to confirm the unit."
-    )
-    ambiguous_with = models.CharField(
-        max_length=20, blank=True, help_text="The unit such a value may really be in, e.g. 'mmol/L'."
-    )
     history = HistoricalRecords()
 
     class Meta:
@@ -126,17 +118,10 @@ class AnalyteUnit(models.Model):
     def __str__(self):
         return f"{self.unit} (× {self.factor.normalize()} → {self.analyte.canonical_unit})"
 
-    def clean(self):
-        if (self.ambiguous_low is not None or self.ambiguous_high is not None) and not self.ambiguous_with:
-            raise ValidationError({"ambiguous_with": "Name the unit an ambiguous value may really be in."})
-
-    def is_ambiguous(self, value):
-        """True if `value` (in this unit) may really be in the unit `ambiguous_with`."""
-        if not self.ambiguous_with or (self.ambiguous_low is None and self.ambiguous_high is None):
-            return False
-        above = self.ambiguous_low is None or value >= self.ambiguous_low
-        below = self.ambiguous_high is None or value <= self.ambiguous_high
-        return above and below
+    @property
+    def shown(self):
+        """The unit as people read it on lab reports (the UCUM code stays for storage and FHIR)."""
+        return self.label or self.unit
 
 
 class ReferenceRangeQuerySet(models.QuerySet):

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from core.text import age_in_years
+from core.text import age_in_years, display_name
 from patients.models import Patient
 
 from .interpretation import interpret, select_range, to_canonical
-from .models import Analyte, AnalyteUnit, ReferenceRange, Result
+from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+
+# A panel entered this recently with the same collection time and values is probably the same one again.
+SAME_PANEL_WINDOW = datetime.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,44 @@ def interpret_result(result: Result, patient: Patient) -> None:
         result.range_low, result.range_high = range_.normal_low, range_.normal_high
         result.range_critical_low, result.range_critical_high = range_.critical_low, range_.critical_high
     result.flag = interpret(result.value, range_.limits if range_ else None)
+
+
+def accession_clash(lab_name: str, accession_number: str) -> str:
+    """The sentence refusing an accession number this lab's panels already have, or "" if it is free
+    (the form asks first; record_results asks again and reads the same sentence after losing a race)."""
+    lab, accession = lab_name.strip(), accession_number.strip()
+    if not accession:
+        return ""
+    clash = (
+        Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession)
+        .select_related("entered_by")
+        .first()
+    )
+    if clash is None:
+        return ""
+    lab_text = f"lab “{lab}”" if lab else "an unnamed lab"
+    return (
+        f"Accession number {accession} from {lab_text} has already been entered: the panel collected "
+        f"{timezone.localtime(clash.collected_at):%d %b %Y %H:%M}, saved by {display_name(clash.entered_by)} at "
+        f"{timezone.localtime(clash.entered_at):%H:%M on %d %b %Y}. Each accession number is entered once per lab."
+    )
+
+
+def same_recent_panel(patient: Patient, collected_at: datetime.datetime, entries: list[Entry]) -> Panel | None:
+    """A panel saved for `patient` in the last SAME_PANEL_WINDOW with this collection time and exactly these
+    values and units (of its valid results): what a second entry of the same report looks like."""
+    wanted = {(entry.analyte.pk, entry.value, entry.unit.unit) for entry in entries}
+    recent = (
+        Panel.objects.filter(
+            patient=patient, collected_at=collected_at, entered_at__gte=timezone.now() - SAME_PANEL_WINDOW
+        )
+        .select_related("entered_by")
+        .prefetch_related(models.Prefetch("results", Result.objects.valid()))
+    )
+    for panel in recent:
+        if {(r.analyte_id, r.value_entered, r.unit_entered) for r in panel.results.all()} == wanted:
+            return panel
+    return None
 
 
 def check_revision_date(range_: ReferenceRange, effective_from: datetime.date) -> None:

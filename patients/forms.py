@@ -2,10 +2,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from core.form_keys import OneTimeKeyMixin
+
 from .models import ContributingFactor, Patient
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(OneTimeKeyMixin, forms.ModelForm):
     contributing_factors = forms.ModelMultipleChoiceField(
         queryset=ContributingFactor.objects.filter(active=True),
         widget=forms.CheckboxSelectMultiple,
@@ -34,8 +36,11 @@ class PatientForm(forms.ModelForm):
             },
         }
 
-    def __init__(self, *args, submit_label="Save patient", **kwargs):
+    def __init__(self, *args, submit_label="Save patient", registering_user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if registering_user is not None:
+            # A registration repeated (Back then Save, a double click) would register the patient twice.
+            self.add_form_key(purpose="register_patient", user=registering_user)
         if self.instance.pk:
             # Keep factors that have since been retired visible for patients who have them.
             self.fields["contributing_factors"].queryset = ContributingFactor.objects.filter(

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.shortcuts import redirect, render
 
@@ -59,9 +60,15 @@ def _save_patient(request, form, save):
 
 @permission_required("patients.add_patient", raise_exception=True)
 def patient_create(request):
-    form = PatientForm(request.POST or None, submit_label="Register patient")
+    form = PatientForm(request.POST or None, submit_label="Register patient", registering_user=request.user)
+
+    def register(**data):
+        with transaction.atomic():
+            form.consume_form_key()
+            return services.register_patient(by=request.user, **data)
+
     if request.method == "POST":
-        patient = _save_patient(request, form, lambda **data: services.register_patient(by=request.user, **data))
+        patient = _save_patient(request, form, register)
         if patient:
             messages.success(request, f"Registered {patient.full_name} ({patient.mrn}).")
             return redirect(patient)

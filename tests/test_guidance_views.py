@@ -13,6 +13,8 @@ from django.utils import timezone
 from guidance import selectors, services
 from guidance.models import ActionType, Finding, FollowUpPlan, Topic
 
+from .form_keys import form_key
+
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
@@ -148,17 +150,20 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     assert form.initial["analyte"] == finding.result.analyte
     assert form.initial["due_date"] == timezone.localdate() + datetime.timedelta(days=7)
     assert form.initial["owner"] == clinician
-    response = clinician_client.post(
-        f"/guidance/findings/{finding.pk}/plans/new/",
-        {
-            "action_type": "repeat-test",
-            "analyte": finding.result.analyte.pk,
-            "details": "Repeat K and Mg",
-            "due_date": (NOW.date() - datetime.timedelta(days=30)).isoformat(),
-            "owner": clinician.pk,
-        },
-    )
+    plan = {
+        "action_type": "repeat-test",
+        "analyte": finding.result.analyte.pk,
+        "details": "Repeat K and Mg",
+        "due_date": (NOW.date() - datetime.timedelta(days=30)).isoformat(),
+        "owner": clinician.pk,
+        "form_key": form_key(clinician_client, f"/guidance/findings/{finding.pk}/plans/new/"),
+    }
+    response = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", plan)
     assert response.status_code == 302
+    # Saved again with the same form (a double click), no second plan.
+    again = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", plan)
+    assert again.status_code == 200 and "This form was already saved at" in again.content.decode()
+    assert FollowUpPlan.objects.count() == 1
     assert clinician_client.get("/").context["awaiting"] == []
     plan = FollowUpPlan.objects.get()
     assert [p.pk for p in clinician_client.get("/").context["plans"]] == [plan.pk]  # overdue
@@ -235,7 +240,11 @@ def test_due_date_from_a_year_ago_to_five_years_ahead(clinician_client, clinicia
             assert response.context["form"].errors["due_date"] == [f"Due date {refused.isoformat()} {message}"]
         assert not FollowUpPlan.objects.exists()
         for accepted in (earliest, latest):
-            assert clinician_client.post(url, {**data, "due_date": accepted.isoformat()}).status_code == 302
+            key = form_key(clinician_client, url)
+            assert (
+                clinician_client.post(url, {**data, "due_date": accepted.isoformat(), "form_key": key}).status_code
+                == 302
+            )
     assert sorted(FollowUpPlan.objects.values_list("due_date", flat=True)) == [earliest, latest]
 
 

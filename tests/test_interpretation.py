@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from labs.interpretation import Flag, Limits, interpret, select_range, to_canonical
+from labs.interpretation import Flag, Limits, Reading, interpret, select_range, to_canonical, wrong_unit_reading
 from labs.models import AnalyteUnit
 from labs.services import range_for
 
@@ -170,3 +170,31 @@ def test_range_for_seeded_defaults(analytes, code, born, sex, expected):
     collected = timezone.make_aware(datetime.datetime(2026, 3, 10, 9, 30))
     chosen = range_for(patient, analytes[code], collected)
     assert ((chosen.normal_low, chosen.normal_high) if chosen else None) == expected
+
+
+# --- the wrong-unit question: which other reading would make the value mean something less alarming -------
+
+N, L, H, LL, HH = Flag.NORMAL, Flag.LOW, Flag.HIGH, Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH
+
+
+@pytest.mark.parametrize(
+    "chosen, others, asked",
+    [
+        (LL, [L], L),  # critical here, abnormal only there
+        (LL, [N], N),  # critical here, normal there
+        (HH, [L], L),  # critical here, not critical (if the other way) there
+        (LL, [LL, L], L),  # the first other reading that means less
+        (LL, [LL, HH], None),  # critical in every unit
+        (L, [N], N),  # abnormal here, normal there
+        (H, [L], None),  # abnormal in both: nothing to ask
+        (L, [LL], None),  # more alarming in the other unit is not the question
+        (N, [LL], None),  # normal here
+        (Flag.NO_RANGE, [N], None),
+        (LL, [], None),  # no other plausible unit
+    ],
+)
+def test_wrong_unit_reading(chosen, others, asked):
+    found = wrong_unit_reading(
+        Reading("a", D("1"), chosen), [Reading(f"u{i}", D(i), flag) for i, flag in enumerate(others)]
+    )
+    assert (found.flag if found else None) == asked

@@ -7,6 +7,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core import form_keys
 from labs.forms import CorrectionForm, PanelEntryForm
 from labs.models import AnalyteUnit
 
@@ -28,6 +29,13 @@ def entry_data(values=None, **extra):
     return {**data, **extra}
 
 
+def entry_form(data=None, *, patient):
+    """The entry form as the patient's registering clinician opens it, with a genuine one-time key."""
+    if data is not None:
+        data = {"form_key": form_keys.issue(purpose=f"enter_results:{patient.pk}", user=patient.created_by), **data}
+    return PanelEntryForm(data, patient=patient, user=patient.created_by)
+
+
 @pytest.fixture
 def adult(clinician):
     return PatientFactory(date_of_birth=datetime.date(1970, 6, 15), created_by=clinician)
@@ -35,13 +43,13 @@ def adult(clinician):
 
 def test_units_offered_are_the_analytes_active_units_canonical_first(adult):
     AnalyteUnit.objects.filter(analyte__code="ca", unit="meq/L").update(active=False)
-    form = PanelEntryForm(patient=adult)
+    form = entry_form(patient=adult)
     assert [label for _, label in form.fields["ca_unit"].choices] == ["mg/dL", "mmol/L"]
     assert [label for _, label in form.fields["vitd25_unit"].choices] == ["ng/mL", "nmol/L"]
 
 
 def test_valid_entry_gives_entries_in_the_chosen_units(adult):
-    form = PanelEntryForm(entry_data({"ca": ("2.30", "mmol/L"), "k": ("4", "mmol/L")}), patient=adult)
+    form = entry_form(entry_data({"ca": ("2.30", "mmol/L"), "k": ("4", "mmol/L")}), patient=adult)
     assert form.is_valid(), form.errors
     entries = {e.analyte.code: (str(e.value), e.unit.unit) for e in form.cleaned_data["entries"]}
     assert entries == {"ca": ("2.30", "mmol/L"), "k": ("4", "mmol/L")}
@@ -96,74 +104,116 @@ def test_valid_entry_gives_entries_in_the_chosen_units(adult):
     ],
 )
 def test_bad_values_are_refused_on_the_analytes_field(adult, code, value, unit, message):
-    form = PanelEntryForm(entry_data({code: (value, unit), "mg": ("1.9", "mg/dL")}), patient=adult)
+    form = entry_form(entry_data({code: (value, unit), "mg": ("1.9", "mg/dL")}), patient=adult)
     assert not form.is_valid()
     assert message in " ".join(form.errors[f"{code}_value"])
     assert "mg_value" not in form.errors
 
 
+# The wrong-unit question, for a patient of 52 (magnesium 1.70–2.60 mg/dL, critical below 1.0; calcium
+# 8.6–10.0 mg/dL, critical below 6.6; vitamin D 20–80 ng/mL).
 @pytest.mark.parametrize(
-    "code, value, unit, other",
+    "code, value, unit, question",
     [
-        ("mg", "1.1", "mg/dL", "mmol/L"),
-        ("mg", "1.0", "mmol/L", "mg/dL"),
-        ("mg", "1.2", "mg/dL", "mmol/L"),
-        ("vitd25", "150.1", "ng/mL", "nmol/L"),
+        # 0.68 × 1.2153 = 0.83 mg/dL, critically low; × 2.431 = 1.65 mg/dL, low only (in mg/dL: critical too).
+        (
+            "mg",
+            "0.68",
+            "meq/L",
+            "Magnesium: 0.68 mEq/L is critically low (0.83 mg/dL); in mmol/L it would be 1.65 mg/dL, low but not "
+            "critical. Confirm the unit: check it on the lab report and, if mEq/L is right, tick “Unit checked”",
+        ),
+        # 2.31 × 2.004 = 4.63 mg/dL, critically low; × 4.008 = 9.26 mg/dL, normal (2.31 mg/dL is implausible).
+        (
+            "ca",
+            "2.31",
+            "meq/L",
+            "Calcium, total: 2.31 mEq/L is critically low (4.6 mg/dL); in mmol/L it would be 9.3 mg/dL, normal.",
+        ),
+        # Abnormal in the chosen unit, normal in the other: 150 ng/mL is high; 150 nmol/L is 60.1 ng/mL.
+        (
+            "vitd25",
+            "150",
+            "ng/mL",
+            "25-hydroxyvitamin D: 150 ng/mL is high (150.0 ng/mL); in nmol/L it would be 60.1 ng/mL, normal.",
+        ),
     ],
 )
-def test_ambiguous_unit_asks_to_confirm_then_accepts(adult, code, value, unit, other):
+def test_a_value_that_means_less_in_another_unit_asks_to_confirm_the_unit(adult, code, value, unit, question):
     data = entry_data({code: (value, unit)})
-    form = PanelEntryForm(data, patient=adult)
+    form = entry_form(data, patient=adult)
     assert not form.is_valid()
-    assert f"{value} {unit} could also be a value in {other}" in form.errors[f"{code}_value"][0]
+    assert question in form.errors[f"{code}_value"][0]
     assert [confirm for *_, confirm in form.rows() if confirm][0].name == f"{code}_confirm"
-    confirmed = PanelEntryForm({**data, f"{code}_confirm": "on"}, patient=adult)
+    confirmed = entry_form({**data, f"{code}_confirm": "on"}, patient=adult)
     assert confirmed.is_valid(), confirmed.errors
 
 
 @pytest.mark.parametrize(
-    "code, value, unit", [("mg", "0.99", "mg/dL"), ("mg", "1.21", "mmol/L"), ("vitd25", "150.0", "ng/mL")]
+    "code, value, unit",
+    [
+        ("mg", "0.35", "mmol/L"),  # 0.85 mg/dL; 0.35 mg/dL; 0.43 mg/dL: critically low in every unit
+        ("mg", "0.68", "mmol/L"),  # 1.65 mg/dL, low: the unit meant in the issue, nothing to ask
+        ("ca", "2.31", "mmol/L"),  # 9.26 mg/dL, normal
+        ("k", "7.0", "meq/L"),  # mEq/L and mmol/L are the same for potassium: critically high in both
+        ("mg", "1.1", "mg/dL"),  # low; in mmol/L 2.67 mg/dL, high: abnormal either way
+        ("vitd25", "60", "nmol/L"),  # normal in the unit chosen
+    ],
 )
-def test_values_just_outside_the_ambiguous_band_need_no_confirmation(adult, code, value, unit):
-    form = PanelEntryForm(entry_data({code: (value, unit)}), patient=adult)
+def test_a_value_that_reads_the_same_in_every_plausible_unit_saves_without_the_question(adult, code, value, unit):
+    form = entry_form(entry_data({code: (value, unit)}), patient=adult)
     assert form.is_valid(), form.errors
     assert not [confirm for *_, confirm in form.rows() if confirm]
 
 
+def test_a_child_without_a_range_is_not_asked(clinician):
+    child = PatientFactory(date_of_birth=timezone.localdate() - datetime.timedelta(days=3 * 365), created_by=clinician)
+    form = entry_form(
+        entry_data({"mg": ("0.68", "meq/L")}, collected_at=timezone.localtime().strftime("%Y-%m-%dT%H:%M")),
+        patient=child,
+    )
+    assert form.is_valid(), form.errors
+
+
+def test_units_are_offered_as_labs_write_them(adult):
+    form = entry_form(patient=adult)
+    assert [label for _, label in form.fields["mg_unit"].choices] == ["mg/dL", "mmol/L", "mEq/L"]
+    assert [label for _, label in form.fields["carn_free_unit"].choices] == ["µmol/L", "nmol/mL"]
+    assert [label for _, label in form.fields["ck_unit"].choices] == ["U/L", "µkat/L"]
+
+
 def test_empty_panel_is_refused(adult):
-    form = PanelEntryForm(entry_data(), patient=adult)
+    form = entry_form(entry_data(), patient=adult)
     assert not form.is_valid()
     assert form.non_field_errors() == ["The panel is empty: enter at least one result."]
 
 
 def test_collection_in_the_future_or_before_birth_is_refused(adult):
     tomorrow = (timezone.localtime() + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    future = PanelEntryForm(entry_data({"k": ("4", "mmol/L")}, collected_at=tomorrow), patient=adult)
+    future = entry_form(entry_data({"k": ("4", "mmol/L")}, collected_at=tomorrow), patient=adult)
     assert not future.is_valid() and "is in the future" in future.errors["collected_at"][0]
-    before_birth = PanelEntryForm(entry_data({"k": ("4", "mmol/L")}, collected_at="1970-06-14T23:00"), patient=adult)
+    before_birth = entry_form(entry_data({"k": ("4", "mmol/L")}, collected_at="1970-06-14T23:00"), patient=adult)
     assert not before_birth.is_valid()
     assert before_birth.errors["collected_at"] == [
         "Collection date 14 Jun 1970 is before the patient was born (15 Jun 1970)."
     ]
-    on_birthday = PanelEntryForm(entry_data({"k": ("4", "mmol/L")}, collected_at="1970-06-15T10:00"), patient=adult)
+    on_birthday = entry_form(entry_data({"k": ("4", "mmol/L")}, collected_at="1970-06-15T10:00"), patient=adult)
     assert on_birthday.is_valid(), on_birthday.errors
 
 
 def test_duplicate_accession_for_the_same_lab_is_refused(adult, record):
     record(adult, {"k": ("4.0", "mmol/L")}, lab_name="City Lab", accession_number="A-7")
-    same = PanelEntryForm(
-        entry_data({"k": ("4", "mmol/L")}, lab_name="CITY LAB", accession_number="a-7"), patient=adult
-    )
+    same = entry_form(entry_data({"k": ("4", "mmol/L")}, lab_name="CITY LAB", accession_number="a-7"), patient=adult)
     assert not same.is_valid()
     assert "Accession number a-7 from lab “CITY LAB” has already been entered" in same.errors["accession_number"][0]
-    other_lab = PanelEntryForm(
+    other_lab = entry_form(
         entry_data({"k": ("4", "mmol/L")}, lab_name="Other Lab", accession_number="A-7"), patient=adult
     )
     assert other_lab.is_valid(), other_lab.errors
 
 
 def test_decimal_comma_is_read_as_a_decimal_point(adult):
-    form = PanelEntryForm(entry_data({"k": ("4,25", "mmol/L")}), patient=adult)
+    form = entry_form(entry_data({"k": ("4,25", "mmol/L")}), patient=adult)
     assert form.is_valid(), form.errors
     assert str(form.cleaned_data["entries"][0].value) == "4.25"
 
@@ -182,7 +232,7 @@ def test_correction_form_checks_the_value_and_needs_a_reason(adult, record):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=40))
 def test_any_typed_value_gives_a_result_or_a_message_never_an_exception(adult, text):
-    form = PanelEntryForm(entry_data({"k": (text, "mmol/L")}), patient=adult)
+    form = entry_form(entry_data({"k": (text, "mmol/L")}), patient=adult)
     if form.is_valid():
         assert 1 <= form.cleaned_data["entries"][0].value <= 10
     else:
@@ -193,6 +243,6 @@ def test_any_typed_value_gives_a_result_or_a_message_never_an_exception(adult, t
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(number=st.decimals(allow_nan=True, allow_infinity=True, places=None))
 def test_any_decimal_string_is_handled(adult, number):
-    form = PanelEntryForm(entry_data({"ck": (str(number), "U/L")}), patient=adult)
+    form = entry_form(entry_data({"ck": (str(number), "U/L")}), patient=adult)
     form.is_valid()  # must not raise
     assert form.is_bound

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from guidance import services
 from labs.models import AnalyteUnit, Panel, ReferenceRange, Result
 
+from .form_keys import form_key
+
 pytestmark = pytest.mark.django_db
 
 
@@ -24,6 +26,12 @@ def panel_post(values, **extra):
     for code, (value, unit) in values.items():
         data[f"{code}_value"], data[f"{code}_unit"] = value, unit_id(code, unit)
     return {**data, **extra}
+
+
+def post_panel(client, patient, values, *, follow=False, **extra):
+    """Open the entry page for its one-time key, then save `values` ({"k": ("3.1", "mmol/L")}) with it."""
+    url = f"/patients/{patient.pk}/results/new/"
+    return client.post(url, panel_post(values, form_key=form_key(client, url), **extra), follow=follow)
 
 
 @pytest.fixture
@@ -59,10 +67,8 @@ def test_anonymous_is_sent_to_login_and_nothing_changes(client, result, url):
 def test_clinician_enters_a_panel_and_sees_it_flagged(clinician_client, patient):
     page = clinician_client.get(f"/patients/{patient.pk}/results/new/")
     assert page.status_code == 200 and "Enter results" in page.content.decode()
-    response = clinician_client.post(
-        f"/patients/{patient.pk}/results/new/",
-        panel_post({"k": ("2.7", "mmol/L"), "ca": ("2.30", "mmol/L"), "alb": ("30", "g/L")}),
-        follow=True,
+    response = post_panel(
+        clinician_client, patient, {"k": ("2.7", "mmol/L"), "ca": ("2.30", "mmol/L"), "alb": ("30", "g/L")}, follow=True
     )
     assert response.redirect_chain == [(f"/patients/{patient.pk}/", 302)]
     html = response.content.decode()
@@ -75,9 +81,7 @@ def test_clinician_enters_a_panel_and_sees_it_flagged(clinician_client, patient)
 
 
 def test_bad_entry_shows_messages_and_saves_nothing(clinician_client, patient):
-    response = clinician_client.post(
-        f"/patients/{patient.pk}/results/new/", panel_post({"k": ("4.0", "mmol/L"), "ca": ("2.3", "mg/dL")})
-    )
+    response = post_panel(clinician_client, patient, {"k": ("4.0", "mmol/L"), "ca": ("2.3", "mg/dL")})
     assert response.status_code == 200
     html = response.content.decode()
     assert "Nothing was saved" in html
@@ -86,19 +90,21 @@ def test_bad_entry_shows_messages_and_saves_nothing(clinician_client, patient):
 
 
 def test_empty_panel_is_refused_in_the_page(clinician_client, patient):
-    response = clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post({}))
+    response = post_panel(clinician_client, patient, {})
     assert "The panel is empty: enter at least one result." in response.content.decode()
     assert not Panel.objects.exists()
 
 
-def test_ambiguous_magnesium_shows_a_confirm_box_and_saves_once_ticked(clinician_client, patient):
+def test_a_wrong_looking_unit_shows_a_confirm_box_and_saves_once_ticked(clinician_client, patient):
     url = f"/patients/{patient.pk}/results/new/"
-    first = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}))
+    key = form_key(clinician_client, url)
+    first = clinician_client.post(url, panel_post({"mg": ("0.68", "meq/L")}, form_key=key))
     html = first.content.decode()
-    assert "could also be a value in mmol/L" in html and 'name="mg_confirm"' in html
-    second = clinician_client.post(url, panel_post({"mg": ("1.1", "mg/dL")}, mg_confirm="on"))
+    assert "in mmol/L it would be 1.65 mg/dL, low but not critical" in html and 'name="mg_confirm"' in html
+    assert not Panel.objects.exists()
+    second = clinician_client.post(url, panel_post({"mg": ("0.68", "meq/L")}, form_key=key, mg_confirm="on"))
     assert second.status_code == 302
-    assert Result.objects.get().value == D("1.1000")
+    assert (Result.objects.get().value, Result.objects.get().unit_entered) == (D("0.8264"), "meq/L")
 
 
 def test_patient_page_shows_status_reasons_history_links_and_pages_of_ten(clinician_client, patient, record, clinician):
@@ -389,9 +395,8 @@ def test_administrator_sees_catalogue_with_units_and_history_but_never_deletes(a
 @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.text(max_size=30), collected_at=st.text(max_size=25), accession=st.text(max_size=60))
 def test_any_typed_input_is_answered_never_a_500(clinician_client, patient, value, collected_at, accession):
-    response = clinician_client.post(
-        f"/patients/{patient.pk}/results/new/",
-        panel_post({"k": (value, "mmol/L")}, collected_at=collected_at, accession_number=accession),
+    response = post_panel(
+        clinician_client, patient, {"k": (value, "mmol/L")}, collected_at=collected_at, accession_number=accession
     )
     assert response.status_code in (200, 302)
 

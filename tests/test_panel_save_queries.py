@@ -11,11 +11,12 @@ from guidance import services
 from guidance.models import ActionType, Finding
 from labs.models import Result
 
-from .test_labs_views import panel_post
+from .form_keys import form_key
+from .test_labs_views import panel_post, post_panel
 
 pytestmark = pytest.mark.django_db
 
-TWO = {"k": ("3.1", "mmol/L"), "mg": ("1.50", "mg/dL")}
+TWO = {"k": ("3.1", "mmol/L"), "mg": ("1.20", "mg/dL")}
 SIX = {
     **TWO,
     "ca": ("8.0", "mg/dL"),
@@ -58,17 +59,20 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     clinician_client, patient, repeat_potassium, django_assert_num_queries, values, rules
 ):
     url = f"/patients/{patient.pk}/results/new/"
-    data = panel_post(values)
-    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–7 the form's analytes and
-    # units; 8 savepoint (record_results), 9 the panel's analytes, 10 their range versions, 11 the patient
-    # exists, 12 the user exists, 13–15 savepoint, the accession-number-per-lab constraint, release; 16 the
-    # panel, 17 its history row, 18 the results (one insert), 19 their history rows (one insert), 20 the
-    # patient's last activity, 21 the panel's results with analytes, 22 the active rules, 23 their relevant
-    # factors, 24 the panel's unresolved findings, 25 the patient's contributing factors, 26 the findings
-    # (one insert), 27 their history rows (one insert), 28 the open repeat-test plans (locked), 29 the plans
-    # met (one update), 30 their history rows (one insert), 31 release. (No session write: the idle expiry
-    # moves on at most once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(31):
+    data = panel_post(values, form_key=form_key(clinician_client, url))
+    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–8 the form's analytes,
+    # units and range versions (for the wrong-unit question), 9 the one-time key not used yet, 10 a recent
+    # panel with the same collection time (none); 11 savepoint (the view's transaction), 12–14 savepoint,
+    # the key consumed, release; 15 savepoint (record_results), 16 the panel's analytes, 17 their range
+    # versions, 18 the patient exists, 19 the user exists, 20 savepoint (for a concurrent save of the same
+    # accession number), 21 the panel, 22 its history row, 23 release, 24 the results (one insert), 25
+    # their history rows (one insert), 26 the patient's last activity, 27 the panel's results with
+    # analytes, 28 the active rules, 29 their relevant factors, 30 the panel's unresolved findings, 31 the
+    # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), 34
+    # the open repeat-test plans (locked), 35 the plans met (one update), 36 their history rows (one
+    # insert), 37–38 release (record_results, the view). (No session write: the idle expiry moves on at
+    # most once a minute, tests/test_sessions.py.)
+    with django_assert_num_queries(38):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
@@ -81,7 +85,7 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
 def test_bulk_saved_results_findings_and_met_plans_keep_their_history_with_who(
     clinician_client, patient, repeat_potassium, clinician
 ):
-    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post(TWO))
+    post_panel(clinician_client, patient, TWO)
     results = Result.objects.filter(panel__lab_name="City Lab")
     for result in results:
         assert list(result.history.values_list("history_type", "history_user", "value_entered", "flag")) == [
@@ -102,7 +106,7 @@ def test_bulk_saved_results_findings_and_met_plans_keep_their_history_with_who(
 
 
 def test_correction_resolves_findings_in_bulk_with_history(clinician_client, patient, other_clinician):
-    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post(TWO))
+    post_panel(clinician_client, patient, TWO)
     potassium = Result.objects.get(analyte__code="k")
     services.correct_result(
         potassium,

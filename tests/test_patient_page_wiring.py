@@ -6,16 +6,13 @@ import pytest
 from guidance.models import Finding
 from labs.models import Result
 
-from .test_labs_views import panel_post, unit_id
+from .test_labs_views import post_panel, unit_id
 
 pytestmark = pytest.mark.django_db
 
 
 def test_results_entered_in_the_browser_open_findings_shown_on_the_patient_page(clinician_client, patient):
-    response = clinician_client.post(
-        f"/patients/{patient.pk}/results/new/",
-        panel_post({"k": ("3.1", "mmol/L"), "ca": ("9.2", "mg/dL")}),
-    )
+    response = post_panel(clinician_client, patient, {"k": ("3.1", "mmol/L"), "ca": ("9.2", "mg/dL")})
     assert response.status_code == 302
     potassium = Result.objects.get(analyte__code="k")
     finding = Finding.objects.get()
@@ -26,7 +23,7 @@ def test_results_entered_in_the_browser_open_findings_shown_on_the_patient_page(
 
 
 def test_correction_in_the_browser_back_into_range_resolves_the_finding(clinician_client, patient):
-    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post({"k": ("3.1", "mmol/L")}))
+    post_panel(clinician_client, patient, {"k": ("3.1", "mmol/L")})
     result = Result.objects.get()
     response = clinician_client.post(
         f"/results/{result.pk}/correct/", {"value": "4.1", "unit": unit_id("k", "mmol/L"), "reason": "Typo"}
@@ -38,7 +35,7 @@ def test_correction_in_the_browser_back_into_range_resolves_the_finding(clinicia
 
 
 def test_marking_in_error_in_the_browser_resolves_the_finding(clinician_client, patient):
-    clinician_client.post(f"/patients/{patient.pk}/results/new/", panel_post({"k": ("3.1", "mmol/L")}))
+    post_panel(clinician_client, patient, {"k": ("3.1", "mmol/L")})
     result = Result.objects.get()
     assert (
         clinician_client.post(f"/results/{result.pk}/entered-in-error/", {"reason": "Wrong patient"}).status_code == 302
@@ -47,9 +44,6 @@ def test_marking_in_error_in_the_browser_resolves_the_finding(clinician_client, 
 
 
 def test_refused_panel_opens_no_finding(clinician_client, patient):
-    response = clinician_client.post(
-        f"/patients/{patient.pk}/results/new/",
-        panel_post({"k": ("3.1", "mmol/L"), "ca": ("2.3", "mg/dL")}),
-    )
+    response = post_panel(clinician_client, patient, {"k": ("3.1", "mmol/L"), "ca": ("2.3", "mg/dL")})
     assert response.status_code == 200
     assert not Result.objects.exists() and not Finding.objects.exists()

@@ -7,6 +7,7 @@ from django.urls import reverse
 from patients.models import ContributingFactor, Patient
 
 from .factories import PatientFactory
+from .form_keys import form_key
 
 pytestmark = pytest.mark.django_db
 
@@ -51,12 +52,17 @@ def test_login_page_is_styled_and_public(client):
 
 def test_clinician_registers_a_patient(clinician_client, clinician):
     statin = ContributingFactor.objects.get(code="statin")
-    response = clinician_client.post("/patients/new/", {**VALID, "contributing_factors": [statin.pk]})
+    key = form_key(clinician_client, "/patients/new/")
+    response = clinician_client.post("/patients/new/", {**VALID, "contributing_factors": [statin.pk], "form_key": key})
     patient = Patient.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/patients/{patient.pk}/"
     assert patient.created_by == clinician
     assert list(patient.contributing_factors.all()) == [statin]
+    # The same form saved again (Back then Save) registers nobody else and says so.
+    again = clinician_client.post("/patients/new/", {**VALID, "mrn": "NEW-2", "form_key": key})
+    assert again.status_code == 200 and "This form was already saved at" in again.content.decode()
+    assert Patient.objects.count() == 1
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from labs.models import Panel, Result
 from patients import services as patient_services
 from patients.models import Patient
 
+from .form_keys import form_key
 from .test_labs_views import panel_post, unit_id
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +129,11 @@ def test_every_service_refuses_so_imports_and_scripts_are_refused_too(deactivate
         lambda: guidance_services.acknowledge(finding, comment="x", by=clinician),
         lambda: guidance_services.decide_no_action(finding, reason="x", by=clinician),
         lambda: guidance_services.create_plan(
-            finding, action_type=ActionType.MEDICATION_REVIEW, due_date=datetime.date.today(), owner=clinician, by=clinician
+            finding,
+            action_type=ActionType.MEDICATION_REVIEW,
+            due_date=datetime.date.today(),
+            owner=clinician,
+            by=clinician,
         ),
         lambda: guidance_services.update_plan(plan, version=plan.version, by=clinician, details="x"),
         lambda: guidance_services.complete_plan(plan, outcome="x", version=plan.version, by=clinician),
@@ -153,7 +158,8 @@ def test_an_administrator_reactivates_and_recording_works_again(admin_client_, c
     assert deactivated.history.all()[1].deactivation_reason == "Duplicate of MRN-9"  # kept in history
     clinician_client = Client()
     clinician_client.force_login(clinician)
-    saved = clinician_client.post(f"/patients/{deactivated.pk}/results/new/", panel_post({"k": ("4.0", "mmol/L")}))
+    url = f"/patients/{deactivated.pk}/results/new/"
+    saved = clinician_client.post(url, panel_post({"k": ("4.0", "mmol/L")}, form_key=form_key(clinician_client, url)))
     assert saved.status_code == 302
 
 

@@ -162,7 +162,7 @@ def test_empty_panel_and_duplicate_analyte_are_refused(analytes, patient, clinic
 def test_accession_number_is_unique_per_lab_ignoring_case(record, patient):
     record(patient, {"k": ("4.0", "mmol/L")}, lab_name="City Lab", accession_number="A-1")
     record(patient, {"k": ("4.0", "mmol/L")}, lab_name="Other Lab", accession_number="A-1")  # other lab: fine
-    with pytest.raises(ValidationError, match="accession number has already been entered"):
+    with pytest.raises(ValidationError, match="Accession number a-1 from lab “city lab” has already been entered"):
         record(patient, {"k": ("4.0", "mmol/L")}, lab_name="city lab", accession_number="a-1")
     assert Panel.objects.count() == 2
 

@@ -24,7 +24,7 @@ PANEL = {
     "Potassium": ("2.5", None),
     "Magnesium": ("0.55", "mmol/L"),
     "Calcium, total": ("2.1", None),
-    "Creatine kinase": ("0.5", "ukat/L"),
+    "Creatine kinase": ("0.5", "µkat/L"),
 }
 POTASSIUM_FINDING = "Potassium imbalance (low and high potassium)"
 

@@ -1,0 +1,9 @@
+"""One-time form keys in tests: read the key from the page, as the browser submits it."""
+
+import re
+
+
+def form_key(client, url) -> str:
+    """The one-time key of the form `client` is shown at `url` (each GET issues a new one)."""
+    html = client.get(url).content.decode()
+    return re.search(r'name="form_key" value="([^"]+)"', html).group(1)
