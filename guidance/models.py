@@ -217,7 +217,14 @@ class FindingQuerySet(models.QuerySet):
 
     def for_display(self):
         return self.select_related(
-            "patient", "result__analyte", "partner_result__analyte", "topic", "rule", "acknowledged_by", "decided_by"
+            "patient",
+            "result__analyte",
+            "partner_result__analyte",
+            "topic",
+            "rule",
+            "acknowledged_by",
+            "decided_by",
+            "superseded_by__analyte",
         )
 
 
@@ -230,6 +237,9 @@ class Finding(models.Model):
         FOLLOW_UP_PLANNED = "follow-up-planned", "Follow-up planned"
         NO_ACTION = "no-action", "No action needed"
         RESOLVED = "resolved", "Resolved"
+        # A newer valid result of the same test replaced this one before anyone decided on it
+        # (guidance.services: _bring_superseding_in_line). Never an unacknowledged critical result.
+        SUPERSEDED = "superseded", "Superseded by a newer result"
 
     UNDECIDED = (Status.OPEN, Status.ACKNOWLEDGED)
 
@@ -267,6 +277,15 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolution_note = models.TextField(blank=True)
+    superseded_by = models.ForeignKey(
+        Result,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_findings",
+        help_text="The newer result of the same test that replaced this finding's result.",
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     objects = FindingQuerySet.as_manager()
@@ -290,6 +309,11 @@ class Finding(models.Model):
                 condition=~models.Q(status="resolved") | ~models.Q(resolution_note=""),
                 name="finding_resolved_has_note",
                 violation_error_message="Say why the finding is resolved.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="superseded") | models.Q(superseded_by__isnull=False),
+                name="finding_superseded_has_result",
+                violation_error_message="A superseded finding names the newer result that replaced it.",
             ),
         ]
         indexes = [
@@ -338,6 +362,8 @@ class Finding(models.Model):
             errors["acknowledgement_comment"] = "A critical result needs a comment to be acknowledged."
         if self.status == self.Status.RESOLVED and not self.resolution_note.strip():
             errors["resolution_note"] = "Say why the finding is resolved."
+        if self.status == self.Status.SUPERSEDED and not self.superseded_by_id:
+            errors["superseded_by"] = "A superseded finding names the newer result that replaced it."
         if errors:
             raise ValidationError(errors)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -90,6 +91,7 @@ def record_results(
     touch_patient(patient)
     results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
     evaluate_panel(panel, by=by, note="", results=results)
+    _bring_superseding_in_line(patient, analyte_ids, by=by)
     _meet_repeat_plans(panel, results, by=by)
     return panel
 
@@ -115,6 +117,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
+    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     return result
 
 
@@ -131,6 +134,7 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     result.save()
     touch_patient(result.patient)
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     _unmeet_repeat_plans(result, by=by)
     return result
 
@@ -185,6 +189,65 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
 
 def _pk(obj):
     return obj.pk if obj is not None else None
+
+
+SUPERSEDED_FIELDS = ["status", "superseded_by", "superseded_at"]
+
+
+def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
+    """A finding still awaiting a decision is superseded by the patient's newest valid result of its test
+    when that is a newer one: the older value no longer needs a decision of its own, and the worklist
+    shows the newer one. A critical result not yet acknowledged is never superseded (it needs its own
+    acknowledgement), and decided findings keep their decision (and follow-ups). A superseded finding
+    whose newer result is withdrawn moves to the next newer valid result, or awaits its decision again.
+
+    Worked out from what the database holds after each write, for the tests `analyte_ids` just written:
+    one query reads the candidates (findings awaiting a decision or superseded, with the newest valid
+    result of their test for the patient, from result_patient_analyte_idx); changes are one bulk update
+    and one insert of history rows.
+    """
+    newest = (
+        Result.objects.valid()
+        .filter(patient_id=OuterRef("patient_id"), analyte_id=OuterRef("result__analyte_id"))
+        .order_by("-collected_at", "-id")
+        .values("pk")[:1]
+    )
+    candidates = (
+        Finding.objects.filter(
+            patient=patient,
+            result__analyte_id__in=analyte_ids,
+            status__in=[*Finding.UNDECIDED, Finding.Status.SUPERSEDED],
+        )
+        .select_related("superseded_by")
+        .annotate(newest_id=Subquery(newest))
+    )
+    now = timezone.now()
+    superseded, linked_again, restored = [], [], []
+    for finding in candidates:
+        replaced = finding.newest_id is not None and finding.newest_id != finding.result_id
+        if finding.status != Finding.Status.SUPERSEDED:
+            if replaced and not (finding.critical and finding.status == Finding.Status.OPEN):
+                finding.status = Finding.Status.SUPERSEDED
+                finding.superseded_by_id, finding.superseded_at = finding.newest_id, now
+                superseded.append(finding)
+        elif not finding.superseded_by.is_entered_in_error:
+            continue  # still replaced by the result that replaced it
+        elif replaced:
+            finding.superseded_by_id = finding.newest_id
+            linked_again.append(finding)
+        else:
+            finding.status = Finding.Status.ACKNOWLEDGED if finding.acknowledged_at else Finding.Status.OPEN
+            finding.superseded_by_id = finding.superseded_at = None
+            restored.append(finding)
+    for changed, reason in [
+        (superseded, "superseded by a newer result of the same test"),
+        (linked_again, "the newer result was entered in error: superseded by the next newer one"),
+        (restored, "the newer result was entered in error: awaiting a decision again"),
+    ]:
+        for finding in changed:
+            _check_built(finding)
+        if changed:
+            bulk_update_with_history(changed, Finding, SUPERSEDED_FIELDS, default_user=by, default_change_reason=reason)
 
 
 def _meet_repeat_plans(panel: Panel, results: list[Result], *, by) -> None:
@@ -348,7 +411,7 @@ def create_plan(
 ) -> FollowUpPlan:
     """Plan a follow-up for a finding; the first plan is the finding's disposition."""
     finding = _lock(Finding, finding)
-    if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION):
+    if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION, Finding.Status.SUPERSEDED):
         raise ValidationError(f"This finding is {finding.get_status_display().lower()}, so it takes no new plan.")
     deciding = finding.is_undecided
     if deciding:

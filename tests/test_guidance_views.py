@@ -322,8 +322,9 @@ def test_finding_page_query_count_does_not_grow(
 @pytest.mark.parametrize("size", [1, 6])
 def test_patient_findings_selector_is_three_queries(django_assert_num_queries, record, patient, clinician, size):
     for _ in range(size):
-        record(patient, {"k": "3.1", "mg": "1.5"})
-    for finding in Finding.objects.filter(rule__code="potassium-low"):
+        panel = record(patient, {"k": "3.1", "mg": "1.5"})
+        # Planned before the next panel's potassium comes, which would supersede it undecided.
+        finding = Finding.objects.get(rule__code="potassium-low", result__panel=panel)
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
     # 1 the findings with their results and analytes, 2 their topics' titles, 3 their plans with owners
     # and analytes. Rendering the include adds none (the plans' and topics' fields it shows are loaded).
@@ -341,7 +342,8 @@ def test_patient_findings_lists_undecided_first(record, patient, clinician):
     record(patient, {"k": "2.5"})
     findings, _ = selectors.patient_findings(patient)
     statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
-    assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
+    # The critical potassium superseded the earlier one, which no longer needs a decision of its own.
+    assert statuses == [("k", "open", True), ("mg", "no-action", False), ("k", "superseded", False)]
 
 
 def test_patient_findings_include_renders(clinician_client, record, patient):

@@ -14,6 +14,7 @@ STATUS_COLOURS = {
     Finding.Status.RESOLVED: "text-bg-secondary",
     Finding.Status.FOLLOW_UP_PLANNED: "text-bg-success",
     Finding.Status.NO_ACTION: "text-bg-success",
+    Finding.Status.SUPERSEDED: "text-bg-secondary",
 }
 
 
