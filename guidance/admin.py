@@ -48,7 +48,7 @@ class RuleAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     fieldsets = [
         (None, {"fields": ["code", "active", "topic", "severity", "summary"]}),
         ("When it matches", {"fields": ["analyte", "flags", "value_below", "value_above", "uln_multiple_above"]}),
-        ("Pattern (optional)", {"fields": ["with_analyte", "with_flags", "priority"]}),
+        ("Pattern (optional)", {"fields": ["with_analyte", "with_flags", "covers", "priority"]}),
         ("Suggestion", {"fields": ["action_type", "retest_days", "relevant_factors"]}),
     ]
 

@@ -134,6 +134,23 @@ class Rule(models.Model):
     with_flags = models.CharField(
         "pattern: with flags", max_length=20, blank=True, help_text="…with one of these flags, e.g. 'L,LL'."
     )
+
+    class Covers(models.TextChoices):
+        """Which plain findings of its panel a pattern explains: the review shows them under the pattern,
+        as one item decided together (guidance.findings.review_items)."""
+
+        NONE = "none", "None: its finding stands beside the others"
+        RESULT = "result", "The plain finding of its own result"
+        PARTNER = "partner", "The plain finding of the other result"
+        BOTH = "both", "The plain findings of both results"
+
+    covers = models.CharField(
+        "pattern: covers",
+        max_length=10,
+        choices=Covers.choices,
+        default=Covers.NONE,
+        help_text="For a pattern: the plain findings of the same panel it explains, shown and decided under it.",
+    )
     priority = models.PositiveSmallIntegerField(
         default=100, help_text="Among plain rules matching one result, the lowest number wins."
     )
@@ -197,6 +214,8 @@ class Rule(models.Model):
             errors["flags"] = f"Give at least one flag this rule applies to ({allowed})."
         if self.with_analyte_id and not self.with_flag_set and "with_flags" not in errors:
             errors["with_flags"] = f"A pattern rule needs the flags of the other analyte ({allowed})."
+        if not self.with_analyte_id and self.covers != self.Covers.NONE:
+            errors["covers"] = "Only a pattern (a rule with another analyte) covers other findings; choose 'None'."
         if self.with_analyte_id and self.with_analyte_id == self.analyte_id:
             errors["with_analyte"] = "A pattern joins two different analytes; choose another analyte."
         if self.value_below is not None and self.value_above is not None and self.value_above >= self.value_below:

@@ -20,7 +20,7 @@ from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import touch_patient
 
-from .findings import build_finding
+from .findings import build_finding, corrected_calcium_for, finding_severity
 from .models import ActionType, Finding, FollowUpPlan, Rule
 from .rules import match_rules
 
@@ -144,8 +144,9 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
 
     A finding still called for is left as it is (with its review); one no longer called for (value back
     in range, result withdrawn, pattern broken, criticality changed) is resolved with `note`; a newly
-    called-for one is opened. Findings are keyed by result, rule, pattern partner and criticality, so a
-    value that turns critical on correction needs a fresh acknowledgement. `results` are the panel's
+    called-for one is opened. Findings are keyed by result, rule, pattern partner, criticality and
+    severity, so a value that turns critical on correction needs a fresh acknowledgement, and so does a
+    low calcium the corrected albumin no longer explains (guidance.findings.finding_severity). `results` are the panel's
     valid results with their analytes, when the caller has them already.
 
     The queries do not grow with the panel: the rules, the open findings and the patient's factors are
@@ -157,14 +158,14 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
     rules = list(Rule.objects.filter(active=True).prefetch_related("relevant_factors"))
     wanted = {}
     for match in match_rules(results, rules):
-        wanted[
-            (match.result.pk, match.rule.pk if match.rule else None, _pk(match.partner), match.result.is_critical)
-        ] = match
+        severity = finding_severity(match, corrected_calcium_for(match, results))
+        rule_pk = match.rule.pk if match.rule else None
+        wanted[(match.result.pk, rule_pk, _pk(match.partner), match.result.is_critical, severity)] = match
     existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
     now = timezone.now()
     resolved = []
     for finding in existing:
-        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical)
+        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical, finding.severity)
         if wanted.pop(key, None) is None:
             finding.status = Finding.Status.RESOLVED
             finding.resolved_at, finding.resolved_by = now, by
@@ -180,7 +181,10 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_change_reason="resolved",
         )
     factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
+    opened = [
+        build_finding(match, factor_names=factor_names, opened_at=now, panel_results=results)
+        for match in wanted.values()
+    ]
     for finding in opened:
         _check_built(finding)
     if opened:
