@@ -129,38 +129,39 @@ class ReviewItem:
         return Severity(self.severity).label
 
 
-COVERED_RESULTS = {
-    Rule.Covers.RESULT: lambda pattern: [pattern.result_id],
-    Rule.Covers.PARTNER: lambda pattern: [pattern.partner_result_id],
-    Rule.Covers.BOTH: lambda pattern: [pattern.result_id, pattern.partner_result_id],
-}
-
-
 def review_items(findings) -> list[ReviewItem]:
     """One panel's findings as review items, critical first, then the most pressing, then in order found.
 
-    Each pattern whose rule covers plain findings leads an item holding the plain findings (among
-    `findings`) of the results it covers; a plain finding two patterns cover goes under the first (by
-    id). Every other finding is an item of its own. Pure: reads each finding's `rule.covers`, ids only.
+    Each pattern whose rule covers plain findings (Rule.covers) leads an item holding the plain findings
+    (among `findings`) of the results it covers. A plain finding two patterns would cover goes under the
+    one that is about its result (low calcium with low albumin, for the low calcium) before one where its
+    result is the other one (low magnesium with low calcium), then under the first found (by id). Every
+    other finding is an item of its own. Pure: reads each finding's `rule.covers`, and ids.
     """
     findings = sorted(findings, key=lambda finding: finding.pk)
     plain_by_result = {}
     for finding in findings:
         if finding.partner_result_id is None:
             plain_by_result.setdefault(finding.result_id, []).append(finding)
-    items, claimed = [], set()
-    for finding in findings:
-        covers = finding.rule.covers if finding.partner_result_id and finding.rule_id else Rule.Covers.NONE
-        if covers == Rule.Covers.NONE:
-            continue
-        under = [
-            plain
-            for result_id in COVERED_RESULTS[covers](finding)
-            for plain in plain_by_result.get(result_id, [])
-            if plain.pk not in claimed
-        ]
-        claimed.update(plain.pk for plain in under)
-        claimed.add(finding.pk)
-        items.append(ReviewItem(finding, under))
-    items += [ReviewItem(finding) for finding in findings if finding.pk not in claimed]
+    patterns = {
+        finding.pk: ReviewItem(finding)
+        for finding in findings
+        if finding.partner_result_id and finding.rule_id and finding.rule.covers != Rule.Covers.NONE
+    }
+    claimed = set(patterns)
+    sides = [
+        (lambda item: item.lead.result_id, (Rule.Covers.RESULT, Rule.Covers.BOTH)),
+        (lambda item: item.lead.partner_result_id, (Rule.Covers.PARTNER, Rule.Covers.BOTH)),
+    ]
+    for result_of, covering in sides:
+        for item in patterns.values():
+            if item.lead.rule.covers not in covering:
+                continue
+            for plain in plain_by_result.get(result_of(item), []):
+                if plain.pk not in claimed:
+                    item.covered.append(plain)
+                    claimed.add(plain.pk)
+    items = [*patterns.values(), *(ReviewItem(finding) for finding in findings if finding.pk not in claimed)]
+    for item in items:
+        item.covered.sort(key=lambda finding: finding.pk)
     return sorted(items, key=lambda item: (not item.critical, SEVERITY_ORDER.index(item.severity), item.lead.pk))

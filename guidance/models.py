@@ -1,10 +1,14 @@
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.text import display_name
 from labs.interpretation import Flag
 from labs.models import VALUE_DIGITS, Analyte, Result
 from patients.models import ContributingFactor, Patient
@@ -291,6 +295,15 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     no_action_reason = models.TextField(blank=True)
+    decided_with = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_together",
+        help_text="Decided together with this finding (a pattern's, or the first of a group decision): "
+        "cancelling its only plan brings both back to awaiting a decision.",
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -385,6 +398,97 @@ class Finding(models.Model):
             errors["superseded_by"] = "A superseded finding names the newer result that replaced it."
         if errors:
             raise ValidationError(errors)
+
+
+class CriticalCall(models.Model):
+    """How a critical result was communicated, recorded when it is acknowledged: who was told, how, when,
+    and that the value was read back. The Joint Commission's National Patient Safety Goal NPSG.02.03.01
+    asks for critical results to reach the responsible caregiver within a time the organisation sets,
+    and a verbal report to be confirmed by reading it back (shared/DOMAIN.md, "Communicating critical
+    results")."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", "Phone"
+        IN_PERSON = "in-person", "In person"
+        MESSAGE = "message", "Message (written)"
+
+    VERBAL = (Method.PHONE, Method.IN_PERSON)
+
+    finding = models.OneToOneField(Finding, on_delete=models.PROTECT, related_name="critical_call")
+    told = models.CharField("who was told", max_length=200, help_text="Name and role, e.g. 'Dr A. Patel, on-call GP'.")
+    method = models.CharField("how", max_length=20, choices=Method.choices)
+    told_at = models.DateTimeField("when")
+    read_back = models.BooleanField("value read back", default=False)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(told=""),
+                name="critical_call_names_who",
+                violation_error_message="Say who was told.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(method__in=["phone", "in-person"]) | models.Q(read_back=True),
+                name="critical_call_verbal_read_back",
+                violation_error_message="A critical result told by phone or in person is read back.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_method_display()} to {self.told} at {timezone.localtime(self.told_at):%d %b %Y %H:%M}"
+
+    @property
+    def description(self):
+        """One sentence for the summary and its PDF (reads the finding's result and analyte, and who recorded it)."""
+        result = self.finding.result
+        read_back = "value read back" if self.read_back else "not read back"
+        return (
+            f"{result.analyte.name} {result.display_value} {result.analyte.canonical_unit} "
+            f"({result.get_flag_display().lower()}), collected {timezone.localtime(result.collected_at):%d %b %Y %H:%M}: "
+            f"told {self.told} ({self.get_method_display().lower()}) on {timezone.localtime(self.told_at):%d %b %Y %H:%M}, "
+            f"{read_back}; recorded by {display_name(self.recorded_by)}."
+        )
+
+    def clean(self):
+        errors = {}
+        if not self.told.strip():
+            errors["told"] = "Say who was told the critical result (name and role)."
+        if self.method in self.VERBAL and not self.read_back:
+            errors["read_back"] = (
+                "A critical result told by phone or in person is read back by whoever took it "
+                "(NPSG.02.03.01): tick 'Value read back' once they have."
+            )
+        if self.told_at and self.told_at > timezone.now() + datetime.timedelta(minutes=5):
+            errors["told_at"] = "The time they were told cannot be in the future."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReviewSettings(models.Model):
+    """Settings of the review an administrator sets (one row, created with its defaults when first read)."""
+
+    critical_call_minutes = models.PositiveSmallIntegerField(
+        "minutes to acknowledge a critical result",
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="A critical result not acknowledged (and its communication recorded) within this many minutes "
+        "of being entered is marked overdue on the worklist. The Joint Commission's NPSG.02.03.01 asks each "
+        "organisation to set this time and check it is met; 60 minutes is a common choice.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "review settings"
+
+    def __str__(self):
+        return "Review settings"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class FollowUpPlanQuerySet(models.QuerySet):

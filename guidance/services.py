@@ -20,8 +20,8 @@ from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import touch_patient
 
-from .findings import build_finding, corrected_calcium_for, finding_severity
-from .models import ActionType, Finding, FollowUpPlan, Rule
+from .findings import ReviewItem, build_finding, corrected_calcium_for, finding_severity, review_items
+from .models import ActionType, CriticalCall, Finding, FollowUpPlan, Rule
 from .rules import match_rules
 
 # --- results ---------------------------------------------------------------------------------------
@@ -333,14 +333,53 @@ def _check_undecided(finding: Finding) -> None:
         raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
 
 
-def _acknowledge_into(finding: Finding, *, comment: str, by) -> None:
+CALL_FIELDS = ("told", "method", "told_at", "read_back")
+
+
+def _acknowledge_into(finding: Finding, *, comment: str, by, call: dict | None = None) -> CriticalCall | None:
+    """Acknowledge `finding` (unsaved). A critical result needs a comment and the record of its
+    communication (`call`: CALL_FIELDS), returned unsaved and checked, to save once the finding is."""
     if finding.critical and not comment.strip():
         raise ValidationError(
             {"comment": "This is a critical result: write a comment (what you did or will do) to acknowledge it."}
         )
+    record = None
+    if finding.critical:
+        record = _critical_call(finding, call or {}, by=by)
     finding.status = Finding.Status.ACKNOWLEDGED
     finding.acknowledged_at, finding.acknowledged_by = timezone.now(), by
     finding.acknowledgement_comment = comment.strip()
+    return record
+
+
+def _critical_call(finding: Finding, call: dict, *, by) -> CriticalCall:
+    unknown = set(call) - set(CALL_FIELDS)
+    if unknown:
+        raise ValueError(f"Not fields of a critical call: {sorted(unknown)}")
+    missing = {}
+    if not (call.get("told") or "").strip():
+        missing["told"] = "A critical result: say who was told it (name and role)."
+    if not call.get("method"):
+        missing["method"] = "A critical result: say how they were told (phone, in person or message)."
+    if missing:
+        raise ValidationError(missing)
+    record = CriticalCall(
+        finding=finding,
+        told=call["told"].strip(),
+        method=call["method"],
+        told_at=call.get("told_at") or timezone.now(),
+        read_back=bool(call.get("read_back")),
+        recorded_by=by,
+    )
+    record.full_clean(exclude=["finding", "recorded_by"], validate_constraints=False)
+    return record
+
+
+def _save_call(record: CriticalCall | None) -> None:
+    if record is not None:
+        record.finding_id = record.finding.pk
+        record._history_user = record.recorded_by  # who, also where no request says it (imports, scripts)
+        _save(record, reason="critical result communicated")
 
 
 def _lock(model, obj):
@@ -349,13 +388,15 @@ def _lock(model, obj):
 
 
 @transaction.atomic
-def acknowledge(finding: Finding, *, comment: str = "", by) -> Finding:
-    """Record that a clinician has seen the finding. Critical results need a comment."""
+def acknowledge(finding: Finding, *, comment: str = "", call: dict | None = None, by) -> Finding:
+    """Record that a clinician has seen the finding. A critical result needs a comment and how it was
+    communicated (`call`: who was told, how, when, read back)."""
     finding = _lock(Finding, finding)
     if finding.status != Finding.Status.OPEN:
         raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
-    _acknowledge_into(finding, comment=comment, by=by)
+    record = _acknowledge_into(finding, comment=comment, call=call, by=by)
     _save(finding, reason="acknowledged")
+    _save_call(record)
     return finding
 
 
@@ -372,17 +413,114 @@ def _decide_into(finding: Finding, *, status: str, by) -> None:
     finding.decided_at, finding.decided_by = timezone.now(), by
 
 
+NO_ACTION_REASON_MISSING = "Give the reason no action is needed (e.g. known and stable, already treated)."
+
+
+def _report_items(panel_id: int) -> list[ReviewItem]:
+    """The report's findings awaiting a decision as review items (a pattern with the plain findings it
+    covers), locked so that two clinicians' decisions are applied one after the other."""
+    findings = (
+        Finding.objects.awaiting_decision()
+        .filter(result__panel_id=panel_id)
+        .select_related("rule")
+        .select_for_update(of=("self",))
+    )
+    return review_items(findings)
+
+
+def _item_of(finding: Finding) -> list[Finding]:
+    """The finding and, when it leads a review item (a pattern), the plain findings it covers, locked:
+    deciding the pattern decides them with it. Any other finding is decided alone."""
+    if not (finding.partner_result_id and finding.rule_id and finding.rule.covers != Rule.Covers.NONE):
+        return [finding]
+    for item in _report_items(finding.result.panel_id):
+        if item.lead.pk == finding.pk:
+            return item.findings
+    return [finding]
+
+
+def _decide_together(findings: list[Finding], *, status: str, by, reason: str = "") -> None:
+    """Record one decision for `findings` (the first leads: the others are decided with it), or none of
+    it (raises before saving when one of them cannot take it)."""
+    for finding in findings:
+        try:
+            _decide_into(finding, status=status, by=by)
+        except ValidationError as refusal:
+            if finding is findings[0]:
+                raise
+            raise ValidationError(
+                f"{finding.title}, decided with it, is a critical result: acknowledge it with a comment first; "
+                "nothing was changed."
+            ) from refusal
+        if status == Finding.Status.NO_ACTION:
+            finding.no_action_reason = reason.strip()
+    for finding in findings[1:]:
+        finding.decided_with = findings[0]
+
+
+def _save_decided(findings: list[Finding], *, reason: str) -> None:
+    _save(findings[0], reason=reason)
+    for finding in findings[1:]:
+        _save(finding, reason=f"{reason}, decided together with finding {findings[0].pk}")
+
+
 @transaction.atomic
 def decide_no_action(finding: Finding, *, reason: str, by) -> Finding:
+    """No action needed, with the reason; a pattern's finding decides the plain findings it covers too."""
     finding = _lock(Finding, finding)
     if not reason.strip():
+        raise ValidationError({"reason": NO_ACTION_REASON_MISSING})
+    together = _item_of(finding)
+    _decide_together(together, status=Finding.Status.NO_ACTION, by=by, reason=reason)
+    _save_decided(together, reason="no action needed")
+    return together[0]
+
+
+@transaction.atomic
+def acknowledge_report(panel: Panel, *, comment: str = "", call: dict | None = None, by) -> list[Finding]:
+    """Acknowledge every finding of a report still awaiting acknowledgement. When one of them is a
+    critical result, a comment and how it was communicated (`call`) are required, and each critical
+    finding keeps its own record of that call. All of them or none."""
+    findings = [finding for item in _report_items(panel.pk) for finding in item.findings]
+    awaiting = [finding for finding in findings if finding.status == Finding.Status.OPEN]
+    if not awaiting:
+        raise ValidationError("Nothing in this report awaits acknowledgement; nothing was changed.")
+    records = [_acknowledge_into(finding, comment=comment, call=call, by=by) for finding in awaiting]
+    for finding, record in zip(awaiting, records, strict=True):
+        _save(finding, reason="acknowledged with its report")
+        _save_call(record)
+    return awaiting
+
+
+@transaction.atomic
+def decide_report(panel: Panel, *, leads: list[int], by, reason: str = "", plan: dict | None = None) -> list[Finding]:
+    """One decision for several review items of one report: "no action needed" with `reason`, or, with
+    `plan` (create_plan's fields), one follow-up plan held by the first item's finding, the others
+    decided together with it. `leads` are the items' leading findings' ids; an id that is not one of
+    this report's items awaiting a decision is refused, and nothing is changed."""
+    items = {item.lead.pk: item for item in _report_items(panel.pk)}
+    if not leads:
+        raise ValidationError({"findings": "Choose at least one finding of this report to decide."})
+    strangers = [str(pk) for pk in leads if pk not in items]
+    if strangers:
         raise ValidationError(
-            {"reason": "Give the reason no action is needed (e.g. known and stable, already treated)."}
+            {
+                "findings": f"Finding {', '.join(strangers)} is not awaiting a decision in this report (it belongs "
+                "to another report or patient, or is already decided or superseded); nothing was changed."
+            }
         )
-    _decide_into(finding, status=Finding.Status.NO_ACTION, by=by)
-    finding.no_action_reason = reason.strip()
-    _save(finding, reason="no action needed")
-    return finding
+    together = [finding for pk in dict.fromkeys(leads) for finding in items[pk].findings]
+    if plan is None:
+        if not reason.strip():
+            raise ValidationError({"reason": NO_ACTION_REASON_MISSING})
+        _decide_together(together, status=Finding.Status.NO_ACTION, by=by, reason=reason)
+        _save_decided(together, reason="no action needed")
+    else:
+        _check_plan_fields(plan)
+        _decide_together(together, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+        _save(_new_plan(together[0], by=by, **plan), reason="planned")
+        _save_decided(together, reason="follow-up planned")
+    return together
 
 
 def default_due_date(finding: Finding, *, today: datetime.date | None = None) -> datetime.date:
@@ -417,11 +555,23 @@ def create_plan(
     finding = _lock(Finding, finding)
     if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION, Finding.Status.SUPERSEDED):
         raise ValidationError(f"This finding is {finding.get_status_display().lower()}, so it takes no new plan.")
-    deciding = finding.is_undecided
-    if deciding:
-        _decide_into(finding, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+    together = _item_of(finding) if finding.is_undecided else []
+    if together:
+        _decide_together(together, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+    plan = _new_plan(
+        finding, action_type=action_type, due_date=due_date, owner=owner, details=details, analyte=analyte, by=by
+    )
+    _save(plan, reason="planned")
+    if together:
+        _save_decided(together, reason="follow-up planned")
+    return plan
+
+
+def _new_plan(
+    finding: Finding, *, action_type: str, due_date: datetime.date, owner, details: str = "", analyte=None, by
+) -> FollowUpPlan:
     now = timezone.now()
-    plan = FollowUpPlan(
+    return FollowUpPlan(
         finding=finding,
         patient_id=finding.patient_id,
         action_type=action_type,
@@ -434,10 +584,6 @@ def create_plan(
         updated_by=by,
         updated_at=now,
     )
-    _save(plan, reason="planned")
-    if deciding:
-        _save(finding, reason="follow-up planned")
-    return plan
 
 
 def _lock_plan_at(plan: FollowUpPlan, version: int) -> FollowUpPlan:
@@ -500,7 +646,10 @@ def cancel_plan(plan: FollowUpPlan, *, outcome: str, version: int, by) -> Follow
     finding = _lock(Finding, plan.finding)
     others = finding.plans.exclude(status=FollowUpPlan.Status.CANCELLED)
     if finding.status == Finding.Status.FOLLOW_UP_PLANNED and not others.exists():
-        finding.status = Finding.Status.ACKNOWLEDGED
-        finding.decided_at = finding.decided_by = None
-        _save(finding, reason="only follow-up plan cancelled: awaiting a decision again")
+        # The findings decided together with it (a pattern's, a group decision) had this plan as theirs too.
+        with_it = finding.decided_together.select_for_update().filter(status=Finding.Status.FOLLOW_UP_PLANNED)
+        for each in [finding, *with_it]:
+            each.status = Finding.Status.ACKNOWLEDGED
+            each.decided_at = each.decided_by = each.decided_with = None
+            _save(each, reason="only follow-up plan cancelled: awaiting a decision again")
     return plan

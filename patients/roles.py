@@ -70,6 +70,10 @@ ROLE_PERMISSIONS = {
         "guidance.change_rule",
         "guidance.view_finding",
         "guidance.view_followupplan",
+        # The record of each critical result's communication (read only), and the time allowed for it.
+        "guidance.view_criticalcall",
+        "guidance.view_reviewsettings",
+        "guidance.change_reviewsettings",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
         # Two-factor sign-in: see who has an authenticator app, and reset a lost one by deleting it.

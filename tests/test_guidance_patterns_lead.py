@@ -64,6 +64,15 @@ CASES = [
         ],
     ),
     (
+        # The low calcium goes under the pattern about it (with the albumin), not under the magnesium's.
+        "magnesium, calcium and albumin",
+        {"mg": "1.5", "ca": "8.0", "alb": "3.0"},
+        [
+            ("calcium-low-with-albumin-low", ["(no rule)", "calcium-low"], Severity.ROUTINE),
+            ("magnesium-low-with-calcium-low", ["magnesium-low"], Severity.PROMPT),
+        ],
+    ),
+    (
         "no pattern",
         {"vitd25": "15", "ck": "300"},
         [("ck-raised", [], Severity.ROUTINE), ("vitamin-d-low", [], Severity.ROUTINE)],

@@ -13,6 +13,8 @@ from guidance import services
 from guidance.models import ActionType, Finding, FollowUpPlan
 from labs.models import Result
 
+from .recording import PHONED
+
 pytestmark = pytest.mark.django_db
 
 JUNE = timezone.make_aware(datetime.datetime(2026, 6, 1, 9))
@@ -23,7 +25,7 @@ Status = Finding.Status
 
 
 def acknowledge(finding, clinician):
-    services.acknowledge(finding, comment="Phoned the patient", by=clinician)
+    services.acknowledge(finding, comment="Phoned the patient", call=PHONED, by=clinician)
 
 
 def decide(finding, clinician):
