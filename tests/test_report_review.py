@@ -241,3 +241,13 @@ def test_the_reports_list_query_count_does_not_grow(
     assert len(response.context["reports"]) == min(size, 4)
     assert response.context["page"].paginator.count == size
     assert [len(row.abnormal) for row in response.context["reports"]] == [4] * min(size, 4)
+
+
+def test_the_finding_page_links_its_report_and_the_finding_it_was_decided_with(clinician_client, report):
+    pattern = lead(report, "magnesium-low-with-potassium-low")
+    html = clinician_client.get(pattern.get_absolute_url()).content.decode()
+    assert f'<a href="/guidance/reports/{report.pk}/">Review the whole report</a>' in html
+    assert "A decision on this pattern also decides the findings of the report it explains." in html
+    clinician_client.post(f"/guidance/findings/{pattern.pk}/no-action/", {"reason": "Known"})
+    html = clinician_client.get(lead(report, "potassium-low").get_absolute_url()).content.decode()
+    assert f'Decided together with <a href="/guidance/findings/{pattern.pk}/">finding {pattern.pk}</a>' in html

@@ -183,3 +183,23 @@ def test_the_finding_page_names_the_newer_result(clinician_client, record, patie
     assert "1 Nov 2026 09:00" in html
     # Nothing left to review on it.
     assert "Acknowledge" not in html
+
+
+@pytest.mark.parametrize(
+    "action, data",
+    [("acknowledge", {"comment": "Seen"}), ("no-action", {"reason": "Known"})],
+)
+def test_reviewing_a_superseded_finding_in_the_browser_is_refused_with_the_reason(
+    clinician_client, record, patient, action, data
+):
+    record(patient, {"k": "3.1"}, at=JUNE)
+    record(patient, {"k": "3.2"}, at=NOVEMBER)
+    older = Finding.objects.get(result__collected_at=JUNE)
+    response = clinician_client.post(f"{older.get_absolute_url()}{action}/", data)
+    assert response.status_code == 200
+    assert (
+        "Nothing was saved. This finding is already superseded by a newer result; nothing was changed."
+        in response.content.decode()
+    )
+    older.refresh_from_db()
+    assert (older.status, older.acknowledged_at, older.decided_at) == (Status.SUPERSEDED, None, None)
