@@ -118,6 +118,9 @@ def render_summary_pdf(summary: Summary) -> bytes:
     if not summary.finding_groups:
         story.append(text("No open findings."))
 
+    story.append(text("Critical results communicated (last 90 days)", HEADING))
+    story += [text(call.description) for call in summary.critical_calls] or [text("None.")]
+
     story.append(text("Follow-up plans", HEADING))
     plans = summary.open_plans + summary.closed_plans
     story.append(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone
 
-from guidance.models import Finding, FollowUpPlan, Severity
+from guidance.models import CriticalCall, Finding, FollowUpPlan, Severity
 from labs.trends import Trend, trend_section, trends_for
 
 # Closed follow-up plans stay on the summary this long after closing.
@@ -89,6 +89,7 @@ class Summary:
     finding_groups: list[FindingGroup]
     open_plans: list[FollowUpPlan] = field(default_factory=list)
     closed_plans: list[FollowUpPlan] = field(default_factory=list)
+    critical_calls: list[CriticalCall] = field(default_factory=list)
 
     def trend_section(self):
         """The print view's trend charts section (HTML, cached: see trend_section)."""
@@ -103,10 +104,20 @@ def plans_for(patient, *, closed_since=None):
     return list(plans.order_by("due_date", "id"))
 
 
+def critical_calls_for(patient, *, since):
+    """How the patient's critical results were communicated (NPSG.02.03.01), newest first: one query."""
+    return list(
+        CriticalCall.objects.filter(finding__patient=patient, told_at__gte=since)
+        .select_related("finding__result__analyte", "recorded_by")
+        .order_by("-told_at", "-id")
+    )
+
+
 def patient_summary(patient, *, by, image_format: str = "svg") -> Summary:
     """Everything the print view and the PDF show.
 
-    Queries: the plans, the contributing factors, the trends (see trends_for), the open findings (two).
+    Queries: the plans, the contributing factors, the trends (see trends_for), the open findings (two),
+    the critical results' communication records.
     """
     now = timezone.now()
     plans = plans_for(patient, closed_since=now - datetime.timedelta(days=RECENTLY_CLOSED_DAYS))
@@ -119,4 +130,5 @@ def patient_summary(patient, *, by, image_format: str = "svg") -> Summary:
         finding_groups=open_finding_groups(patient),
         open_plans=[plan for plan in plans if plan.status == FollowUpPlan.Status.PLANNED],
         closed_plans=[plan for plan in plans if plan.status != FollowUpPlan.Status.PLANNED],
+        critical_calls=critical_calls_for(patient, since=now - datetime.timedelta(days=RECENTLY_CLOSED_DAYS)),
     )

@@ -1,10 +1,11 @@
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import NoDeleteAdmin, ReadOnlyAdmin
 
-from .models import Finding, FollowUpPlan, Rule, Topic
+from .models import CriticalCall, Finding, FollowUpPlan, ReviewSettings, Rule, Topic
 
 
 @admin.register(Topic)
@@ -48,7 +49,7 @@ class RuleAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     fieldsets = [
         (None, {"fields": ["code", "active", "topic", "severity", "summary"]}),
         ("When it matches", {"fields": ["analyte", "flags", "value_below", "value_above", "uln_multiple_above"]}),
-        ("Pattern (optional)", {"fields": ["with_analyte", "with_flags", "priority"]}),
+        ("Pattern (optional)", {"fields": ["with_analyte", "with_flags", "covers", "priority"]}),
         ("Suggestion", {"fields": ["action_type", "retest_days", "relevant_factors"]}),
     ]
 
@@ -71,3 +72,22 @@ class FollowUpPlanAdmin(ReviewRecordAdmin):
     list_filter = ["status", "action_type"]
     list_select_related = ["patient", "owner", "met_result__analyte"]
     search_fields = ["patient__mrn", "patient__family_name", "details"]
+
+
+@admin.register(CriticalCall)
+class CriticalCallAdmin(ReviewRecordAdmin):
+    list_display = ["finding", "told", "method", "told_at", "read_back", "recorded_by"]
+    list_filter = ["method", "read_back"]
+    list_select_related = ["finding__result__analyte", "finding__topic", "recorded_by"]
+    search_fields = ["finding__patient__mrn", "finding__patient__family_name", "told"]
+
+
+@admin.register(ReviewSettings)
+class ReviewSettingsAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
+    """One row: its page opens straight from the list, and there is nothing to add."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect("admin:guidance_reviewsettings_change", ReviewSettings.current().pk)

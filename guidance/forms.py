@@ -1,5 +1,5 @@
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Layout, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -10,7 +10,7 @@ from core.form_keys import OneTimeKeyMixin
 from core.text import display_name
 from labs.models import Analyte
 
-from .models import ActionType
+from .models import ActionType, CriticalCall
 
 
 def _helper(label, css="btn-primary"):
@@ -24,14 +24,50 @@ def _helper(label, css="btn-primary"):
 
 
 class AcknowledgeForm(forms.Form):
+    """Acknowledging a finding, or a report's findings. For a critical result: a comment, and how the
+    result was communicated (CriticalCall: who was told, how, when, read back)."""
+
     comment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         max_length=2000,
     )
+    told = forms.CharField(
+        label="Who was told",
+        max_length=200,
+        help_text="Name and role of the person responsible for acting on it, e.g. 'Dr A. Patel, on-call GP'.",
+        error_messages={"required": "A critical result: say who was told it (name and role)."},
+    )
+    method = forms.ChoiceField(
+        label="How",
+        choices=CriticalCall.Method.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "A critical result: say how they were told (phone, in person or message).",
+            "invalid_choice": "Choose phone, in person or message.",
+        },
+    )
+    told_at = forms.DateTimeField(
+        label="When",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        error_messages={
+            "required": "Say when they were told.",
+            "invalid": "When they were told must be a date and time such as 2026-03-31 14:05.",
+        },
+    )
+    read_back = forms.BooleanField(
+        label="Value read back",
+        required=False,
+        help_text="Whoever took it by phone or in person repeated the value back to you (required for those).",
+    )
+
+    CALL_FIELDS = ("told", "method", "told_at", "read_back")
 
     def __init__(self, *args, critical=False, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("told_at", timezone.localtime().replace(second=0, microsecond=0))
         super().__init__(*args, **kwargs)
+        self.critical = critical
         self.fields["comment"].required = critical
         self.fields["comment"].help_text = (
             "Required for a critical result: what you did or will do." if critical else "Optional."
@@ -39,7 +75,16 @@ class AcknowledgeForm(forms.Form):
         self.fields["comment"].error_messages["required"] = (
             "This is a critical result: write a comment (what you did or will do) to acknowledge it."
         )
+        if not critical:
+            for name in self.CALL_FIELDS:
+                del self.fields[name]
         self.helper = _helper("Acknowledge")
+
+    def call(self):
+        """The communication record's fields, for a critical result (None otherwise)."""
+        if not self.critical:
+            return None
+        return {name: self.cleaned_data[name] for name in self.CALL_FIELDS}
 
 
 class NoActionForm(forms.Form):
@@ -157,3 +202,66 @@ class OutcomeForm(forms.Form):
     def __init__(self, *args, submit_label="Save", **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _helper(submit_label)
+
+
+class FindingIdsField(forms.Field):
+    """The findings ticked on a report (each a review item's leading finding). Only their form is
+    checked here: guidance.services.decide_report refuses ids that are not that report's, naming them."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value):
+        values = value if isinstance(value, (list, tuple)) else ([value] if value else [])
+        try:
+            return [int(item) for item in values]
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(
+                "Findings are chosen by their numbers; reload the report and tick them."
+            ) from exc
+
+
+class ReportDecisionForm(PlanForm):
+    """One decision for the findings ticked on a report: no action needed (with the reason), or one
+    follow-up plan for all of them."""
+
+    NO_ACTION, PLAN = "no-action", "plan"
+
+    findings = FindingIdsField(required=False)
+    decision = forms.ChoiceField(
+        choices=[(NO_ACTION, "No action needed"), (PLAN, "Plan one follow-up for them")],
+        widget=forms.RadioSelect,
+        initial=NO_ACTION,
+        error_messages={"required": "Choose the decision.", "invalid_choice": "Choose one of the listed decisions."},
+    )
+    reason = forms.CharField(
+        label="Reason no action is needed",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, submit_label="Record the decision for the ticked findings", **kwargs)
+        for name in ("action_type", "due_date", "owner"):
+            self.fields[name].required = False
+        self.fields["action_type"].help_text = "For a follow-up: what to do."
+        self.helper.form_tag = False
+        self.helper.layout = Layout("decision", "reason", "action_type", "analyte", "details", "due_date", "owner")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.NO_ACTION:
+            self.errors.pop("analyte", None)  # PlanForm asks it of a repeat test: no plan is made here
+            if not (data.get("reason") or "").strip():
+                self.add_error(
+                    "reason", "Give the reason no action is needed (e.g. known and stable, already treated)."
+                )
+        elif data.get("decision") == self.PLAN:
+            for name, message in [
+                ("action_type", "Choose the follow-up's action."),
+                ("due_date", "Due date is required."),
+                ("owner", "Choose who owns this plan."),
+            ]:
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, message)
+        return data

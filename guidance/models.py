@@ -1,10 +1,14 @@
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.text import display_name
 from labs.interpretation import Flag
 from labs.models import VALUE_DIGITS, Analyte, Result
 from patients.models import ContributingFactor, Patient
@@ -134,6 +138,23 @@ class Rule(models.Model):
     with_flags = models.CharField(
         "pattern: with flags", max_length=20, blank=True, help_text="…with one of these flags, e.g. 'L,LL'."
     )
+
+    class Covers(models.TextChoices):
+        """Which plain findings of its panel a pattern explains: the review shows them under the pattern,
+        as one item decided together (guidance.findings.review_items)."""
+
+        NONE = "none", "None: its finding stands beside the others"
+        RESULT = "result", "The plain finding of its own result"
+        PARTNER = "partner", "The plain finding of the other result"
+        BOTH = "both", "The plain findings of both results"
+
+    covers = models.CharField(
+        "pattern: covers",
+        max_length=10,
+        choices=Covers.choices,
+        default=Covers.NONE,
+        help_text="For a pattern: the plain findings of the same panel it explains, shown and decided under it.",
+    )
     priority = models.PositiveSmallIntegerField(
         default=100, help_text="Among plain rules matching one result, the lowest number wins."
     )
@@ -197,6 +218,8 @@ class Rule(models.Model):
             errors["flags"] = f"Give at least one flag this rule applies to ({allowed})."
         if self.with_analyte_id and not self.with_flag_set and "with_flags" not in errors:
             errors["with_flags"] = f"A pattern rule needs the flags of the other analyte ({allowed})."
+        if not self.with_analyte_id and self.covers != self.Covers.NONE:
+            errors["covers"] = "Only a pattern (a rule with another analyte) covers other findings; choose 'None'."
         if self.with_analyte_id and self.with_analyte_id == self.analyte_id:
             errors["with_analyte"] = "A pattern joins two different analytes; choose another analyte."
         if self.value_below is not None and self.value_above is not None and self.value_above >= self.value_below:
@@ -217,7 +240,14 @@ class FindingQuerySet(models.QuerySet):
 
     def for_display(self):
         return self.select_related(
-            "patient", "result__analyte", "partner_result__analyte", "topic", "rule", "acknowledged_by", "decided_by"
+            "patient",
+            "result__analyte",
+            "partner_result__analyte",
+            "topic",
+            "rule",
+            "acknowledged_by",
+            "decided_by",
+            "superseded_by__analyte",
         )
 
 
@@ -230,6 +260,9 @@ class Finding(models.Model):
         FOLLOW_UP_PLANNED = "follow-up-planned", "Follow-up planned"
         NO_ACTION = "no-action", "No action needed"
         RESOLVED = "resolved", "Resolved"
+        # A newer valid result of the same test replaced this one before anyone decided on it
+        # (guidance.services: _bring_superseding_in_line). Never an unacknowledged critical result.
+        SUPERSEDED = "superseded", "Superseded by a newer result"
 
     UNDECIDED = (Status.OPEN, Status.ACKNOWLEDGED)
 
@@ -262,11 +295,29 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     no_action_reason = models.TextField(blank=True)
+    decided_with = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decided_together",
+        help_text="Decided together with this finding (a pattern's, or the first of a group decision): "
+        "cancelling its only plan brings both back to awaiting a decision.",
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     resolution_note = models.TextField(blank=True)
+    superseded_by = models.ForeignKey(
+        Result,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_findings",
+        help_text="The newer result of the same test that replaced this finding's result.",
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     objects = FindingQuerySet.as_manager()
@@ -290,6 +341,11 @@ class Finding(models.Model):
                 condition=~models.Q(status="resolved") | ~models.Q(resolution_note=""),
                 name="finding_resolved_has_note",
                 violation_error_message="Say why the finding is resolved.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="superseded") | models.Q(superseded_by__isnull=False),
+                name="finding_superseded_has_result",
+                violation_error_message="A superseded finding names the newer result that replaced it.",
             ),
         ]
         indexes = [
@@ -338,8 +394,101 @@ class Finding(models.Model):
             errors["acknowledgement_comment"] = "A critical result needs a comment to be acknowledged."
         if self.status == self.Status.RESOLVED and not self.resolution_note.strip():
             errors["resolution_note"] = "Say why the finding is resolved."
+        if self.status == self.Status.SUPERSEDED and not self.superseded_by_id:
+            errors["superseded_by"] = "A superseded finding names the newer result that replaced it."
         if errors:
             raise ValidationError(errors)
+
+
+class CriticalCall(models.Model):
+    """How a critical result was communicated, recorded when it is acknowledged: who was told, how, when,
+    and that the value was read back. The Joint Commission's National Patient Safety Goal NPSG.02.03.01
+    asks for critical results to reach the responsible caregiver within a time the organisation sets,
+    and a verbal report to be confirmed by reading it back (shared/DOMAIN.md, "Communicating critical
+    results")."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", "Phone"
+        IN_PERSON = "in-person", "In person"
+        MESSAGE = "message", "Message (written)"
+
+    VERBAL = (Method.PHONE, Method.IN_PERSON)
+
+    finding = models.OneToOneField(Finding, on_delete=models.PROTECT, related_name="critical_call")
+    told = models.CharField("who was told", max_length=200, help_text="Name and role, e.g. 'Dr A. Patel, on-call GP'.")
+    method = models.CharField("how", max_length=20, choices=Method.choices)
+    told_at = models.DateTimeField("when")
+    read_back = models.BooleanField("value read back", default=False)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(told=""),
+                name="critical_call_names_who",
+                violation_error_message="Say who was told.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(method__in=["phone", "in-person"]) | models.Q(read_back=True),
+                name="critical_call_verbal_read_back",
+                violation_error_message="A critical result told by phone or in person is read back.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_method_display()} to {self.told} at {timezone.localtime(self.told_at):%d %b %Y %H:%M}"
+
+    @property
+    def description(self):
+        """One sentence for the summary and its PDF (reads the finding's result and analyte, and who recorded it)."""
+        result = self.finding.result
+        read_back = "value read back" if self.read_back else "not read back"
+        return (
+            f"{result.analyte.name} {result.display_value} {result.analyte.canonical_unit} "
+            f"({result.get_flag_display().lower()}), collected {timezone.localtime(result.collected_at):%d %b %Y %H:%M}: "
+            f"told {self.told} ({self.get_method_display().lower()}) on {timezone.localtime(self.told_at):%d %b %Y %H:%M}, "
+            f"{read_back}; recorded by {display_name(self.recorded_by)}."
+        )
+
+    def clean(self):
+        errors = {}
+        if not self.told.strip():
+            errors["told"] = "Say who was told the critical result (name and role)."
+        if self.method in self.VERBAL and not self.read_back:
+            errors["read_back"] = (
+                "A critical result told by phone or in person is read back by whoever took it "
+                "(NPSG.02.03.01): tick 'Value read back' once they have."
+            )
+        if self.told_at and self.told_at > timezone.now() + datetime.timedelta(minutes=5):
+            errors["told_at"] = "The time they were told cannot be in the future."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReviewSettings(models.Model):
+    """Settings of the review an administrator sets (one row, created with its defaults when first read)."""
+
+    critical_call_minutes = models.PositiveSmallIntegerField(
+        "minutes to acknowledge a critical result",
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="A critical result not acknowledged (and its communication recorded) within this many minutes "
+        "of being entered is marked overdue on the worklist. The Joint Commission's NPSG.02.03.01 asks each "
+        "organisation to set this time and check it is met; 60 minutes is a common choice.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "review settings"
+
+    def __str__(self):
+        return "Review settings"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class FollowUpPlanQuerySet(models.QuerySet):

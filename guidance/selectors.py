@@ -1,5 +1,8 @@
 """Reads that pages repeat: each one a fixed number of queries, whatever the amount of data."""
 
+import datetime
+from dataclasses import dataclass
+
 from django.db.models import (
     Case,
     Count,
@@ -7,16 +10,19 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     Subquery,
     Value,
     When,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from labs.models import Panel, Result
 
-from .models import Finding, FollowUpPlan, Topic
+from .findings import ReviewItem, review_items
+from .models import Finding, FollowUpPlan, ReviewSettings, Topic
 
 RECENT_PANELS = 10
 
@@ -97,8 +103,38 @@ def patient_findings(patient, *, everything=False) -> tuple[list[Finding], bool]
     return shown, left_out
 
 
+EARLIER_SHOWN = 5
+
+
+def finding_context(finding) -> dict:
+    """What the finding page shows around its result, in three queries however long the history: the
+    last EARLIER_SHOWN values of the test up to this one (dates and flags), the rest of its panel, and
+    the patient's contributing factors."""
+    result = finding.result
+    return {
+        "earlier_values": list(
+            Result.objects.filter(patient_id=finding.patient_id, analyte_id=result.analyte_id)
+            .filter(Q(collected_at__lt=result.collected_at) | Q(pk=result.pk))
+            .select_related("analyte")
+            .order_by("-collected_at", "-id")[:EARLIER_SHOWN]
+        ),
+        "panel_results": list(
+            Result.objects.filter(panel_id=result.panel_id)
+            .exclude(pk=result.pk)
+            .select_related("analyte")
+            .order_by("analyte__sort_order", "id")
+        ),
+        "factors": list(finding.patient.contributing_factors.all()),
+    }
+
+
 def finding_detail(pk):
-    return Finding.objects.for_display().prefetch_related(plans_prefetch()).get(pk=pk)
+    return (
+        Finding.objects.for_display()
+        .select_related("critical_call__recorded_by")
+        .prefetch_related(plans_prefetch())
+        .get(pk=pk)
+    )
 
 
 # The home page shows this many rows of each list, with the list's full count and a link to all of
@@ -149,6 +185,105 @@ def findings_awaiting_review():
     )
 
 
+# --- the worklist by report -----------------------------------------------------------------------
+
+REPORTS_SHOWN = 10  # reports on the home page (each row shows its values and findings)
+PATIENT_NAME = ("patient__mrn", "patient__given_name", "patient__family_name")
+
+
+def reports_awaiting_review():
+    """Reports (panels) with a finding awaiting a decision: those with a critical result not yet
+    acknowledged first, then the oldest collected first. A superseded finding awaits nothing."""
+    undecided = Finding.objects.awaiting_decision().filter(result__panel=OuterRef("pk"))
+    critical = undecided.filter(status=Finding.Status.OPEN, critical=True)
+    return (
+        Panel.objects.filter(Exists(undecided))
+        .annotate(
+            critical_waiting=Exists(critical),
+            # Since when the report's oldest critical result has waited for its acknowledgement.
+            critical_since=Subquery(critical.order_by("created_at").values("created_at")[:1]),
+        )
+        .select_related("patient")
+        .only("collected_at", "lab_name", "accession_number", "patient_id", *PATIENT_NAME)
+        .order_by("-critical_waiting", "collected_at", "id")
+    )
+
+
+@dataclass
+class ReportRow:
+    """One report on the worklist: its abnormal values and its findings awaiting a decision, as review
+    items (a pattern with the plain findings it covers)."""
+
+    panel: Panel
+    abnormal: list[Result]
+    items: list[ReviewItem]
+    overdue: bool = False  # a critical result not acknowledged within ReviewSettings.critical_call_minutes
+
+    @property
+    def finding_count(self):
+        return sum(len(item.findings) for item in self.items)
+
+
+REPORT_FINDING_FIELDS = (
+    *("patient_id", "result_id", "partner_result_id", "topic_id", "rule_id", "severity", "critical", "summary"),
+    *("status", "created_at", "rule__covers", "result__panel_id"),
+    *(f"result__{name}" for name in RESULT_SHOWN),
+    *(f"partner_result__{name}" for name in RESULT_SHOWN),
+)
+
+
+def report_rows(panels, *, overdue_before=None) -> list[ReportRow]:
+    """The rows of `panels` (a page of reports_awaiting_review()): three queries however many, the
+    abnormal results, the findings awaiting a decision and their topics' titles. A report whose critical
+    result has waited since before `overdue_before` is overdue."""
+    panels = list(panels)
+    ids = [panel.pk for panel in panels]
+    abnormal, findings = {}, {}
+    for result in (
+        Result.objects.abnormal()
+        .filter(panel_id__in=ids)
+        .select_related("analyte")
+        .only("panel_id", "status", *RESULT_SHOWN)
+        .order_by("analyte__sort_order", "id")
+    ):
+        abnormal.setdefault(result.panel_id, []).append(result)
+    for finding in (
+        Finding.objects.awaiting_decision()
+        .filter(result__panel_id__in=ids)
+        .select_related("rule", "result__analyte", "partner_result__analyte")
+        .only(*REPORT_FINDING_FIELDS)
+        .prefetch_related(topic_titles())
+    ):
+        findings.setdefault(finding.result.panel_id, []).append(finding)
+    return [
+        ReportRow(
+            panel,
+            abnormal.get(panel.pk, []),
+            review_items(findings.get(panel.pk, [])),
+            overdue=bool(overdue_before and panel.critical_since and panel.critical_since < overdue_before),
+        )
+        for panel in panels
+    ]
+
+
+def critical_overdue_before(now):
+    """Critical results entered before this time and still not acknowledged are overdue (one query)."""
+    return now - datetime.timedelta(minutes=ReviewSettings.current().critical_call_minutes)
+
+
+def report_detail(panel_id):
+    """A report with all its results and its findings awaiting a decision, for reviewing it in one go."""
+    panel = Panel.objects.select_related("patient").get(pk=panel_id)
+    findings = (
+        Finding.objects.awaiting_decision()
+        .filter(result__panel=panel)
+        .select_related("rule", "result__analyte", "partner_result__analyte")
+        .prefetch_related(topic_titles())
+    )
+    results = list(panel.results.select_related("analyte").order_by("analyte__sort_order", "id"))
+    return panel, results, review_items(findings)
+
+
 def _plans_of(*, user, everyone: bool):
     return FollowUpPlan.objects.all() if everyone else FollowUpPlan.objects.filter(owner=user)
 
@@ -191,10 +326,12 @@ def worklist(*, user, everyone: bool, today):
         )
         .order_by("-entered_at", "-id")[:RECENT_PANELS]
     )
+    overdue_before = critical_overdue_before(timezone.now())
     return {
-        "critical": list(critical_findings()[:WORKLIST_SHOWN]),
+        "reports": report_rows(reports_awaiting_review()[:REPORTS_SHOWN], overdue_before=overdue_before),
+        "reports_count": reports_awaiting_review().count(),
+        "reports_shown": REPORTS_SHOWN,
         "critical_count": critical_count,
-        "awaiting": list(findings_awaiting_review()[:WORKLIST_SHOWN]),
         "awaiting_count": awaiting_count,
         "plans": list(plans[:WORKLIST_SHOWN]),
         "plans_count": _plans_of(user=user, everyone=everyone).count_needing_attention(today=today),

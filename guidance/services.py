@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -19,8 +20,8 @@ from labs.services import Entry, accession_clash, canonical_or_refuse, interpret
 from patients.models import Patient
 from patients.services import check_writable, touch_patient
 
-from .findings import build_finding
-from .models import ActionType, Finding, FollowUpPlan, Rule
+from .findings import ReviewItem, build_finding, corrected_calcium_for, finding_severity, review_items
+from .models import ActionType, CriticalCall, Finding, FollowUpPlan, Rule
 from .rules import match_rules
 
 # --- results ---------------------------------------------------------------------------------------
@@ -104,6 +105,7 @@ def record_results(
     touch_patient(patient)
     results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
     evaluate_panel(panel, by=by, note="", results=results)
+    _bring_superseding_in_line(patient, analyte_ids, by=by)
     _meet_repeat_plans(panel, results, by=by)
     return panel
 
@@ -130,6 +132,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
+    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     return result
 
 
@@ -147,6 +150,7 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     result.save()
     touch_patient(result.patient)
     evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     _unmeet_repeat_plans(result, by=by)
     return result
 
@@ -156,8 +160,9 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
 
     A finding still called for is left as it is (with its review); one no longer called for (value back
     in range, result withdrawn, pattern broken, criticality changed) is resolved with `note`; a newly
-    called-for one is opened. Findings are keyed by result, rule, pattern partner and criticality, so a
-    value that turns critical on correction needs a fresh acknowledgement. `results` are the panel's
+    called-for one is opened. Findings are keyed by result, rule, pattern partner, criticality and
+    severity, so a value that turns critical on correction needs a fresh acknowledgement, and so does a
+    low calcium the corrected albumin no longer explains (guidance.findings.finding_severity). `results` are the panel's
     valid results with their analytes, when the caller has them already.
 
     The queries do not grow with the panel: the rules, the open findings and the patient's factors are
@@ -169,14 +174,14 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
     rules = list(Rule.objects.filter(active=True).prefetch_related("relevant_factors"))
     wanted = {}
     for match in match_rules(results, rules):
-        wanted[
-            (match.result.pk, match.rule.pk if match.rule else None, _pk(match.partner), match.result.is_critical)
-        ] = match
+        severity = finding_severity(match, corrected_calcium_for(match, results))
+        rule_pk = match.rule.pk if match.rule else None
+        wanted[(match.result.pk, rule_pk, _pk(match.partner), match.result.is_critical, severity)] = match
     existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
     now = timezone.now()
     resolved = []
     for finding in existing:
-        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical)
+        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical, finding.severity)
         if wanted.pop(key, None) is None:
             finding.status = Finding.Status.RESOLVED
             finding.resolved_at, finding.resolved_by = now, by
@@ -192,7 +197,10 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_change_reason="resolved",
         )
     factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
+    opened = [
+        build_finding(match, factor_names=factor_names, opened_at=now, panel_results=results)
+        for match in wanted.values()
+    ]
     for finding in opened:
         _check_built(finding)
     if opened:
@@ -201,6 +209,65 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
 
 def _pk(obj):
     return obj.pk if obj is not None else None
+
+
+SUPERSEDED_FIELDS = ["status", "superseded_by", "superseded_at"]
+
+
+def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
+    """A finding still awaiting a decision is superseded by the patient's newest valid result of its test
+    when that is a newer one: the older value no longer needs a decision of its own, and the worklist
+    shows the newer one. A critical result not yet acknowledged is never superseded (it needs its own
+    acknowledgement), and decided findings keep their decision (and follow-ups). A superseded finding
+    whose newer result is withdrawn moves to the next newer valid result, or awaits its decision again.
+
+    Worked out from what the database holds after each write, for the tests `analyte_ids` just written:
+    one query reads the candidates (findings awaiting a decision or superseded, with the newest valid
+    result of their test for the patient, from result_patient_analyte_idx); changes are one bulk update
+    and one insert of history rows.
+    """
+    newest = (
+        Result.objects.valid()
+        .filter(patient_id=OuterRef("patient_id"), analyte_id=OuterRef("result__analyte_id"))
+        .order_by("-collected_at", "-id")
+        .values("pk")[:1]
+    )
+    candidates = (
+        Finding.objects.filter(
+            patient=patient,
+            result__analyte_id__in=analyte_ids,
+            status__in=[*Finding.UNDECIDED, Finding.Status.SUPERSEDED],
+        )
+        .select_related("superseded_by")
+        .annotate(newest_id=Subquery(newest))
+    )
+    now = timezone.now()
+    superseded, linked_again, restored = [], [], []
+    for finding in candidates:
+        replaced = finding.newest_id is not None and finding.newest_id != finding.result_id
+        if finding.status != Finding.Status.SUPERSEDED:
+            if replaced and not (finding.critical and finding.status == Finding.Status.OPEN):
+                finding.status = Finding.Status.SUPERSEDED
+                finding.superseded_by_id, finding.superseded_at = finding.newest_id, now
+                superseded.append(finding)
+        elif not finding.superseded_by.is_entered_in_error:
+            continue  # still replaced by the result that replaced it
+        elif replaced:
+            finding.superseded_by_id = finding.newest_id
+            linked_again.append(finding)
+        else:
+            finding.status = Finding.Status.ACKNOWLEDGED if finding.acknowledged_at else Finding.Status.OPEN
+            finding.superseded_by_id = finding.superseded_at = None
+            restored.append(finding)
+    for changed, reason in [
+        (superseded, "superseded by a newer result of the same test"),
+        (linked_again, "the newer result was entered in error: superseded by the next newer one"),
+        (restored, "the newer result was entered in error: awaiting a decision again"),
+    ]:
+        for finding in changed:
+            _check_built(finding)
+        if changed:
+            bulk_update_with_history(changed, Finding, SUPERSEDED_FIELDS, default_user=by, default_change_reason=reason)
 
 
 def _meet_repeat_plans(panel: Panel, results: list[Result], *, by) -> None:
@@ -282,14 +349,53 @@ def _check_undecided(finding: Finding) -> None:
         raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
 
 
-def _acknowledge_into(finding: Finding, *, comment: str, by) -> None:
+CALL_FIELDS = ("told", "method", "told_at", "read_back")
+
+
+def _acknowledge_into(finding: Finding, *, comment: str, by, call: dict | None = None) -> CriticalCall | None:
+    """Acknowledge `finding` (unsaved). A critical result needs a comment and the record of its
+    communication (`call`: CALL_FIELDS), returned unsaved and checked, to save once the finding is."""
     if finding.critical and not comment.strip():
         raise ValidationError(
             {"comment": "This is a critical result: write a comment (what you did or will do) to acknowledge it."}
         )
+    record = None
+    if finding.critical:
+        record = _critical_call(finding, call or {}, by=by)
     finding.status = Finding.Status.ACKNOWLEDGED
     finding.acknowledged_at, finding.acknowledged_by = timezone.now(), by
     finding.acknowledgement_comment = comment.strip()
+    return record
+
+
+def _critical_call(finding: Finding, call: dict, *, by) -> CriticalCall:
+    unknown = set(call) - set(CALL_FIELDS)
+    if unknown:
+        raise ValueError(f"Not fields of a critical call: {sorted(unknown)}")
+    missing = {}
+    if not (call.get("told") or "").strip():
+        missing["told"] = "A critical result: say who was told it (name and role)."
+    if not call.get("method"):
+        missing["method"] = "A critical result: say how they were told (phone, in person or message)."
+    if missing:
+        raise ValidationError(missing)
+    record = CriticalCall(
+        finding=finding,
+        told=call["told"].strip(),
+        method=call["method"],
+        told_at=call.get("told_at") or timezone.now(),
+        read_back=bool(call.get("read_back")),
+        recorded_by=by,
+    )
+    record.full_clean(exclude=["finding", "recorded_by"], validate_constraints=False)
+    return record
+
+
+def _save_call(record: CriticalCall | None) -> None:
+    if record is not None:
+        record.finding_id = record.finding.pk
+        record._history_user = record.recorded_by  # who, also where no request says it (imports, scripts)
+        _save(record, reason="critical result communicated")
 
 
 def _lock(model, obj):
@@ -301,13 +407,15 @@ def _lock(model, obj):
 
 
 @transaction.atomic
-def acknowledge(finding: Finding, *, comment: str = "", by) -> Finding:
-    """Record that a clinician has seen the finding. Critical results need a comment."""
+def acknowledge(finding: Finding, *, comment: str = "", call: dict | None = None, by) -> Finding:
+    """Record that a clinician has seen the finding. A critical result needs a comment and how it was
+    communicated (`call`: who was told, how, when, read back)."""
     finding = _lock(Finding, finding)
     if finding.status != Finding.Status.OPEN:
         raise ValidationError(f"This finding is already {finding.get_status_display().lower()}; nothing was changed.")
-    _acknowledge_into(finding, comment=comment, by=by)
+    record = _acknowledge_into(finding, comment=comment, call=call, by=by)
     _save(finding, reason="acknowledged")
+    _save_call(record)
     return finding
 
 
@@ -324,17 +432,114 @@ def _decide_into(finding: Finding, *, status: str, by) -> None:
     finding.decided_at, finding.decided_by = timezone.now(), by
 
 
+NO_ACTION_REASON_MISSING = "Give the reason no action is needed (e.g. known and stable, already treated)."
+
+
+def _report_items(panel_id: int) -> list[ReviewItem]:
+    """The report's findings awaiting a decision as review items (a pattern with the plain findings it
+    covers), locked so that two clinicians' decisions are applied one after the other."""
+    findings = (
+        Finding.objects.awaiting_decision()
+        .filter(result__panel_id=panel_id)
+        .select_related("rule")
+        .select_for_update(of=("self",))
+    )
+    return review_items(findings)
+
+
+def _item_of(finding: Finding) -> list[Finding]:
+    """The finding and, when it leads a review item (a pattern), the plain findings it covers, locked:
+    deciding the pattern decides them with it. Any other finding is decided alone."""
+    if not (finding.partner_result_id and finding.rule_id and finding.rule.covers != Rule.Covers.NONE):
+        return [finding]
+    for item in _report_items(finding.result.panel_id):
+        if item.lead.pk == finding.pk:
+            return item.findings
+    return [finding]
+
+
+def _decide_together(findings: list[Finding], *, status: str, by, reason: str = "") -> None:
+    """Record one decision for `findings` (the first leads: the others are decided with it), or none of
+    it (raises before saving when one of them cannot take it)."""
+    for finding in findings:
+        try:
+            _decide_into(finding, status=status, by=by)
+        except ValidationError as refusal:
+            if finding is findings[0]:
+                raise
+            raise ValidationError(
+                f"{finding.title}, decided with it, is a critical result: acknowledge it with a comment first; "
+                "nothing was changed."
+            ) from refusal
+        if status == Finding.Status.NO_ACTION:
+            finding.no_action_reason = reason.strip()
+    for finding in findings[1:]:
+        finding.decided_with = findings[0]
+
+
+def _save_decided(findings: list[Finding], *, reason: str) -> None:
+    _save(findings[0], reason=reason)
+    for finding in findings[1:]:
+        _save(finding, reason=f"{reason}, decided together with finding {findings[0].pk}")
+
+
 @transaction.atomic
 def decide_no_action(finding: Finding, *, reason: str, by) -> Finding:
+    """No action needed, with the reason; a pattern's finding decides the plain findings it covers too."""
     finding = _lock(Finding, finding)
     if not reason.strip():
+        raise ValidationError({"reason": NO_ACTION_REASON_MISSING})
+    together = _item_of(finding)
+    _decide_together(together, status=Finding.Status.NO_ACTION, by=by, reason=reason)
+    _save_decided(together, reason="no action needed")
+    return together[0]
+
+
+@transaction.atomic
+def acknowledge_report(panel: Panel, *, comment: str = "", call: dict | None = None, by) -> list[Finding]:
+    """Acknowledge every finding of a report still awaiting acknowledgement. When one of them is a
+    critical result, a comment and how it was communicated (`call`) are required, and each critical
+    finding keeps its own record of that call. All of them or none."""
+    findings = [finding for item in _report_items(panel.pk) for finding in item.findings]
+    awaiting = [finding for finding in findings if finding.status == Finding.Status.OPEN]
+    if not awaiting:
+        raise ValidationError("Nothing in this report awaits acknowledgement; nothing was changed.")
+    records = [_acknowledge_into(finding, comment=comment, call=call, by=by) for finding in awaiting]
+    for finding, record in zip(awaiting, records, strict=True):
+        _save(finding, reason="acknowledged with its report")
+        _save_call(record)
+    return awaiting
+
+
+@transaction.atomic
+def decide_report(panel: Panel, *, leads: list[int], by, reason: str = "", plan: dict | None = None) -> list[Finding]:
+    """One decision for several review items of one report: "no action needed" with `reason`, or, with
+    `plan` (create_plan's fields), one follow-up plan held by the first item's finding, the others
+    decided together with it. `leads` are the items' leading findings' ids; an id that is not one of
+    this report's items awaiting a decision is refused, and nothing is changed."""
+    items = {item.lead.pk: item for item in _report_items(panel.pk)}
+    if not leads:
+        raise ValidationError({"findings": "Choose at least one finding of this report to decide."})
+    strangers = [str(pk) for pk in leads if pk not in items]
+    if strangers:
         raise ValidationError(
-            {"reason": "Give the reason no action is needed (e.g. known and stable, already treated)."}
+            {
+                "findings": f"Finding {', '.join(strangers)} is not awaiting a decision in this report (it belongs "
+                "to another report or patient, or is already decided or superseded); nothing was changed."
+            }
         )
-    _decide_into(finding, status=Finding.Status.NO_ACTION, by=by)
-    finding.no_action_reason = reason.strip()
-    _save(finding, reason="no action needed")
-    return finding
+    together = [finding for pk in dict.fromkeys(leads) for finding in items[pk].findings]
+    if plan is None:
+        if not reason.strip():
+            raise ValidationError({"reason": NO_ACTION_REASON_MISSING})
+        _decide_together(together, status=Finding.Status.NO_ACTION, by=by, reason=reason)
+        _save_decided(together, reason="no action needed")
+    else:
+        _check_plan_fields(plan)
+        _decide_together(together, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+        _save(_new_plan(together[0], by=by, **plan), reason="planned")
+        _save_decided(together, reason="follow-up planned")
+    return together
 
 
 def default_due_date(finding: Finding, *, today: datetime.date | None = None) -> datetime.date:
@@ -367,13 +572,25 @@ def create_plan(
 ) -> FollowUpPlan:
     """Plan a follow-up for a finding; the first plan is the finding's disposition."""
     finding = _lock(Finding, finding)
-    if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION):
+    if finding.status in (Finding.Status.RESOLVED, Finding.Status.NO_ACTION, Finding.Status.SUPERSEDED):
         raise ValidationError(f"This finding is {finding.get_status_display().lower()}, so it takes no new plan.")
-    deciding = finding.is_undecided
-    if deciding:
-        _decide_into(finding, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+    together = _item_of(finding) if finding.is_undecided else []
+    if together:
+        _decide_together(together, status=Finding.Status.FOLLOW_UP_PLANNED, by=by)
+    plan = _new_plan(
+        finding, action_type=action_type, due_date=due_date, owner=owner, details=details, analyte=analyte, by=by
+    )
+    _save(plan, reason="planned")
+    if together:
+        _save_decided(together, reason="follow-up planned")
+    return plan
+
+
+def _new_plan(
+    finding: Finding, *, action_type: str, due_date: datetime.date, owner, details: str = "", analyte=None, by
+) -> FollowUpPlan:
     now = timezone.now()
-    plan = FollowUpPlan(
+    return FollowUpPlan(
         finding=finding,
         patient_id=finding.patient_id,
         action_type=action_type,
@@ -386,10 +603,6 @@ def create_plan(
         updated_by=by,
         updated_at=now,
     )
-    _save(plan, reason="planned")
-    if deciding:
-        _save(finding, reason="follow-up planned")
-    return plan
 
 
 def _lock_plan_at(plan: FollowUpPlan, version: int) -> FollowUpPlan:
@@ -455,7 +668,10 @@ def cancel_plan(plan: FollowUpPlan, *, outcome: str, version: int, by) -> Follow
     finding = _lock(Finding, plan.finding)
     others = finding.plans.exclude(status=FollowUpPlan.Status.CANCELLED)
     if finding.status == Finding.Status.FOLLOW_UP_PLANNED and not others.exists():
-        finding.status = Finding.Status.ACKNOWLEDGED
-        finding.decided_at = finding.decided_by = None
-        _save(finding, reason="only follow-up plan cancelled: awaiting a decision again")
+        # The findings decided together with it (a pattern's, a group decision) had this plan as theirs too.
+        with_it = finding.decided_together.select_for_update().filter(status=Finding.Status.FOLLOW_UP_PLANNED)
+        for each in [finding, *with_it]:
+            each.status = Finding.Status.ACKNOWLEDGED
+            each.decided_at = each.decided_by = each.decided_with = None
+            _save(each, reason="only follow-up plan cancelled: awaiting a decision again")
     return plan

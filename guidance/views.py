@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +14,7 @@ from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
 from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
-from labs.models import Result
+from labs.models import Panel, Result
 from labs.selectors import patient_results_context
 from labs.trends import trend_section
 from patients.access import get_patient_for, patient_header_context, refuse_if_read_only
@@ -20,7 +22,7 @@ from patients.models import AccessLogEntry
 from patients.services import log_access
 
 from . import selectors, services
-from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm
+from .forms import AcknowledgeForm, NoActionForm, OutcomeForm, PlanForm, ReportDecisionForm
 from .models import ActionType, Finding, FollowUpPlan, Topic
 
 
@@ -57,7 +59,9 @@ def worklist(request):
 
 
 WORKLIST_PAGE_SIZE = 50
+REPORTS_PAGE_SIZE = 20
 WORKLIST_TITLES = {
+    "reports": "Reports awaiting review",
     "critical": "Critical results awaiting acknowledgement",
     "awaiting": "Abnormal results awaiting review",
     "plans": "Follow-ups due or overdue",
@@ -71,6 +75,23 @@ def worklist_list(request, which):
         raise Http404("No such worklist.")
     everyone = request.GET.get("plans") == "everyone"
     today = timezone.localdate()
+    if which == "reports":
+        page = IdsFirstPaginator(selectors.reports_awaiting_review(), REPORTS_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        return render(
+            request,
+            "guidance/worklist_list.html",
+            {
+                "which": which,
+                "title": WORKLIST_TITLES[which],
+                "page": page,
+                "reports": selectors.report_rows(
+                    page.object_list, overdue_before=selectors.critical_overdue_before(timezone.now())
+                ),
+                "query": "",
+            },
+        )
     rows = {
         "critical": selectors.critical_findings,
         "awaiting": selectors.findings_awaiting_review,
@@ -92,6 +113,99 @@ def worklist_list(request, which):
     )
 
 
+# --- reviewing a report in one go -----------------------------------------------------------------
+
+
+def get_report_for(user, pk, *, perm="guidance.view_finding"):
+    """A report (panel) with its results and review items: 403 without the permission, 404 if missing."""
+    _require(user, perm)
+    try:
+        return selectors.report_detail(pk)
+    except Panel.DoesNotExist as exc:
+        raise Http404("No such report.") from exc
+
+
+def _report_page(request, report, *, acknowledge_form=None, decision_form=None, status=200):
+    panel, results, items = report
+    log_access(request, panel.patient, AccessLogEntry.What.FINDING)
+    findings = [finding for item in items for finding in item.findings]
+    to_acknowledge = [finding for finding in findings if finding.status == Finding.Status.OPEN]
+    acknowledge_form = acknowledge_form or AcknowledgeForm(critical=any(f.critical for f in to_acknowledge))
+    acknowledge_form.helper.form_action = reverse("guidance:report_acknowledge", args=[panel.pk])
+    decision_form = decision_form or ReportDecisionForm(
+        initial={"owner": request.user, "due_date": timezone.localdate() + datetime.timedelta(days=28)}
+    )
+    ticked = set(decision_form["findings"].value() or []) if decision_form.is_bound else set()
+    return render(
+        request,
+        "guidance/report_review.html",
+        {
+            "panel": panel,
+            "patient": panel.patient,
+            "results": results,
+            "items": items,
+            "finding_count": len(findings),
+            "to_acknowledge": to_acknowledge,
+            "acknowledge_form": acknowledge_form,
+            "decision_form": decision_form,
+            "ticked": {str(pk) for pk in ticked},
+        },
+        status=status,
+    )
+
+
+def report_review(request, pk):
+    return _report_page(request, get_report_for(request.user, pk))
+
+
+@require_POST
+def report_acknowledge(request, pk):
+    report = get_report_for(request.user, pk, perm="guidance.change_finding")
+    panel, _results, items = report
+    critical = any(f.critical and f.status == Finding.Status.OPEN for item in items for f in item.findings)
+    form = AcknowledgeForm(request.POST, critical=critical)
+    if form.is_valid():
+        try:
+            done = services.acknowledge_report(
+                panel, comment=form.cleaned_data["comment"], call=form.call(), by=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"Acknowledged {len(done)} finding{'s' if len(done) != 1 else ''} of this report."
+            )
+            return redirect("guidance:report", pk=panel.pk)
+    return _report_page(request, report, acknowledge_form=form, status=400)
+
+
+@require_POST
+def report_decide(request, pk):
+    report = get_report_for(request.user, pk, perm="guidance.change_finding")
+    panel = report[0]
+    form = ReportDecisionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        planning = data["decision"] == ReportDecisionForm.PLAN
+        if planning:
+            _require(request.user, "guidance.add_followupplan")
+        try:
+            decided = services.decide_report(
+                panel,
+                leads=data["findings"],
+                reason=data["reason"],
+                plan=form.plan_fields() if planning else None,
+                by=request.user,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            what = "one follow-up planned" if planning else "no action needed"
+            messages.success(request, f"Decided {len(decided)} finding{'s' if len(decided) != 1 else ''}: {what}.")
+            return redirect("guidance:report", pk=panel.pk)
+    return _report_page(request, report, decision_form=form, status=400)
+
+
 # --- reviewing a finding ---------------------------------------------------------------------------
 
 
@@ -110,6 +224,7 @@ def _finding_page(request, finding, *, acknowledge_form=None, no_action_form=Non
             "acknowledge_form": acknowledge_form,
             "no_action_form": no_action_form,
             "history": finding.history.select_related("history_user").order_by("history_date", "history_id"),
+            **selectors.finding_context(finding),
         },
         status=status,
     )
@@ -125,7 +240,7 @@ def finding_acknowledge(request, pk):
     form = AcknowledgeForm(request.POST, critical=finding.critical)
     if form.is_valid():
         try:
-            services.acknowledge(finding, comment=form.cleaned_data["comment"], by=request.user)
+            services.acknowledge(finding, comment=form.cleaned_data["comment"], call=form.call(), by=request.user)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

@@ -70,6 +70,10 @@ ROLE_PERMISSIONS = {
         "guidance.change_rule",
         "guidance.view_finding",
         "guidance.view_followupplan",
+        # The record of each critical result's communication (read only), and the time allowed for it.
+        "guidance.view_criticalcall",
+        "guidance.view_reviewsettings",
+        "guidance.change_reviewsettings",
         # The login lock-out's records, read only (config/admin.py): failed-login counters, the log of
         # every failed login, and the log of logins.
         "axes.view_accessattempt",

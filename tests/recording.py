@@ -31,3 +31,8 @@ def record(patient, values, *, by, at=None, **panel_fields):
         by=by,
         **panel_fields,
     )
+
+
+# How a critical result was communicated, as acknowledging one needs (guidance.services.acknowledge's
+# `call`): told by phone, read back, just now.
+PHONED = {"told": "Dr A. Patel, on-call GP", "method": "phone", "told_at": None, "read_back": True}

@@ -8,16 +8,16 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from exports.models import PatientExport
 from exports.services import record_export
 from guidance import services
-from guidance.models import ActionType, Finding, Topic
-from labs.models import Result
+from guidance.models import ActionType, Finding, ReviewSettings, Topic
 from patients.models import AccessLogEntry, Patient
 
-from .factories import UserFactory
+from .factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,15 @@ def records(record, patient, clinician, administrator):
     """One record of every kind a URL or an admin page can show, and the ids the URLs need."""
     record(patient, {"k": "3.1"})
     finding = Finding.objects.get()
+    # A critical potassium of another patient, acknowledged with the record of its call.
+    other = PatientFactory(created_by=clinician)
+    record(other, {"k": "6.8"})
+    services.acknowledge(
+        Finding.objects.get(patient=other),
+        comment="Called the on-call GP",
+        call={"told": "Dr A. Patel", "method": "phone", "told_at": timezone.now(), "read_back": True},
+        by=clinician,
+    )
     plan = services.create_plan(
         finding,
         action_type=ActionType.REPEAT_TEST,
@@ -89,7 +98,8 @@ def records(record, patient, clinician, administrator):
     client.post("/login/", {"username": clinician.username, "password": "wrong"})
     # (not the administrator's: an account with an authenticator app is not signed in by its password)
     client.post("/login/", {"username": UserFactory(username="dora").username, "password": "correct-horse-battery"})
-    for model in (Topic, apps.get_model("guidance", "Rule"), apps.get_model("labs", "Analyte")):
+    ReviewSettings.current()  # the administrator's review settings, made on first use
+    for model in (Topic, apps.get_model("guidance", "Rule"), apps.get_model("labs", "Analyte"), ReviewSettings):
         model.objects.order_by("pk").first().save()  # seeded by migrations, so without a history row yet
     apps.get_model("labs", "ReferenceRange").objects.order_by("pk").first().save()
     return {
@@ -98,9 +108,10 @@ def records(record, patient, clinician, administrator):
         "topic": Topic.objects.order_by("pk").first().slug,
         "pk_by_prefix": {
             "patients/": patient.pk,
-            "results/": Result.objects.get().pk,
+            "results/": finding.result_id,
             "guidance/findings/": finding.pk,
             "guidance/plans/": plan.pk,
+            "guidance/reports/": finding.result.panel_id,
             # django-otp's own admin pages of an authenticator app (the administrator's)
             "admin/otp_totp/totpdevice/": first_pk("otp_totp", "totpdevice"),
         },

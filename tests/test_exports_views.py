@@ -235,16 +235,18 @@ def test_summary_of_a_patient_without_results(clinician_client, patient):
 
 @pytest.mark.parametrize("count", [2, 30])
 def test_summary_query_count_does_not_grow_with_results(client, clinician, patient, count, django_assert_num_queries):
-    record_series(patient, clinician, "k", ["3.0", "4.0"] * (count // 2), "mmol/L")
+    # The newest potassium is low, so its finding stays open (the older ones are superseded) and is shown.
+    record_series(patient, clinician, "k", ["4.0", "3.0"] * (count // 2), "mmol/L")
     client.force_login(clinician)
     client.get(f"/patients/{patient.pk}/summary/")  # draws and caches the chart
 
     # session, user, user permissions, group permissions, patient; the access log insert; the plans; contributing factors;
     # the analytes with result counts; the latest results per analyte (the charts are images of their
-    # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the export
+    # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the
+    # critical results' communication records; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the user's roles (menu); the rendered trend section (cache read).
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -252,12 +254,12 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
 def test_summary_pdf_query_count_does_not_grow_with_results(
     client, clinician, patient, count, django_assert_num_queries
 ):
-    record_series(patient, clinician, "k", ["3.0", "4.0"] * (count // 2), "mmol/L")
+    record_series(patient, clinician, "k", ["4.0", "3.0"] * (count // 2), "mmol/L")
     client.force_login(clinician)
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
     # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
 
@@ -272,15 +274,16 @@ def test_export_buttons_link_every_format(clinician_client, patient):
 
 
 def test_summary_groups_repeated_findings_of_one_kind(clinician_client, clinician, patient):
-    record_series(patient, clinician, "k", ["3.1", "3.2", "3.0"], "mmol/L")
+    # Critical and not acknowledged, so none is superseded by the next: three open findings of one kind.
+    record_series(patient, clinician, "k", ["2.5", "2.4", "2.3"], "mmol/L")
 
     page = clinician_client.get(f"/patients/{patient.pk}/summary/").content.decode()
 
     findings = " ".join(page.split('id="findings-heading"')[1].split('id="plans-heading"')[0].split())
     assert findings.count("3 open findings") == 1
-    # The newest of the three (15 Mar, 3.0 mmol/L) stands for the group.
+    # The newest of the three (15 Mar, 2.3 mmol/L) stands for the group.
     newest = Finding.objects.filter(patient=patient, partner_result=None).latest("id")
-    assert newest.result.value == Decimal("3.0")
+    assert newest.result.value == Decimal("2.3")
     assert f"Latest, collected 15 Mar 2026 (awaiting review): {newest.summary}" in findings
 
 

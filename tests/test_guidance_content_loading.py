@@ -231,7 +231,7 @@ def append(extra):
 CK_RAISED = 'code = "ck-raised"\nanalyte = "ck"\nflags = "H,HH"\npriority = 30'
 SECTIONS = ", ".join(f"'## {heading}'" for _field, heading in Topic.SECTIONS)
 RULE_FIELDS = (
-    "code, analyte, flags, value_below, value_above, uln_multiple_above, with_analyte, with_flags, priority, "
+    "code, analyte, flags, value_below, value_above, uln_multiple_above, with_analyte, with_flags, covers, priority, "
     "topic, severity, action_type, retest_days, relevant_factors, summary"
 )
 # file, change, the error (a regular expression when it starts with ^).

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from guidance.models import Finding
+from guidance.models import CriticalCall, Finding
 from labs.interpretation import Flag
 from labs.models import Result
 from patients.models import Patient
@@ -50,3 +50,36 @@ def test_seed_demo_results_is_idempotent_and_realistic(settings, roles):
     assert not abnormal.exclude(findings__isnull=False).exists()
     assert Finding.objects.filter(result__patient__mrn="DEMO-0004", critical=True).exists()
     assert not Finding.objects.filter(patient=child).exists()
+
+
+def test_the_demo_worklist_shows_a_superseded_finding_a_pattern_led_item_and_a_critical_call_to_make(
+    settings, roles, clinician_client
+):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo_results", stdout=io.StringIO())
+    superseded = Finding.objects.filter(status=Finding.Status.SUPERSEDED, patient__mrn="DEMO-0001")
+    assert sorted(superseded.values_list("rule__code", flat=True)) == [
+        "magnesium-low",
+        "magnesium-low-with-potassium-low",
+        "potassium-low",
+    ]
+    rows = clinician_client.get("/").context["reports"]
+    # The critical potassium first, waiting for its call to be recorded.
+    first = rows[0]
+    assert (first.panel.patient.mrn, first.panel.critical_waiting) == ("DEMO-0004", True)
+    assert [result.analyte.code for result in first.abnormal if result.is_critical] == ["k"]
+    assert not CriticalCall.objects.exists()
+    # DEMO-0001's newest report: patterns leading the findings they explain, and no older report of hers.
+    (holloway,) = [row for row in rows if row.panel.patient.mrn == "DEMO-0001"]
+    led = {
+        item.lead.rule.code: sorted(f.rule.code if f.rule else "(no rule)" for f in item.covered)
+        for item in holloway.items
+    }
+    assert led == {
+        "magnesium-low-with-calcium-low": ["magnesium-low"],
+        "magnesium-low-with-potassium-low": ["potassium-low"],
+        "calcium-low-with-albumin-low": ["(no rule)", "calcium-low"],
+    }
+    calcium = Finding.objects.get(patient__mrn="DEMO-0001", rule__code="calcium-low")
+    assert calcium.severity == "routine" and "the albumin in this panel explains" in calcium.summary

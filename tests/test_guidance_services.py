@@ -13,6 +13,8 @@ from guidance.models import ActionType, Finding, FollowUpPlan, Severity
 from labs.models import Result
 from patients.models import ContributingFactor
 
+from .recording import PHONED
+
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
@@ -179,7 +181,7 @@ def test_critical_finding_needs_a_comment_to_acknowledge(record, patient, clinic
     assert "write a comment" in error.value.message_dict["comment"][0]
     finding.refresh_from_db()
     assert finding.status == Finding.Status.OPEN
-    services.acknowledge(finding, comment="Phoned patient, ECG arranged", by=clinician)
+    services.acknowledge(finding, comment="Phoned patient, ECG arranged", call=PHONED, by=clinician)
     finding.refresh_from_db()
     assert (finding.status, finding.acknowledged_by) == (Finding.Status.ACKNOWLEDGED, clinician)
 
@@ -213,7 +215,7 @@ def test_a_decided_finding_cannot_be_decided_again(record, patient, clinician):
 def test_every_state_change_is_in_history_with_who(record, patient, clinician, other_clinician):
     record(patient, {"k": "2.5"})
     finding = Finding.objects.get()
-    services.acknowledge(finding, comment="Seen", by=clinician)
+    services.acknowledge(finding, comment="Seen", call=PHONED, by=clinician)
     plan = services.create_plan(
         finding,
         action_type=ActionType.REPEAT_TEST,

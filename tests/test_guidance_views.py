@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from guidance import selectors, services
 from guidance.models import ActionType, Finding, FollowUpPlan, Topic
+from patients.models import ContributingFactor
 
 from .form_keys import form_key
 
@@ -129,7 +130,9 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     finding = Finding.objects.get()
 
     worklist = clinician_client.get("/")
-    assert [f.pk for f in worklist.context["critical"]] == [finding.pk]
+    assert [(row.panel, row.panel.critical_waiting) for row in worklist.context["reports"]] == [
+        (finding.result.panel, True)
+    ]
     assert patient.get_absolute_url().encode() in worklist.content
 
     # A critical finding refuses acknowledgement without a comment, and says why.
@@ -139,10 +142,27 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     assert "Nothing was saved. Correct the fields marked below." in response.content.decode()
     assert Finding.objects.get().status == Finding.Status.OPEN
 
+    # Nor without who was told and how.
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/acknowledge/", {"comment": "ECG normal"})
+    assert response.status_code == 200
+    errors = response.context["acknowledge_form"].errors
+    assert errors["told"] == ["A critical result: say who was told it (name and role)."]
+    assert errors["method"] == ["A critical result: say how they were told (phone, in person or message)."]
+    assert Finding.objects.get().status == Finding.Status.OPEN
+
+    response = clinician_client.post(
+        f"/guidance/findings/{finding.pk}/acknowledge/",
+        {
+            "comment": "ECG normal",
+            "told": "Dr A. Patel, on-call GP",
+            "method": "phone",
+            "told_at": f"{timezone.localtime():%Y-%m-%dT%H:%M}",
+            "read_back": "on",
+        },
+    )
     assert response.status_code == 302
-    assert clinician_client.get("/").context["critical"] == []
-    assert [f.pk for f in clinician_client.get("/").context["awaiting"]] == [finding.pk]
+    reports = clinician_client.get("/").context["reports"]
+    assert [(row.panel.critical_waiting, [item.lead for item in row.items]) for row in reports] == [(False, [finding])]
 
     # The plan form suggests a repeat potassium in 7 days, owned by me.
     form = clinician_client.get(f"/guidance/findings/{finding.pk}/plans/new/").context["form"]
@@ -164,7 +184,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     again = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", plan)
     assert again.status_code == 200 and "This form was already saved at" in again.content.decode()
     assert FollowUpPlan.objects.count() == 1
-    assert clinician_client.get("/").context["awaiting"] == []
+    assert clinician_client.get("/").context["reports"] == []
     plan = FollowUpPlan.objects.get()
     assert [p.pk for p in clinician_client.get("/").context["plans"]] == [plan.pk]  # overdue
 
@@ -294,8 +314,9 @@ def test_worklist_orders_critical_first_then_oldest_first(clinician_client, reco
     services.decide_no_action(Finding.objects.get(patient=done), reason="After a marathon", by=clinician)
 
     context = clinician_client.get("/").context
-    assert [f.result.analyte.code for f in context["critical"]] == ["k"]
-    assert [f.result.analyte.code for f in context["awaiting"]] == ["vitd25", "mg"]
+    # One row per report: the one with a critical result first, then the oldest collected.
+    rows = [(row.panel.patient, [result.analyte.code for result in row.abnormal]) for row in context["reports"]]
+    assert rows == [(second, ["k"]), (first, ["vitd25"]), (second, ["mg"])]
     # Recently entered panels, newest first; each links to its patient.
     assert [p.patient for p in context["panels"]] == [done, second, second, first]
 
@@ -338,15 +359,21 @@ def test_worklist_query_count_does_not_grow(
 ):
     make_data(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
-    # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 critical
-    # findings shown, 9 their topics' titles, 10 findings awaiting a decision shown, 11 their topics'
-    # titles, 12 plans due, 13 the analytes of their findings' results, 14 count of plans due by today,
-    # 15 count of plans due later whose repeat result is back, 16 the user's roles for the navigation
-    # bar. (A plan's own analyte and a repeat result that came back add up to three more: see
-    # tests/test_worklist_lists.py.)
-    with django_assert_num_queries(16):
+    # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 the review
+    # settings (minutes allowed to acknowledge a critical result), 9 the reports awaiting review shown,
+    # 10 their abnormal results, 11 their findings awaiting a decision, 12 those findings' topics'
+    # titles, 13 count of reports awaiting review, 14 plans due, 15 the analytes of their findings'
+    # results, 16 count of plans due by today, 17 count of plans due later whose repeat result is back,
+    # 18 the user's roles for the navigation bar. (A plan's own analyte and a repeat result that came
+    # back add up to three more: see tests/test_worklist_lists.py.)
+    with django_assert_num_queries(18):
         response = clinician_client.get("/?plans=everyone")
-    assert len(response.context["critical"]) == size
+    assert [row.panel.critical_waiting for row in response.context["reports"]] == [True] * size
+    # Each report's six findings awaiting a decision: the low magnesium with the critical potassium and
+    # the low magnesium (under it), with the low calcium (its plain finding has a plan), the low calcium
+    # with the low albumin and the low albumin (under it).
+    assert [row.finding_count for row in response.context["reports"]] == [6] * size
+    assert [len(row.items) for row in response.context["reports"]] == [3] * size
     assert len(response.context["plans"]) == size
 
 
@@ -354,8 +381,13 @@ def test_worklist_query_count_does_not_grow(
 def test_finding_page_query_count_does_not_grow(
     clinician_client, django_assert_num_queries, record, patient, clinician, size
 ):
-    record(patient, {"k": "3.1"})
-    finding = Finding.objects.get()
+    patient.contributing_factors.set(ContributingFactor.objects.order_by("pk")[:size])
+    for day in range(size):  # earlier potassiums, each in a panel of its own (their findings superseded)
+        record(patient, {"k": "3.4"}, at=NOW - datetime.timedelta(days=30 + day))
+    # The finding's potassium, with one other result in its panel or four.
+    others = {"mg": "2.0", "ca": "9.2", "ck": "100", "vitd25": "30"} if size > 1 else {"mg": "2.0"}
+    record(patient, {"k": "3.1", **others})
+    finding = Finding.objects.get(status=Finding.Status.OPEN)
     for day in range(size):
         services.create_plan(
             finding,
@@ -365,18 +397,24 @@ def test_finding_page_query_count_does_not_grow(
             by=clinician,
         )
     # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
-    # results, analytes, topic and rule, 6 the access log insert, 7 its plans with owners and analytes,
-    # 8 its history with users, 9 the user's roles for the navigation bar.
-    with django_assert_num_queries(9):
+    # results, analytes, topic, rule and critical call, 6 its plans with owners and analytes, 7 the access
+    # log insert, 8 the test's last values up to this one, 9 the rest of its panel, 10 the patient's
+    # contributing factors, 11 its history with users, 12 the user's roles for the navigation bar.
+    with django_assert_num_queries(12):
         response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
-    assert len(response.context["finding"].plans.all()) == size
+    context = response.context
+    assert len(context["finding"].plans.all()) == size
+    assert len(context["earlier_values"]) == min(size + 1, 5)
+    assert len(context["panel_results"]) == len(others)
+    assert len(context["factors"]) == size
 
 
 @pytest.mark.parametrize("size", [1, 6])
 def test_patient_findings_selector_is_three_queries(django_assert_num_queries, record, patient, clinician, size):
     for _ in range(size):
-        record(patient, {"k": "3.1", "mg": "1.5"})
-    for finding in Finding.objects.filter(rule__code="potassium-low"):
+        panel = record(patient, {"k": "3.1", "mg": "1.5"})
+        # Planned before the next panel's potassium comes, which would supersede it undecided.
+        finding = Finding.objects.get(rule__code="potassium-low", result__panel=panel)
         services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
     # 1 the findings with their results and analytes, 2 their topics' titles, 3 their plans with owners
     # and analytes. Rendering the include adds none (the plans' and topics' fields it shows are loaded).
@@ -394,7 +432,8 @@ def test_patient_findings_lists_undecided_first(record, patient, clinician):
     record(patient, {"k": "2.5"})
     findings, _ = selectors.patient_findings(patient)
     statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
-    assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
+    # The critical potassium superseded the earlier one, which no longer needs a decision of its own.
+    assert statuses == [("k", "open", True), ("mg", "no-action", False), ("k", "superseded", False)]
 
 
 def test_patient_findings_include_renders(clinician_client, record, patient):
@@ -459,3 +498,23 @@ def test_topic_markdown_is_sanitised(admin_client_):
     assert "<script>alert" not in html
     assert "onerror" not in html
     assert "javascript:" not in html
+
+
+def test_the_finding_page_shows_its_result_in_context(clinician_client, record, patient):
+    patient.contributing_factors.set(ContributingFactor.objects.filter(code__in=["diuretic", "ckd"]))
+    for days_ago, value in [(90, "4.0"), (60, "3.4"), (30, "3.3")]:
+        record(patient, {"k": value}, at=NOW - datetime.timedelta(days=days_ago))
+    record(patient, {"k": "3.1", "mg": "2.0"}, at=NOW - datetime.timedelta(days=1))
+    record(patient, {"k": "3.9"}, at=NOW)  # newer: not among the values up to this one
+    finding = Finding.objects.get(result__value=Decimal("3.1"))
+    html = " ".join(clinician_client.get(finding.get_absolute_url()).content.decode().split())
+    assert "Potassium: the last 4 values to this one" in html
+    for days_ago, value, flag in [(1, "3.1", "Low"), (30, "3.3", "Low"), (60, "3.4", "Low"), (90, "4.0", "Normal")]:
+        date = f"{timezone.localtime(NOW - datetime.timedelta(days=days_ago)):%-d %b %Y}"
+        assert f'{date}</span> <span class="value-flag">{value} mmol/L <span class="badge' in html
+        assert f">{flag}</span>" in html
+    assert "<em>(this result)</em>" in html
+    assert "3.9 mmol/L" not in html.split("The rest of the panel")[0].split("In context")[1]
+    assert 'Magnesium <span class="value-flag">2.00 mg/dL' in html
+    assert 'Contributing factors recorded for the patient</h3> <p class="small mb-0">' in html
+    assert "Chronic kidney disease" in html and "Diuretic use" in html

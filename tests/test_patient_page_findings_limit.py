@@ -28,10 +28,10 @@ def plan(finding, clinician):
 
 def test_findings_needing_something_first_then_the_three_newest_others(clinician_client, record, patient, clinician):
     # Six old potassium findings, closed: no action needed (oldest first, 60 to 55 days ago).
+    # Each decided before the next one comes (which would supersede it undecided).
     for day in range(60, 54, -1):
-        record(patient, {"k": "3.1"}, at=days_ago(day))
-    for finding in Finding.objects.all():
-        services.decide_no_action(finding, reason="Known and stable", by=clinician)
+        panel = record(patient, {"k": "3.1"}, at=days_ago(day))
+        services.decide_no_action(Finding.objects.get(result__panel=panel), reason="Known and stable", by=clinician)
     # A magnesium finding 40 days ago whose plan is done: closed too, and newer than the potassium ones.
     record(patient, {"mg": "1.5"}, at=days_ago(40))
     done = plan(Finding.objects.get(result__analyte__code="mg"), clinician)
@@ -64,8 +64,9 @@ def test_findings_needing_something_first_then_the_three_newest_others(clinician
 
 
 def test_at_most_twenty_findings_needing_something_are_listed(clinician_client, record, patient):
+    # Critical potassiums, not acknowledged: none is superseded by the next, so all 21 need something.
     for day in range(21, 0, -1):
-        record(patient, {"k": "3.1"}, at=days_ago(day))
+        record(patient, {"k": "2.5"}, at=days_ago(day))
     assert Finding.objects.count() == 21
 
     response = clinician_client.get(f"/patients/{patient.pk}/")

@@ -9,6 +9,8 @@ from django.utils import timezone
 from guidance import selectors, services, views
 from guidance.models import ActionType, Finding
 
+from .recording import PHONED
+
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
@@ -29,26 +31,31 @@ def test_counts_are_of_the_whole_list(clinician_client, record, patient_factory,
     record(acknowledged_critical, {"k": "2.4"})
     record(open_low, {"mg": "1.5"})
     record(decided, {"ck": "300"})
-    services.acknowledge(Finding.objects.get(patient=acknowledged_critical), comment="Phoned the patient", by=clinician)
+    services.acknowledge(
+        Finding.objects.get(patient=acknowledged_critical), comment="Phoned the patient", call=PHONED, by=clinician
+    )
     services.decide_no_action(Finding.objects.get(patient=decided), reason="After a marathon", by=clinician)
 
     context = clinician_client.get("/").context
     # The acknowledged critical finding still awaits a decision; the decided one is off the worklist.
     assert context["critical_count"] == 1
     assert context["awaiting_count"] == 2
-    assert [f.patient for f in context["awaiting"]] == [acknowledged_critical, open_low]
+    assert context["reports_count"] == 3
+    assert [row.panel.patient for row in context["reports"]] == [open_critical, acknowledged_critical, open_low]
 
 
 def test_home_page_shows_the_first_rows_and_links_to_all(clinician_client, monkeypatch, three_awaiting):
-    monkeypatch.setattr(selectors, "WORKLIST_SHOWN", 2)
+    monkeypatch.setattr(selectors, "REPORTS_SHOWN", 2)
     response = clinician_client.get("/")
-    assert response.context["awaiting"] == three_awaiting[:2]
-    assert response.context["awaiting_count"] == 3
+    assert [row.items[0].lead for row in response.context["reports"]] == three_awaiting[:2]
+    assert response.context["reports_count"] == 3
     html = response.content.decode()
     assert '<span class="badge text-bg-warning">3</span>' in html
-    assert '<a href="/guidance/worklist/awaiting/">Show all 3</a>' in html
+    assert "3 reports with 3 findings awaiting a decision." in html
+    assert '<a href="/guidance/worklist/reports/">Show all 3</a>' in html
+    monkeypatch.setattr(selectors, "REPORTS_SHOWN", 3)
     # A list no longer than what is shown has no link.
-    assert "/guidance/worklist/critical/" not in html
+    assert "Show all" not in clinician_client.get("/").content.decode()
 
 
 def test_every_row_is_reachable_a_page_at_a_time(clinician_client, monkeypatch, three_awaiting):
@@ -130,16 +137,17 @@ def test_home_page_query_count_with_repeat_results_back(
 ):
     make_plans(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 permissions, 5 count of critical findings, 6 count of undecided findings,
-    # 7 recent panels with their counts, 8 critical findings shown, 9 their topics' titles, 10 findings
-    # awaiting a decision shown, 11 their topics' titles, 12 plans due, 13 the plans' analytes, 14 the
-    # repeat results that came back, 15 their analytes, 16 the analytes of the findings' results,
-    # 17 count of plans due by today, 18 count of plans due later whose repeat result is back, 19 roles
-    # for the navigation bar.
-    with django_assert_num_queries(19):
+    # 7 recent panels with their counts, 8 the review settings, 9 reports awaiting review shown, 10 their
+    # abnormal results, 11 their findings awaiting a decision, 12 those findings' topics' titles, 13
+    # count of reports awaiting review, 14 plans due, 15 the plans' analytes, 16 the repeat results that
+    # came back, 17 their analytes, 18 the analytes of the findings' results, 19 count of plans due by
+    # today, 20 count of plans due later whose repeat result is back, 21 roles for the navigation bar.
+    with django_assert_num_queries(21):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
-    # Each patient's low magnesium, alone and as a pattern with the low calcium.
-    assert len(response.context["awaiting"]) == 2 * size
+    # Each patient's first report: the critical potassium, and the magnesium pattern with the low
+    # magnesium under it (the low calcium it also covers has its plan).
+    assert [row.finding_count for row in response.context["reports"]] == [3] * size
     assert "Result received" in response.content.decode()
 
 

@@ -14,6 +14,7 @@ STATUS_COLOURS = {
     Finding.Status.RESOLVED: "text-bg-secondary",
     Finding.Status.FOLLOW_UP_PLANNED: "text-bg-success",
     Finding.Status.NO_ACTION: "text-bg-success",
+    Finding.Status.SUPERSEDED: "text-bg-secondary",
 }
 
 
@@ -29,3 +30,9 @@ def status_badge(finding):
 @register.simple_tag
 def severity_badge(finding):
     return badge(SEVERITY_COLOURS.get(finding.severity, "text-bg-info"), finding.get_severity_display())
+
+
+@register.simple_tag
+def item_severity_badge(item):
+    """A review item's severity: the most pressing of its findings' (guidance.findings.ReviewItem)."""
+    return badge(SEVERITY_COLOURS.get(item.severity, "text-bg-info"), item.severity_label)

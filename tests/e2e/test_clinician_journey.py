@@ -169,16 +169,17 @@ def test_clinician_journey_from_registration_to_exports(page, clinician, patient
     # --- The worklist has the critical potassium at the top. ---
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Worklist").click()
     expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-    critical = page.get_by_role("region", name="Critical results awaiting acknowledgement")
-    expect(critical.get_by_role("row")).to_have_count(2)  # the header and Marian's potassium
-    expect(critical.get_by_role("link", name="Thornbury, Marian")).to_be_visible()
-    expect(critical.get_by_text("⚠ Critically low")).to_be_visible()
-    awaiting = page.get_by_role("region", name="Abnormal results awaiting review")
-    expect(awaiting.get_by_role("link", name="Thornbury, Marian")).to_have_count(4)
+    # One row for Marian's report, marked critical, with its five findings.
+    reports = page.get_by_role("region", name="Reports awaiting review")
+    expect(reports.get_by_role("link", name="Thornbury, Marian", exact=True)).to_have_count(1)
+    expect(reports.get_by_text("⚠ Critical result awaiting acknowledgement")).to_be_visible()
+    expect(reports.get_by_text("⚠ Critically low")).to_be_visible()
+    expect(reports).to_contain_text("5 findings")
     check_page(page, "worklist")
 
     # --- Acknowledge it: a critical result needs a comment, so the first try is refused. ---
-    critical.get_by_role("link", name=f"Review {POTASSIUM_FINDING} for Marian Thornbury").click()
+    page.get_by_role("link", name="critical results awaiting acknowledgement (1)").click()
+    page.get_by_role("link", name=f"Review {POTASSIUM_FINDING} for Marian Thornbury").click()
     expect(page.get_by_role("heading", name=POTASSIUM_FINDING, level=1)).to_be_visible()
     expect(page.get_by_text("⚠ Critical result")).to_be_visible()
     expect(page.get_by_text("range 3.5–5.2 mmol/L · collected 2 Jun 2025 08:15")).to_be_visible()
@@ -193,11 +194,18 @@ def test_clinician_journey_from_registration_to_exports(page, clinician, patient
     assert Finding.objects.get(result__analyte__code="k").status == Finding.Status.OPEN
 
     comment.fill("Phoned the patient; same-day ECG and repeat arranged")
+    # The call is recorded (NPSG.02.03.01): who was told, how, when (now, as filled in), read back.
+    page.get_by_label("Who was told").fill("Marian Thornbury (the patient)")
+    page.get_by_label("Phone").check()
+    page.get_by_label("Value read back").check()
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("alert")).to_contain_text("Finding acknowledged.")
     expect(page.get_by_text("Acknowledged by Alice Clinician")).to_contain_text(
         "“Phoned the patient; same-day ECG and repeat arranged”"
     )
+    expect(
+        page.get_by_text("Critical result communicated: told Marian Thornbury (the patient) (phone)")
+    ).to_contain_text("value read back")
 
     # --- Record a follow-up plan, then mark it done with an outcome. ---
     page.get_by_role("link", name="Plan a follow-up").click()
@@ -225,11 +233,11 @@ def test_clinician_journey_from_registration_to_exports(page, clinician, patient
 
     # The critical result has left the worklist; the four other findings still wait for a decision.
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Worklist").click()
-    expect(critical).to_contain_text("None.")
-    expect(awaiting.get_by_role("link", name="Thornbury, Marian")).to_have_count(4)
+    expect(reports.get_by_text("⚠ Critical result awaiting acknowledgement")).to_have_count(0)
+    expect(reports).to_contain_text("4 findings")
 
     # --- Exports, from the patient page's buttons. ---
-    awaiting.get_by_role("link", name="Thornbury, Marian").first.click()
+    reports.get_by_role("link", name="Thornbury, Marian", exact=True).click()
     expect(potassium_finding).to_contain_text("Follow-up planned")
     exports = page.get_by_role("navigation", name="Export Marian Thornbury's results")
     exports.get_by_role("link", name="Summary (print)").click()

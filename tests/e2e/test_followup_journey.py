@@ -112,9 +112,12 @@ def test_no_action_needs_a_reason_and_a_cancelled_plan_puts_the_finding_back(cli
 
     # --- The CK: known and stable, so no action; the first try has no reason and is refused. ---
     nav(page, "Worklist")
-    awaiting = page.get_by_role("region", name="Abnormal results awaiting review")
-    expect(awaiting.get_by_role("link", name=re.compile(r"^Review "))).to_have_count(2)
-    awaiting.get_by_role("link", name=f"Review {CK_FINDING} {who}").click()
+    reports = page.get_by_role("region", name="Reports awaiting review")
+    expect(reports).to_contain_text("2 findings")
+    # The findings one by one, from the link under the reports.
+    page.get_by_role("link", name="other findings awaiting review (2)").click()
+    expect(page.get_by_role("link", name=re.compile(r"^Review "))).to_have_count(2)
+    page.get_by_role("link", name=f"Review {CK_FINDING} {who}").click()
     expect(page.get_by_role("heading", name=CK_FINDING, level=1)).to_be_visible()
     expect(page.get_by_text("Awaiting review", exact=True)).to_be_visible()
 
@@ -190,9 +193,11 @@ def test_no_action_needs_a_reason_and_a_cancelled_plan_puts_the_finding_back(cli
 
     # The worklist shows the potassium again, and not the CK decided above.
     nav(page, "Worklist")
-    expect(awaiting.get_by_role("link", name=re.compile(r"^Review "))).to_have_count(1)
-    expect(awaiting.get_by_role("link", name=f"Review {POTASSIUM_FINDING} {who}")).to_be_visible()
-    expect(awaiting).to_contain_text("Acknowledged, awaiting decision")
+    expect(reports).to_contain_text("1 finding")
+    page.get_by_role("link", name="other findings awaiting review (1)").click()
+    expect(page.get_by_role("link", name=re.compile(r"^Review "))).to_have_count(1)
+    expect(page.get_by_role("link", name=f"Review {POTASSIUM_FINDING} {who}")).to_be_visible()
+    expect(page.get_by_role("main")).to_contain_text("Acknowledged, awaiting decision")
 
 
 def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clinician, patient_factory, record):

@@ -81,5 +81,4 @@ def test_correction_and_entered_in_error_resolve_their_findings(clinician_page, 
 
     # With both findings resolved, the worklist has nothing left for this patient.
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Worklist").click()
-    for waiting in ("Critical results awaiting acknowledgement", "Abnormal results awaiting review"):
-        expect(page.get_by_role("region", name=waiting)).to_contain_text("None.")
+    expect(page.get_by_role("region", name="Reports awaiting review")).to_contain_text("None.")

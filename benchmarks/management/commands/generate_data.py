@@ -329,7 +329,7 @@ class Generator:
         valid = [result for result in results if result.status != Result.Status.ENTERED_IN_ERROR]
         reviews = []
         for match in match_rules(valid, self.rules):
-            finding = build_finding(match, factor_names=factor_names, opened_at=panel.entered_at)
+            finding = build_finding(match, factor_names=factor_names, opened_at=panel.entered_at, panel_results=valid)
             reviews.append(Review(finding, self.review(finding, match, panel)))
         return reviews
 

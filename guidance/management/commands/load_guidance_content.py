@@ -44,6 +44,7 @@ RULE_KEYS = {
     "uln_multiple_above": (False, Decimal),
     "with_analyte": (False, str),
     "with_flags": (False, str),
+    "covers": (False, str),
     "priority": (False, int),
     "topic": (True, str),
     "severity": (True, str),
@@ -58,6 +59,7 @@ RULE_DEFAULTS = {
     "uln_multiple_above": None,
     "with_analyte": None,
     "with_flags": "",
+    "covers": Rule.Covers.NONE,
     "priority": Rule._meta.get_field("priority").default,
     "retest_days": None,
     "relevant_factors": [],
@@ -92,23 +94,35 @@ def topic_content(topic):
     return {name: getattr(topic, name) for name in TOPIC_FIELDS}
 
 
+def without_default_covers(content):
+    """`covers` came after the first releases: left out of a rule's content (and so of its hash) while it
+    is "none", a rule shipped before it still hashes as shipped, and a pattern that now covers findings
+    is a newer shipped version that --update-unchanged may take."""
+    if content["covers"] == Rule.Covers.NONE:
+        del content["covers"]
+    return content
+
+
 def rule_content(rule):
-    return {
-        "analyte": rule.analyte.code,
-        "flags": rule.flags,
-        "value_below": decimal_text(rule.value_below),
-        "value_above": decimal_text(rule.value_above),
-        "uln_multiple_above": decimal_text(rule.uln_multiple_above),
-        "with_analyte": rule.with_analyte.code if rule.with_analyte_id else None,
-        "with_flags": rule.with_flags,
-        "priority": rule.priority,
-        "topic": rule.topic.slug,
-        "severity": rule.severity,
-        "action_type": rule.action_type,
-        "retest_days": rule.retest_days,
-        "relevant_factors": sorted(factor.code for factor in rule.relevant_factors.all()),
-        "summary": rule.summary,
-    }
+    return without_default_covers(
+        {
+            "analyte": rule.analyte.code,
+            "flags": rule.flags,
+            "value_below": decimal_text(rule.value_below),
+            "value_above": decimal_text(rule.value_above),
+            "uln_multiple_above": decimal_text(rule.uln_multiple_above),
+            "with_analyte": rule.with_analyte.code if rule.with_analyte_id else None,
+            "with_flags": rule.with_flags,
+            "covers": rule.covers,
+            "priority": rule.priority,
+            "topic": rule.topic.slug,
+            "severity": rule.severity,
+            "action_type": rule.action_type,
+            "retest_days": rule.retest_days,
+            "relevant_factors": sorted(factor.code for factor in rule.relevant_factors.all()),
+            "summary": rule.summary,
+        }
+    )
 
 
 def read_topic(path):
@@ -184,6 +198,7 @@ def read_rules(path):
         for key in ("value_below", "value_above", "uln_multiple_above"):
             content[key] = decimal_text(content[key])
         content["relevant_factors"] = sorted(content["relevant_factors"])
+        without_default_covers(content)
         shipped.append(Shipped(key=code, source=source, content=content))
     return shipped
 
@@ -225,6 +240,7 @@ def save_rule(rule, shipped):
     unknown = sorted(set(content["relevant_factors"]) - {factor.code for factor in factors})
     if unknown:
         raise CommandError(f"{shipped.source}: relevant_factors: no contributing factor '{unknown[0]}'.")
+    rule.covers = Rule.Covers.NONE  # unless the content names it (left out when "none")
     for key, value in content.items():
         if key not in ("analyte", "with_analyte", "topic", "relevant_factors"):
             setattr(rule, key, value)  # full_clean() turns the thresholds' text into Decimals

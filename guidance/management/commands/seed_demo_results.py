@@ -14,6 +14,13 @@ from patients.models import Patient
 
 # Demo results for the demo patients of `seed_demo`, placed relative to today so they stay "last year".
 # mrn: [(days ago, {analyte code: (value, unit)})]
+# What a new user sees on the worklist (README, "The worklist"), tested in tests/test_guidance_demo.py:
+# - superseded findings: DEMO-0001's magnesium and potassium of 180 days ago, replaced by those of 30 days
+#   ago (and DEMO-0003's vitamin D and E), so only the newer report waits;
+# - pattern-led items: DEMO-0001's newest report, low magnesium with low potassium (and with low
+#   calcium), and the low calcium that the low albumin explains (corrected calcium normal: routine);
+# - a critical potassium awaiting its call: DEMO-0004's 6.6 mmol/L, first on the worklist, to be
+#   acknowledged with who was told, how, when and the read-back.
 DEMO_PANELS = {
     # Older woman on a diuretic: magnesium and potassium falling together; low albumin flatters calcium.
     "DEMO-0001": [
