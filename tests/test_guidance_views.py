@@ -367,6 +367,7 @@ def test_index_lists_active_topics(clinician_client):
             "potassium-imbalance",
             "carnitine-deficiency",
             "vitamin-e-deficiency",
+            "delta-check",
         ],
         key=lambda slug: Topic.objects.get(slug=slug).title,
     )

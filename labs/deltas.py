@@ -1,0 +1,49 @@
+"""Delta checks: is the change from a patient's previous result of a test larger than the rule allows?
+
+Pure: the rule (a labs.models.DeltaRule, only its fields are read) and two values with their collection
+times; no database. tests/test_labs_deltas.py covers every boundary. Finding the previous valid result is
+guidance.services' job (it saves results, so it knows when a neighbour changes).
+
+Boundaries, like the reference limits, belong to the quieter side: a change equal to the limit does not
+fire, and a previous result collected exactly `window_days` before is still inside the window.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The change from the previous result: `change` = current − previous in the canonical unit,
+    `percent` = change / previous × 100 (None from a previous value of 0), `fires` = exceeds the rule."""
+
+    previous_value: Decimal
+    previous_at: datetime.datetime
+    change: Decimal
+    percent: Decimal | None
+    fires: bool
+
+
+def delta(
+    rule,
+    *,
+    value: Decimal,
+    collected_at: datetime.datetime,
+    previous_value: Decimal,
+    previous_at: datetime.datetime,
+) -> Delta | None:
+    """The change from the previous result under `rule`, or None when the previous result falls outside
+    the rule's window (or was not collected before this one), so there is nothing to compare."""
+    elapsed = collected_at - previous_at
+    if elapsed <= datetime.timedelta(0) or elapsed > datetime.timedelta(days=rule.window_days):
+        return None
+    change = value - previous_value
+    percent = (change / previous_value * 100).quantize(Decimal("0.1")) if previous_value else None
+    if rule.kind == rule.Kind.ABSOLUTE:
+        fires = abs(change) > rule.limit
+    else:
+        # A percentage from 0 is undefined; the admin refuses percentage rules where 0 can be entered.
+        limit = rule.percent_limit
+        fires = previous_value != 0 and limit is not None and abs(change) * 100 > limit * previous_value
+    return Delta(previous_value=previous_value, previous_at=previous_at, change=change, percent=percent, fires=fires)
