@@ -6,7 +6,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from labs.interpretation import Flag
-from labs.models import VALUE_DIGITS, Analyte, Result
+from labs.models import VALUE_DIGITS, Analyte, DeltaRule, Result
 from patients.models import ContributingFactor, Patient
 
 
@@ -217,7 +217,15 @@ class FindingQuerySet(models.QuerySet):
 
     def for_display(self):
         return self.select_related(
-            "patient", "result__analyte", "partner_result__analyte", "topic", "rule", "acknowledged_by", "decided_by"
+            "patient",
+            "result__analyte",
+            "partner_result__analyte",
+            "previous_result",
+            "delta_rule",
+            "topic",
+            "rule",
+            "acknowledged_by",
+            "decided_by",
         )
 
 
@@ -245,6 +253,24 @@ class Finding(models.Model):
     )
     rule = models.ForeignKey(
         Rule, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", help_text="Empty: no rule."
+    )
+    # A delta finding (guidance.services.evaluate_deltas): the result changed from `previous_result`, the
+    # patient's previous valid result of the test, by more than `delta_rule` allows.
+    delta_rule = models.ForeignKey(
+        DeltaRule,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="findings",
+        help_text="Empty: not a delta finding.",
+    )
+    previous_result = models.ForeignKey(
+        Result,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="later_delta_findings",
+        help_text="For a delta finding: the previous result the change is measured from.",
     )
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="findings")
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -291,6 +317,12 @@ class Finding(models.Model):
                 name="finding_resolved_has_note",
                 violation_error_message="Say why the finding is resolved.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(delta_rule__isnull=True, previous_result__isnull=True)
+                | models.Q(delta_rule__isnull=False, previous_result__isnull=False),
+                name="finding_delta_has_rule_and_previous",
+                violation_error_message="A delta finding needs both its delta rule and the previous result.",
+            ),
         ]
         indexes = [
             # Worklist: critical results awaiting acknowledgement, oldest first.
@@ -321,6 +353,8 @@ class Finding(models.Model):
 
     @property
     def title(self):
+        if self.delta_rule_id:
+            return f"{self.result.analyte.name}: large change since the previous result (delta check)"
         name = (
             self.topic.title
             if self.topic_id
@@ -338,6 +372,8 @@ class Finding(models.Model):
             errors["acknowledgement_comment"] = "A critical result needs a comment to be acknowledged."
         if self.status == self.Status.RESOLVED and not self.resolution_note.strip():
             errors["resolution_note"] = "Say why the finding is resolved."
+        if (self.delta_rule_id is None) != (self.previous_result_id is None):
+            errors["previous_result"] = "A delta finding needs both its delta rule and the previous result."
         if errors:
             raise ValidationError(errors)
 

@@ -76,7 +76,7 @@ def patient_findings(patient, *, everything=False) -> tuple[list[Finding], bool]
         Finding.objects.filter(patient=patient)
         # What the list shows (title, result date, explanation link), not for_display()'s patient, rule and
         # deciders: with those ten joins PostgreSQL spent 6 ms planning the query, with these four 1 ms.
-        .select_related("result__analyte", "partner_result__analyte")
+        .select_related("result__analyte", "partner_result__analyte", "previous_result")
         .annotate(rank=ATTENTION_RANK)
         .order_by("rank", "-created_at", "id")
     )
@@ -110,7 +110,7 @@ WORKLIST_SHOWN = 20
 # What a worklist row shows (guidance/includes/worklist_findings.html): no rule or reviewers. The topic's
 # title comes in its own small query: joining the topics (wide rows of markdown) into the findings'
 # query doubled PostgreSQL's planning and execution time for it (4 ms more a list).
-FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte")
+FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte", "previous_result")
 # Only the columns the row shows: Django spent more time building the query with every column of five
 # tables (hashing each one to place the ORDER BY) than PostgreSQL spent running it.
 RESULT_SHOWN = ("value", "flag", "analyte__name", "analyte__canonical_unit", "analyte__display_decimal_places")
@@ -119,6 +119,7 @@ FINDING_ROW_FIELDS = (
     *("created_at", "patient__mrn", "patient__given_name", "patient__family_name"),
     *(f"result__{name}" for name in RESULT_SHOWN),
     *(f"partner_result__{name}" for name in RESULT_SHOWN),
+    *("delta_rule_id", "previous_result_id", "previous_result__value", "previous_result__collected_at"),
 )
 
 

@@ -10,17 +10,19 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
-from labs.models import Analyte, AnalyteUnit, Panel, Result
+from labs.deltas import delta
+from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result
 from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import touch_patient
 
 from .findings import build_finding
-from .models import ActionType, Finding, FollowUpPlan, Rule
+from .models import ActionType, Finding, FollowUpPlan, Rule, Severity, Topic
 from .rules import match_rules
 
 # --- results ---------------------------------------------------------------------------------------
@@ -90,6 +92,7 @@ def record_results(
     touch_patient(patient)
     results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
     evaluate_panel(panel, by=by, note="", results=results)
+    evaluate_deltas(results, by=by, note="")
     _meet_repeat_plans(panel, results, by=by)
     return panel
 
@@ -114,7 +117,9 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     result.save()
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
-    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
+    note = f"{result.analyte.name} corrected to {shown}: {reason.strip()}"
+    evaluate_panel(result.panel, by=by, note=note)
+    evaluate_deltas([result], by=by, note=note)
     return result
 
 
@@ -130,7 +135,9 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     result._change_reason = reason.strip()
     result.save()
     touch_patient(result.patient)
-    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    note = f"{result.analyte.name} marked entered in error: {reason.strip()}"
+    evaluate_panel(result.panel, by=by, note=note)
+    evaluate_deltas([result], by=by, note=note)
     _unmeet_repeat_plans(result, by=by)
     return result
 
@@ -156,15 +163,36 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
         wanted[
             (match.result.pk, match.rule.pk if match.rule else None, _pk(match.partner), match.result.is_critical)
         ] = match
-    existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
+    # Delta findings compare results across panels: evaluate_deltas keeps those.
+    existing = Finding.objects.filter(result__panel=panel, delta_rule__isnull=True).exclude(
+        status=Finding.Status.RESOLVED
+    )
     now = timezone.now()
+    _resolve_unwanted(
+        existing,
+        wanted,
+        key=lambda finding: (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical),
+        note=note or "The result no longer calls for this finding.",
+        by=by,
+        now=now,
+    )
+    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
+    for finding in opened:
+        _check_built(finding)
+    if opened:
+        bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
+
+
+def _resolve_unwanted(existing, wanted: dict, *, key, note: str, by, now) -> None:
+    """Resolve, with `note` and in bulk with their history, the `existing` findings whose `key` is not in
+    `wanted`; take those that are out of `wanted`, so what is left there is to be opened."""
     resolved = []
     for finding in existing:
-        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical)
-        if wanted.pop(key, None) is None:
+        if wanted.pop(key(finding), None) is None:
             finding.status = Finding.Status.RESOLVED
             finding.resolved_at, finding.resolved_by = now, by
-            finding.resolution_note = note or "The result no longer calls for this finding."
+            finding.resolution_note = note
             _check_built(finding)
             resolved.append(finding)
     if resolved:
@@ -175,12 +203,101 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_user=by,
             default_change_reason="resolved",
         )
-    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
+
+
+DELTA_TOPIC = "delta-check"
+
+
+def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
+    """Bring the delta findings in line after `written` results were recorded, corrected or withdrawn.
+
+    A delta finding says a result changed from the patient's previous valid result of the test (collected
+    earlier, within the analyte's delta rule's window) by more than the rule allows (labs.deltas). A write
+    changes the comparison for the result itself and for the next valid result of its test, whose
+    previous result it is, was or now is (a result entered late, corrected or withdrawn): both are
+    checked. Findings are keyed by result, rule and previous result, so one still called for keeps its
+    review; one no longer called for is resolved with `note`.
+
+    Four queries whatever the number of results: the next results, the results to check with their
+    previous ones, the rules and the findings there are; then the findings written in bulk.
+    """
+    same_test_before = Result.objects.valid().filter(
+        patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__lt=OuterRef("collected_at")
+    )
+    same_test_after = Result.objects.valid().filter(
+        patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
+    )
+    written_ids = [result.pk for result in written]
+    next_ids = Result.objects.filter(pk__in=written_ids).annotate(
+        next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1])
+    )
+    checked_ids = set(written_ids) | {pk for pk in next_ids.values_list("next_id", flat=True) if pk is not None}
+    previous = same_test_before.order_by("-collected_at", "-id")
+    to_check = list(
+        Result.objects.valid()
+        .filter(pk__in=checked_ids)
+        .select_related("analyte")
+        .annotate(
+            previous_id=Subquery(previous.values("pk")[:1]),
+            previous_value=Subquery(previous.values("value")[:1]),
+            previous_at=Subquery(previous.values("collected_at")[:1]),
+        )
+    )
+    rules = {
+        rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte__results__pk__in=checked_ids)
+    }
+    wanted = {}
+    for result in to_check:
+        rule = rules.get(result.analyte_id)
+        if rule is None or result.previous_id is None:
+            continue
+        change = delta(
+            rule,
+            value=result.value,
+            collected_at=result.collected_at,
+            previous_value=result.previous_value,
+            previous_at=result.previous_at,
+        )
+        if change is not None and change.fires:
+            wanted[(result.pk, rule.pk, result.previous_id)] = (result, rule)
+    existing = Finding.objects.filter(result_id__in=checked_ids, delta_rule__isnull=False).exclude(
+        status=Finding.Status.RESOLVED
+    )
+    now = timezone.now()
+    _resolve_unwanted(
+        existing,
+        wanted,
+        key=lambda finding: (finding.result_id, finding.delta_rule_id, finding.previous_result_id),
+        note=note or "The change from the previous result no longer calls for this finding.",
+        by=by,
+        now=now,
+    )
+    if not wanted:
+        return
+    topic_id = Topic.objects.filter(slug=DELTA_TOPIC).values_list("pk", flat=True).first()
+    opened = [
+        Finding(
+            patient_id=result.patient_id,
+            result=result,
+            previous_result_id=previous_id,
+            delta_rule=rule,
+            topic_id=topic_id,
+            severity=Severity.PROMPT,
+            # The result's own critical finding, if it is critical, carries the acknowledgement.
+            critical=False,
+            summary=(
+                f"{result.analyte.name} changed by more than its delta rule allows ({rule.describe()}) since the "
+                "previous result, even if both values are within range: an acute change in the patient, or a "
+                "problem with one of the samples (haemolysis, the wrong patient, a drip arm) or a different "
+                "laboratory's method. Check which before acting on either value."
+            ),
+            created_at=now,
+        )
+        for (_result_id, _rule_id, previous_id), (result, rule) in wanted.items()
+    ]
     for finding in opened:
         _check_built(finding)
-    if opened:
-        bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
+    bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
 
 
 def _pk(obj):

@@ -340,8 +340,14 @@ def test_patient_findings_lists_undecided_first(record, patient, clinician):
     services.decide_no_action(Finding.objects.get(rule__code="magnesium-low"), reason="Known", by=clinician)
     record(patient, {"k": "2.5"})
     findings, _ = selectors.patient_findings(patient)
-    statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
-    assert statuses == [("k", "open", True), ("k", "open", False), ("mg", "no-action", False)]
+    statuses = [(f.result.analyte.code, f.status, f.critical, f.delta_rule_id is not None) for f in findings]
+    # Potassium 3.1 → 2.5 is also a change beyond its delta rule (−19 %): a finding of its own.
+    assert statuses == [
+        ("k", "open", True, False),
+        ("k", "open", False, True),
+        ("k", "open", False, False),
+        ("mg", "no-action", False, False),
+    ]
 
 
 def test_patient_findings_include_renders(clinician_client, record, patient):

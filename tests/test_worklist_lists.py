@@ -138,8 +138,9 @@ def test_home_page_query_count_with_repeat_results_back(
     with django_assert_num_queries(19):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
-    # Each patient's low magnesium, alone and as a pattern with the low calcium.
-    assert len(response.context["awaiting"]) == 2 * size
+    # Each patient's low magnesium, alone and as a pattern with the low calcium, and the calcium's change
+    # from 8.0 to 9.2 mg/dL (+15 %, a delta finding).
+    assert len(response.context["awaiting"]) == 3 * size
     assert "Result received" in response.content.decode()
 
 

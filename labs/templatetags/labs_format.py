@@ -1,4 +1,5 @@
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
 from core.templatetags.core import badge
@@ -34,4 +35,22 @@ def result_value(result):
         result.display_value,
         analyte.canonical_unit,
         flag_badge(result.flag, result.get_flag_display()),
+    )
+
+
+@register.simple_tag
+def delta_text(analyte, value, previous_value, previous_at):
+    """The change from a previous result in words: 'Δ +1.5 mmol/L (+41.7 %) from 3.6 on 1 Mar 2026'."""
+    change = value - previous_value
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    percent = f" ({sign}{abs(change) / previous_value * 100:.1f} %)" if previous_value else ""
+    when = timezone.localtime(previous_at)
+    return format_html(
+        '<span class="delta">Δ {}{} {}{} from {} on {}</span>',
+        sign,
+        analyte.format_value(abs(change)),
+        analyte.canonical_unit,
+        percent,
+        analyte.format_value(previous_value),
+        f"{when:%-d %b %Y}",
     )
