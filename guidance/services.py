@@ -15,7 +15,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
-from labs.deltas import delta
+from labs.deltas import fired
 from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result
 from labs.services import Entry, canonical_or_refuse, interpret_result
 from patients.models import Patient
@@ -221,9 +221,6 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
     Four queries whatever the number of results: the next results, the results to check with their
     previous ones, the rules and the findings there are; then the findings written in bulk.
     """
-    same_test_before = Result.objects.valid().filter(
-        patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__lt=OuterRef("collected_at")
-    )
     same_test_after = Result.objects.valid().filter(
         patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
     )
@@ -232,33 +229,14 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
         next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1])
     )
     checked_ids = set(written_ids) | {pk for pk in next_ids.values_list("next_id", flat=True) if pk is not None}
-    previous = same_test_before.order_by("-collected_at", "-id")
-    to_check = list(
-        Result.objects.valid()
-        .filter(pk__in=checked_ids)
-        .select_related("analyte")
-        .annotate(
-            previous_id=Subquery(previous.values("pk")[:1]),
-            previous_value=Subquery(previous.values("value")[:1]),
-            previous_at=Subquery(previous.values("collected_at")[:1]),
-        )
-    )
+    to_check = list(Result.objects.valid().filter(pk__in=checked_ids).select_related("analyte").with_previous())
     rules = {
         rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte__results__pk__in=checked_ids)
     }
     wanted = {}
     for result in to_check:
         rule = rules.get(result.analyte_id)
-        if rule is None or result.previous_id is None:
-            continue
-        change = delta(
-            rule,
-            value=result.value,
-            collected_at=result.collected_at,
-            previous_value=result.previous_value,
-            previous_at=result.previous_at,
-        )
-        if change is not None and change.fires:
+        if fired(rule, result) is not None:
             wanted[(result.pk, rule.pk, result.previous_id)] = (result, rule)
     existing = Finding.objects.filter(result_id__in=checked_ids, delta_rule__isnull=False).exclude(
         status=Finding.Status.RESOLVED

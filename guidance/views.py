@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
+from labs.cumulative import cumulative_table
 from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
 from labs.models import Result
 from labs.selectors import patient_results_context
@@ -260,7 +261,8 @@ def topic_detail(request, slug):
 
 @permission_required("labs.view_result", raise_exception=True)
 def patient_page(request, pk):
-    """The patient page: labs' results, with this app's findings, trend charts and export links."""
+    """The patient page: labs' cumulative view and results, with this app's findings, trend charts and
+    export links."""
     patient = get_patient_for(request.user, pk)
     log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
     context = patient_results_context(patient, request.GET.get("page"))
@@ -268,7 +270,10 @@ def patient_page(request, pk):
         patient, everything=request.GET.get("findings") == "all"
     )
     context["trend_section"] = trend_section(patient)
-    return render(request, "guidance/patient_page.html", context)
+    context["cumulative"] = cumulative_table(patient, request.GET.get("cumulative"))
+    # A page of dates that does not exist is refused with a message on the page, and a 404 status.
+    status = 404 if context["cumulative"].error else 200
+    return render(request, "guidance/patient_page.html", context, status=status)
 
 
 @permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)

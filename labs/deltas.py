@@ -47,3 +47,18 @@ def delta(
         limit = rule.percent_limit
         fires = previous_value != 0 and limit is not None and abs(change) * 100 > limit * previous_value
     return Delta(previous_value=previous_value, previous_at=previous_at, change=change, percent=percent, fires=fires)
+
+
+def fired(rule, result) -> Delta | None:
+    """The change of `result` (annotated by ResultQuerySet.with_previous) when `rule` fires on it, else None:
+    no rule, no previous result, outside the window, not beyond the limit, or the result withdrawn."""
+    if rule is None or result.previous_id is None or result.is_entered_in_error:
+        return None
+    change = delta(
+        rule,
+        value=result.value,
+        collected_at=result.collected_at,
+        previous_value=result.previous_value,
+        previous_at=result.previous_at,
+    )
+    return change if change is not None and change.fires else None

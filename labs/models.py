@@ -344,6 +344,25 @@ class ResultQuerySet(models.QuerySet):
     def abnormal(self):
         return self.valid().filter(flag__in=ABNORMAL_FLAGS)
 
+    def with_previous(self):
+        """Each result with the patient's previous valid result of the same test (collected strictly
+        earlier; the newest such): `previous_id`, `previous_value`, `previous_at`, None when there is none.
+        Delta checks compare the two (labs.deltas); three subqueries on result_patient_analyte_idx."""
+        previous = (
+            Result.objects.valid()
+            .filter(
+                patient_id=models.OuterRef("patient_id"),
+                analyte_id=models.OuterRef("analyte_id"),
+                collected_at__lt=models.OuterRef("collected_at"),
+            )
+            .order_by("-collected_at", "-id")
+        )
+        return self.annotate(
+            previous_id=models.Subquery(previous.values("pk")[:1]),
+            previous_value=models.Subquery(previous.values("value")[:1]),
+            previous_at=models.Subquery(previous.values("collected_at")[:1]),
+        )
+
 
 class Result(models.Model):
     """One analyte's value in a panel, with the interpretation frozen at the time it was made.
