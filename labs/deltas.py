@@ -12,6 +12,8 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils import timezone
+
 
 @dataclass(frozen=True)
 class Delta:
@@ -62,3 +64,16 @@ def fired(rule, result) -> Delta | None:
         previous_at=result.previous_at,
     )
     return change if change is not None and change.fires else None
+
+
+def describe_change(analyte, value: Decimal, previous_value: Decimal, previous_at: datetime.datetime) -> str:
+    """The change from a previous result in words: 'Δ +1.5 mmol/L (+41.7 %) from 3.6 on 1 Mar 2026'
+    (the page, the finding, the worklist and the PDF all say it so)."""
+    change = value - previous_value
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    percent = f" ({sign}{abs(change) / previous_value * 100:.1f} %)" if previous_value else ""
+    when = timezone.localtime(previous_at)
+    return (
+        f"Δ {sign}{analyte.format_value(abs(change))} {analyte.canonical_unit}{percent} "
+        f"from {analyte.format_value(previous_value)} on {when:%-d %b %Y}"
+    )

@@ -4,10 +4,12 @@ delta rule fires; paged back through history in a fixed number of queries; a pag
 refused with a message."""
 
 import datetime
+import io
 import re
 
 import pytest
 from django.utils import timezone
+from pypdf import PdfReader
 
 from guidance.services import mark_entered_in_error
 from labs.cumulative import COLUMNS_PER_PAGE, cumulative_table
@@ -167,3 +169,16 @@ def test_who_may_see_it(client, administrator, record, patient):
     assert client.get(url).status_code == 403
     client.force_login(administrator)
     assert 'id="cumulative-heading"' in client.get(url).content.decode()
+
+
+def test_the_summary_pdf_carries_the_same_table_with_the_change(clinician_client, record, patient):
+    record(patient, {"k": "3.6", "mg": "1.5"}, at=at(1))
+    record(patient, {"k": "5.1"}, at=at(3))
+
+    response = clinician_client.get(f"/patients/{patient.pk}/summary.pdf")
+
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages).split())
+    over_time = text.split("Results over time")[1].split("Open findings")[0]
+    assert "03 Mar 2026 09:00 01 Mar 2026 09:00" in over_time
+    assert "Magnesium 1.70–2.60 mg/dL 1.50 mg/dL L" in over_time
+    assert "5.1 mmol/L Δ +1.5 mmol/L (+41.7 %) from 3.6 on 1 Mar 2026 3.6 mmol/L" in over_time

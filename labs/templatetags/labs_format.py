@@ -1,9 +1,9 @@
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from core.templatetags.core import badge
+from labs.deltas import describe_change
 from labs.interpretation import CRITICAL_FLAGS, Flag
 
 register = template.Library()
@@ -41,20 +41,8 @@ def result_value(result):
 
 @register.simple_tag
 def delta_text(analyte, value, previous_value, previous_at):
-    """The change from a previous result in words: 'Δ +1.5 mmol/L (+41.7 %) from 3.6 on 1 Mar 2026'."""
-    change = value - previous_value
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
-    percent = f" ({sign}{abs(change) / previous_value * 100:.1f} %)" if previous_value else ""
-    when = timezone.localtime(previous_at)
-    return format_html(
-        '<span class="delta">Δ {}{} {}{} from {} on {}</span>',
-        sign,
-        analyte.format_value(abs(change)),
-        analyte.canonical_unit,
-        percent,
-        analyte.format_value(previous_value),
-        f"{when:%-d %b %Y}",
-    )
+    """The change from a previous result (labs.deltas.describe_change), marked for styling."""
+    return format_html('<span class="delta">{}</span>', describe_change(analyte, value, previous_value, previous_at))
 
 
 @register.simple_tag
@@ -85,7 +73,7 @@ def cumulative_cell(cell):
     change = ""
     if cell.delta is not None:
         change = format_html(
-            '<br><small class="delta">{}</small>',
+            '<small class="d-block border border-warning rounded px-1 mt-1">{}</small>',
             delta_text(analyte, result.value, cell.delta.previous_value, cell.delta.previous_at),
         )
     return format_html(
