@@ -14,7 +14,7 @@ from labs.cumulative import cumulative_table
 from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
 from labs.models import Result
 from labs.selectors import patient_results_context
-from labs.trends import trend_section
+from labs.trends import DEFAULT_SPAN, UnknownSpan, parse_span, trend_section
 from patients.access import get_patient_for, patient_header_context
 from patients.models import AccessLogEntry
 from patients.services import log_access
@@ -269,10 +269,15 @@ def patient_page(request, pk):
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"
     )
-    context["trend_section"] = trend_section(patient)
+    try:
+        span, refused = parse_span(request.GET.get("span")), ""
+    except UnknownSpan as error:
+        span, refused = DEFAULT_SPAN, str(error)
+    context["trend_section"] = trend_section(patient, span=span, refused=refused)
     context["cumulative"] = cumulative_table(patient, request.GET.get("cumulative"))
-    # A page of dates that does not exist is refused with a message on the page, and a 404 status.
-    status = 404 if context["cumulative"].error else 200
+    # A page of dates that does not exist, or a span not offered, is refused with a message on the page
+    # (the rest of the page as usual) and a 404 or 400 status.
+    status = 404 if context["cumulative"].error else 400 if refused else 200
     return render(request, "guidance/patient_page.html", context, status=status)
 
 
