@@ -22,6 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from core.text import CLINICAL_NOTICE, display_name
+from labs.deltas import describe_change
 from labs.interpretation import CRITICAL_FLAGS, Flag
 from labs.trends import LEGEND, Trend
 
@@ -98,6 +99,9 @@ def render_summary_pdf(summary: Summary) -> bytes:
         text("Latest result of each test", HEADING),
     ]
     story.append(_latest_table(summary.trends) if summary.trends else text("No results recorded."))
+    if summary.cumulative is not None and summary.cumulative.rows:
+        story.append(text("Results over time", HEADING))
+        story.append(_cumulative_table(summary.cumulative))
 
     story.append(text("Open findings", HEADING))
     for group in summary.finding_groups:
@@ -179,6 +183,43 @@ def _latest_table(trends):
         )
     widths = [w * mm for w in (44, 27, 27, 37, 27, 18)]
     return Table(rows, colWidths=widths, style=TABLE_STYLE, repeatRows=1, hAlign="LEFT")
+
+
+def _cumulative_table(table):
+    """The cumulative view's newest page, as on the patient page: tests by collection time, newest first,
+    each value with its unit and flag code, and the change where a delta rule fires."""
+    rows = [
+        [
+            bold("Test", SMALL),
+            bold("Range applied", SMALL),
+            *(bold(f"{timezone.localtime(at):%d %b %Y %H:%M}", SMALL) for at in table.columns),
+        ]
+    ]
+    for row in table.rows:
+        name = escape(row.analyte.name) + (f"<br/>{escape(row.latest_elsewhere)}" if row.latest_elsewhere else "")
+        rows.append(
+            [Paragraph(name, SMALL), text(row.range_text, SMALL), *(_cumulative_cell(cell) for cell in row.cells)]
+        )
+    widths = [34 * mm, 26 * mm, *[(120 / len(table.columns)) * mm] * len(table.columns)]
+    return Table(rows, colWidths=widths, style=TABLE_STYLE, repeatRows=1, hAlign="LEFT")
+
+
+def _cumulative_cell(cell):
+    if cell is None:
+        return ""
+    result = cell.result
+    value = f"{result.display_value} {result.analyte.canonical_unit}"
+    if result.is_entered_in_error:
+        return Paragraph(f"<strike>{escape(value)}</strike> entered in error", SMALL)
+    markup = f"<b>{escape(value)}</b>"
+    if result.flag != Flag.NORMAL:
+        colour = FLAG_COLOURS[result.flag].hexval().replace("0x", "#")
+        warning = "⚠ " if result.flag in CRITICAL_FLAGS else ""
+        markup += f' <font color="{colour}"><b>{warning}{result.flag}</b></font>'
+    if cell.delta is not None:
+        change = describe_change(result.analyte, result.value, cell.delta.previous_value, cell.delta.previous_at)
+        markup += f"<br/>{escape(change)}"
+    return Paragraph(markup, SMALL)
 
 
 def _plans_table(plans):

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from guidance.models import CriticalCall, Finding, FollowUpPlan, Severity
+from labs.cumulative import CumulativeTable, cumulative_table
 from labs.trends import Trend, trend_section, trends_for
 
 # Closed follow-up plans stay on the summary this long after closing.
@@ -87,6 +88,7 @@ class Summary:
     factors: list
     trends: list[Trend]
     finding_groups: list[FindingGroup]
+    cumulative: CumulativeTable | None = None  # the patient page's results over time, its newest page
     open_plans: list[FollowUpPlan] = field(default_factory=list)
     closed_plans: list[FollowUpPlan] = field(default_factory=list)
     critical_calls: list[CriticalCall] = field(default_factory=list)
@@ -117,7 +119,8 @@ def patient_summary(patient, *, by, image_format: str = "svg") -> Summary:
     """Everything the print view and the PDF show.
 
     Queries: the plans, the contributing factors, the trends (see trends_for), the open findings (two),
-    the critical results' communication records.
+    the critical results' communication records, the cumulative view's newest page (five, see
+    labs.cumulative).
     """
     now = timezone.now()
     plans = plans_for(patient, closed_since=now - datetime.timedelta(days=RECENTLY_CLOSED_DAYS))
@@ -128,6 +131,7 @@ def patient_summary(patient, *, by, image_format: str = "svg") -> Summary:
         factors=list(patient.contributing_factors.all()),
         trends=trends_for(patient, image_format=image_format),
         finding_groups=open_finding_groups(patient),
+        cumulative=cumulative_table(patient, None),
         open_plans=[plan for plan in plans if plan.status == FollowUpPlan.Status.PLANNED],
         closed_plans=[plan for plan in plans if plan.status != FollowUpPlan.Status.PLANNED],
         critical_calls=critical_calls_for(patient, since=now - datetime.timedelta(days=RECENTLY_CLOSED_DAYS)),

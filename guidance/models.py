@@ -10,7 +10,7 @@ from simple_history.models import HistoricalRecords
 
 from core.text import display_name
 from labs.interpretation import Flag
-from labs.models import VALUE_DIGITS, Analyte, Result
+from labs.models import VALUE_DIGITS, Analyte, DeltaRule, Result
 from patients.models import ContributingFactor, Patient
 
 
@@ -243,6 +243,8 @@ class FindingQuerySet(models.QuerySet):
             "patient",
             "result__analyte",
             "partner_result__analyte",
+            "previous_result",
+            "delta_rule",
             "topic",
             "rule",
             "acknowledged_by",
@@ -278,6 +280,24 @@ class Finding(models.Model):
     )
     rule = models.ForeignKey(
         Rule, on_delete=models.PROTECT, null=True, blank=True, related_name="findings", help_text="Empty: no rule."
+    )
+    # A delta finding (guidance.services.evaluate_deltas): the result changed from `previous_result`, the
+    # patient's previous valid result of the test, by more than `delta_rule` allows.
+    delta_rule = models.ForeignKey(
+        DeltaRule,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="findings",
+        help_text="Empty: not a delta finding.",
+    )
+    previous_result = models.ForeignKey(
+        Result,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="later_delta_findings",
+        help_text="For a delta finding: the previous result the change is measured from.",
     )
     topic = models.ForeignKey(Topic, on_delete=models.PROTECT, null=True, blank=True, related_name="findings")
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -347,6 +367,12 @@ class Finding(models.Model):
                 name="finding_superseded_has_result",
                 violation_error_message="A superseded finding names the newer result that replaced it.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(delta_rule__isnull=True, previous_result__isnull=True)
+                | models.Q(delta_rule__isnull=False, previous_result__isnull=False),
+                name="finding_delta_has_rule_and_previous",
+                violation_error_message="A delta finding needs both its delta rule and the previous result.",
+            ),
         ]
         indexes = [
             # Worklist: critical results awaiting acknowledgement, oldest first.
@@ -377,6 +403,8 @@ class Finding(models.Model):
 
     @property
     def title(self):
+        if self.delta_rule_id:
+            return f"{self.result.analyte.name}: large change since the previous result (delta check)"
         name = (
             self.topic.title
             if self.topic_id
@@ -396,6 +424,8 @@ class Finding(models.Model):
             errors["resolution_note"] = "Say why the finding is resolved."
         if self.status == self.Status.SUPERSEDED and not self.superseded_by_id:
             errors["superseded_by"] = "A superseded finding names the newer result that replaced it."
+        if (self.delta_rule_id is None) != (self.previous_result_id is None):
+            errors["previous_result"] = "A delta finding needs both its delta rule and the previous result."
         if errors:
             raise ValidationError(errors)
 

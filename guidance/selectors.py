@@ -82,7 +82,7 @@ def patient_findings(patient, *, everything=False) -> tuple[list[Finding], bool]
         Finding.objects.filter(patient=patient)
         # What the list shows (title, result date, explanation link), not for_display()'s patient, rule and
         # deciders: with those ten joins PostgreSQL spent 6 ms planning the query, with these four 1 ms.
-        .select_related("result__analyte", "partner_result__analyte")
+        .select_related("result__analyte", "partner_result__analyte", "previous_result")
         .annotate(rank=ATTENTION_RANK)
         .order_by("rank", "-created_at", "id")
     )
@@ -146,7 +146,7 @@ WORKLIST_SHOWN = 20
 # What a worklist row shows (guidance/includes/worklist_findings.html): no rule or reviewers. The topic's
 # title comes in its own small query: joining the topics (wide rows of markdown) into the findings'
 # query doubled PostgreSQL's planning and execution time for it (4 ms more a list).
-FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte")
+FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte", "previous_result")
 # Only the columns the row shows: Django spent more time building the query with every column of five
 # tables (hashing each one to place the ORDER BY) than PostgreSQL spent running it.
 RESULT_SHOWN = ("value", "flag", "analyte__name", "analyte__canonical_unit", "analyte__display_decimal_places")
@@ -155,6 +155,7 @@ FINDING_ROW_FIELDS = (
     *("created_at", "patient__mrn", "patient__given_name", "patient__family_name"),
     *(f"result__{name}" for name in RESULT_SHOWN),
     *(f"partner_result__{name}" for name in RESULT_SHOWN),
+    *("delta_rule_id", "previous_result_id", "previous_result__value", "previous_result__collected_at"),
 )
 
 
@@ -229,6 +230,8 @@ REPORT_FINDING_FIELDS = (
     *("status", "created_at", "rule__covers", "result__panel_id"),
     *(f"result__{name}" for name in RESULT_SHOWN),
     *(f"partner_result__{name}" for name in RESULT_SHOWN),
+    # A delta finding's change: its rule and the previous result (labs_format.delta_text).
+    *("delta_rule_id", "previous_result_id", "previous_result__value", "previous_result__collected_at"),
 )
 
 
@@ -250,7 +253,7 @@ def report_rows(panels, *, overdue_before=None) -> list[ReportRow]:
     for finding in (
         Finding.objects.awaiting_decision()
         .filter(result__panel_id__in=ids)
-        .select_related("rule", "result__analyte", "partner_result__analyte")
+        .select_related("rule", "result__analyte", "partner_result__analyte", "previous_result")
         .only(*REPORT_FINDING_FIELDS)
         .prefetch_related(topic_titles())
     ):
@@ -277,7 +280,7 @@ def report_detail(panel_id):
     findings = (
         Finding.objects.awaiting_decision()
         .filter(result__panel=panel)
-        .select_related("rule", "result__analyte", "partner_result__analyte")
+        .select_related("rule", "result__analyte", "partner_result__analyte", "previous_result")
         .prefetch_related(topic_titles())
     )
     results = list(panel.results.select_related("analyte").order_by("analyte__sort_order", "id"))

@@ -15,13 +15,14 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
-from labs.models import Analyte, AnalyteUnit, Panel, Result
+from labs.deltas import fired
+from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import check_writable, touch_patient
 
 from .findings import ReviewItem, build_finding, corrected_calcium_for, finding_severity, review_items
-from .models import ActionType, CriticalCall, Finding, FollowUpPlan, Rule
+from .models import ActionType, CriticalCall, Finding, FollowUpPlan, Rule, Severity, Topic
 from .rules import match_rules
 
 # --- results ---------------------------------------------------------------------------------------
@@ -105,6 +106,7 @@ def record_results(
     touch_patient(patient)
     results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
     evaluate_panel(panel, by=by, note="", results=results)
+    evaluate_deltas(results, by=by, note="")
     _bring_superseding_in_line(patient, analyte_ids, by=by)
     _meet_repeat_plans(panel, results, by=by)
     return panel
@@ -131,7 +133,9 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
     result.save()
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
-    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} corrected to {shown}: {reason.strip()}")
+    note = f"{result.analyte.name} corrected to {shown}: {reason.strip()}"
+    evaluate_panel(result.panel, by=by, note=note)
+    evaluate_deltas([result], by=by, note=note)
     _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     return result
 
@@ -149,7 +153,9 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     result._change_reason = reason.strip()
     result.save()
     touch_patient(result.patient)
-    evaluate_panel(result.panel, by=by, note=f"{result.analyte.name} marked entered in error: {reason.strip()}")
+    note = f"{result.analyte.name} marked entered in error: {reason.strip()}"
+    evaluate_panel(result.panel, by=by, note=note)
+    evaluate_deltas([result], by=by, note=note)
     _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
     _unmeet_repeat_plans(result, by=by)
     return result
@@ -162,8 +168,9 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
     in range, result withdrawn, pattern broken, criticality changed) is resolved with `note`; a newly
     called-for one is opened. Findings are keyed by result, rule, pattern partner, criticality and
     severity, so a value that turns critical on correction needs a fresh acknowledgement, and so does a
-    low calcium the corrected albumin no longer explains (guidance.findings.finding_severity). `results` are the panel's
-    valid results with their analytes, when the caller has them already.
+    low calcium the corrected albumin no longer explains (guidance.findings.finding_severity). `results`
+    are the panel's valid results with their analytes, when the caller has them already. Delta findings,
+    which compare results across panels, are evaluate_deltas'.
 
     The queries do not grow with the panel: the rules, the open findings and the patient's factors are
     read once, and the findings resolved and opened are written with their history rows in bulk.
@@ -177,15 +184,39 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
         severity = finding_severity(match, corrected_calcium_for(match, results))
         rule_pk = match.rule.pk if match.rule else None
         wanted[(match.result.pk, rule_pk, _pk(match.partner), match.result.is_critical, severity)] = match
-    existing = Finding.objects.filter(result__panel=panel).exclude(status=Finding.Status.RESOLVED)
+    # Delta findings compare results across panels: evaluate_deltas keeps those.
+    existing = Finding.objects.filter(result__panel=panel, delta_rule__isnull=True).exclude(
+        status=Finding.Status.RESOLVED
+    )
     now = timezone.now()
+    _resolve_unwanted(
+        existing,
+        wanted,
+        key=lambda f: (f.result_id, f.rule_id, f.partner_result_id, f.critical, f.severity),
+        note=note or "The result no longer calls for this finding.",
+        by=by,
+        now=now,
+    )
+    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    opened = [
+        build_finding(match, factor_names=factor_names, opened_at=now, panel_results=results)
+        for match in wanted.values()
+    ]
+    for finding in opened:
+        _check_built(finding)
+    if opened:
+        bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
+
+
+def _resolve_unwanted(existing, wanted: dict, *, key, note: str, by, now) -> None:
+    """Resolve, with `note` and in bulk with their history, the `existing` findings whose `key` is not in
+    `wanted`; take those that are out of `wanted`, so what is left there is to be opened."""
     resolved = []
     for finding in existing:
-        key = (finding.result_id, finding.rule_id, finding.partner_result_id, finding.critical, finding.severity)
-        if wanted.pop(key, None) is None:
+        if wanted.pop(key(finding), None) is None:
             finding.status = Finding.Status.RESOLVED
             finding.resolved_at, finding.resolved_by = now, by
-            finding.resolution_note = note or "The result no longer calls for this finding."
+            finding.resolution_note = note
             _check_built(finding)
             resolved.append(finding)
     if resolved:
@@ -196,15 +227,79 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_user=by,
             default_change_reason="resolved",
         )
-    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+
+
+DELTA_TOPIC = "delta-check"
+
+
+def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
+    """Bring the delta findings in line after `written` results were recorded, corrected or withdrawn.
+
+    A delta finding says a result changed from the patient's previous valid result of the test (collected
+    earlier, within the analyte's delta rule's window) by more than the rule allows (labs.deltas). A write
+    changes the comparison for the result itself and for the next valid result of its test, whose
+    previous result it is, was or now is (a result entered late, corrected or withdrawn): both are
+    checked. Findings are keyed by result, rule and previous result, so one still called for keeps its
+    review; one no longer called for is resolved with `note`.
+
+    Four queries whatever the number of results: the next results, the results to check with their
+    previous ones, the rules and the findings there are; then the findings written in bulk.
+    """
+    same_test_after = Result.objects.valid().filter(
+        patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
+    )
+    written_ids = [result.pk for result in written]
+    next_ids = Result.objects.filter(pk__in=written_ids).annotate(
+        next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1])
+    )
+    checked_ids = set(written_ids) | {pk for pk in next_ids.values_list("next_id", flat=True) if pk is not None}
+    to_check = list(Result.objects.valid().filter(pk__in=checked_ids).select_related("analyte").with_previous())
+    rules = {
+        rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte__results__pk__in=checked_ids)
+    }
+    wanted = {}
+    for result in to_check:
+        rule = rules.get(result.analyte_id)
+        if fired(rule, result) is not None:
+            wanted[(result.pk, rule.pk, result.previous_id)] = (result, rule)
+    existing = Finding.objects.filter(result_id__in=checked_ids, delta_rule__isnull=False).exclude(
+        status=Finding.Status.RESOLVED
+    )
+    now = timezone.now()
+    _resolve_unwanted(
+        existing,
+        wanted,
+        key=lambda finding: (finding.result_id, finding.delta_rule_id, finding.previous_result_id),
+        note=note or "The change from the previous result no longer calls for this finding.",
+        by=by,
+        now=now,
+    )
+    if not wanted:
+        return
+    topic_id = Topic.objects.filter(slug=DELTA_TOPIC).values_list("pk", flat=True).first()
     opened = [
-        build_finding(match, factor_names=factor_names, opened_at=now, panel_results=results)
-        for match in wanted.values()
+        Finding(
+            patient_id=result.patient_id,
+            result=result,
+            previous_result_id=previous_id,
+            delta_rule=rule,
+            topic_id=topic_id,
+            severity=Severity.PROMPT,
+            # The result's own critical finding, if it is critical, carries the acknowledgement.
+            critical=False,
+            summary=(
+                f"{result.analyte.name} changed by more than its delta rule allows ({rule.describe()}) since the "
+                "previous result, even if both values are within range: an acute change in the patient, or a "
+                "problem with one of the samples (haemolysis, the wrong patient, a drip arm) or a different "
+                "laboratory's method. Check which before acting on either value."
+            ),
+            created_at=now,
+        )
+        for (_result_id, _rule_id, previous_id), (result, rule) in wanted.items()
     ]
     for finding in opened:
         _check_built(finding)
-    if opened:
-        bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
+    bulk_create_with_history(opened, Finding, default_user=by, default_change_reason="opened")
 
 
 def _pk(obj):

@@ -13,10 +13,11 @@ from django.views.decorators.http import require_POST
 from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
+from labs.cumulative import cumulative_table
 from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
 from labs.models import Panel, Result
 from labs.selectors import patient_results_context
-from labs.trends import trend_section
+from labs.trends import DEFAULT_SPAN, UnknownSpan, parse_span, trend_section
 from patients.access import get_patient_for, patient_header_context, refuse_if_read_only
 from patients.models import AccessLogEntry
 from patients.services import log_access
@@ -386,15 +387,24 @@ def topic_detail(request, slug):
 
 @permission_required("labs.view_result", raise_exception=True)
 def patient_page(request, pk):
-    """The patient page: labs' results, with this app's findings, trend charts and export links."""
+    """The patient page: labs' cumulative view and results, with this app's findings, trend charts and
+    export links."""
     patient = get_patient_for(request.user, pk)
     log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
     context = patient_results_context(patient, request.GET.get("page"))
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"
     )
-    context["trend_section"] = trend_section(patient)
-    return render(request, "guidance/patient_page.html", context)
+    try:
+        span, refused = parse_span(request.GET.get("span")), ""
+    except UnknownSpan as error:
+        span, refused = DEFAULT_SPAN, str(error)
+    context["trend_section"] = trend_section(patient, span=span, refused=refused)
+    context["cumulative"] = cumulative_table(patient, request.GET.get("cumulative"))
+    # A page of dates that does not exist, or a span not offered, is refused with a message on the page
+    # (the rest of the page as usual) and a 404 or 400 status.
+    status = 404 if context["cumulative"].error else 400 if refused else 200
+    return render(request, "guidance/patient_page.html", context, status=status)
 
 
 @permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)

@@ -12,9 +12,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from core.admin import NoDeleteAdmin
 from core.forms import AsciiDigitsModelForm, add_service_errors
+from core.text import plain
 
 from . import services
-from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+from .models import Analyte, AnalyteUnit, DeltaRule, Panel, ReferenceRange, Result
 
 
 class AnalyteUnitInline(admin.TabularInline):
@@ -146,3 +147,36 @@ class ResultAdmin(PanelAdmin):
     list_filter = ["flag", "status", "analyte"]
     list_select_related = ["patient", "analyte"]
     search_fields = ["patient__mrn"]
+
+
+@admin.register(DeltaRule)
+class DeltaRuleAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
+    """Delta rules: which change between consecutive results opens a finding. A changed rule applies to
+    results saved, corrected or withdrawn from then on; findings already open are kept as they are."""
+
+    list_display = ["analyte", "kind", "rule_text", "active"]
+    list_filter = ["kind", "active"]
+    list_select_related = ["analyte"]
+    fields = [
+        "analyte",
+        "kind",
+        "limit",
+        "cv_within_subject",
+        "cv_analytical",
+        "z",
+        "rcv_text",
+        "window_days",
+        "source",
+        "active",
+    ]
+    readonly_fields = ["rcv_text"]
+
+    @admin.display(description="rule")
+    def rule_text(self, obj):
+        return obj.describe()
+
+    @admin.display(description="reference change value (computed)")
+    def rcv_text(self, obj):
+        if obj.pk and obj.kind == DeltaRule.Kind.RCV:
+            return f"{plain(obj.percent_limit)} % = √2 × Z × √(CVA² + CVI²)"
+        return "Only for a reference change value: √2 × Z × √(CVA² + CVI²), from the fields above."

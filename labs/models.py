@@ -1,4 +1,5 @@
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -355,6 +356,25 @@ class ResultQuerySet(models.QuerySet):
     def abnormal(self):
         return self.valid().filter(flag__in=ABNORMAL_FLAGS)
 
+    def with_previous(self):
+        """Each result with the patient's previous valid result of the same test (collected strictly
+        earlier; the newest such): `previous_id`, `previous_value`, `previous_at`, None when there is none.
+        Delta checks compare the two (labs.deltas); three subqueries on result_patient_analyte_idx."""
+        previous = (
+            Result.objects.valid()
+            .filter(
+                patient_id=models.OuterRef("patient_id"),
+                analyte_id=models.OuterRef("analyte_id"),
+                collected_at__lt=models.OuterRef("collected_at"),
+            )
+            .order_by("-collected_at", "-id")
+        )
+        return self.annotate(
+            previous_id=models.Subquery(previous.values("pk")[:1]),
+            previous_value=models.Subquery(previous.values("value")[:1]),
+            previous_at=models.Subquery(previous.values("collected_at")[:1]),
+        )
+
 
 class Result(models.Model):
     """One analyte's value in a panel, with the interpretation frozen at the time it was made.
@@ -443,3 +463,137 @@ class Result(models.Model):
     @property
     def display_value(self):
         return self.analyte.format_value(self.value)
+
+
+class DeltaRule(models.Model):
+    """How large a change between a patient's consecutive results of one analyte is worth pointing out.
+
+    The current result is compared with the patient's previous valid result of the analyte when that one
+    was collected at most `window_days` before it; labs.deltas decides whether the change exceeds the
+    rule. A laboratory's choice: the defaults Myolab ships (guidance/content/delta_rules.toml) each name
+    their source, and an administrator edits them here.
+    """
+
+    class Kind(models.TextChoices):
+        ABSOLUTE = "absolute", "Absolute change (canonical unit)"
+        PERCENT = "percent", "Percentage change"
+        RCV = "rcv", "Reference change value (from biological and analytical variation)"
+
+    # Both percentage kinds divide by the previous value.
+    RELATIVE_KINDS = (Kind.PERCENT, Kind.RCV)
+
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="delta_rules")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    limit = models.DecimalField(
+        **VALUE_DIGITS,
+        null=True,
+        blank=True,
+        help_text="Absolute: the change in the canonical unit; percentage: the change in %. "
+        "A change larger than this fires. Empty for a reference change value (computed from the CVs).",
+    )
+    cv_within_subject = models.DecimalField(
+        "within-subject biological CV (CVI, %)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="For a reference change value: e.g. from the EFLM Biological Variation Database.",
+    )
+    cv_analytical = models.DecimalField(
+        "analytical CV (CVA, %)",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="For a reference change value: the method's imprecision, from the laboratory's quality control.",
+    )
+    z = models.DecimalField(
+        "Z score",
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.96"),
+        help_text="For a reference change value: 1.96 for 95 % probability, 2.58 for 99 %.",
+    )
+    window_days = models.PositiveIntegerField(
+        "window (days)", help_text="Compare only with a previous result collected at most this many days before."
+    )
+    source = models.TextField(help_text="Where this rule's figures come from (guideline, paper, the lab's own data).")
+    active = models.BooleanField(default=True)
+    shipped_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the shipped default (guidance/content/delta_rules.toml) this row last held; "
+        "manage.py load_guidance_content --update-unchanged updates only rows still holding it.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["analyte__sort_order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["analyte"],
+                name="delta_rule_one_per_analyte",
+                violation_error_message="This analyte already has a delta rule; edit that one.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_days__gt=0),
+                name="delta_rule_window_positive",
+                violation_error_message="The window must be at least one day.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(limit__isnull=True) | models.Q(limit__gt=0),
+                name="delta_rule_limit_positive",
+                violation_error_message="The limit must be greater than zero.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.analyte.name}: {self.describe()}"
+
+    @property
+    def percent_limit(self) -> Decimal | None:
+        """The percentage change that fires: the limit, or for an RCV √2 × Z × √(CVA² + CVI²)."""
+        if self.kind == self.Kind.PERCENT:
+            return self.limit
+        if self.kind == self.Kind.RCV and self.cv_within_subject is not None and self.cv_analytical is not None:
+            spread = (self.cv_analytical**2 + self.cv_within_subject**2).sqrt()
+            return (Decimal(2).sqrt() * self.z * spread).quantize(Decimal("0.1"))
+        return None
+
+    def describe(self) -> str:
+        """'change > 1.0 mmol/L within 7 days', '> 13.9 % (RCV) within 7 days'."""
+        within = f"within {self.window_days} day{'s' if self.window_days != 1 else ''}"
+        if self.kind == self.Kind.ABSOLUTE:
+            return f"change > {plain(self.limit)} {self.analyte.canonical_unit} {within}"
+        if self.kind == self.Kind.RCV:
+            return f"change > {plain(self.percent_limit)} % (reference change value) {within}"
+        return f"change > {plain(self.limit)} % {within}"
+
+    def clean(self):
+        errors = {}
+        if self.window_days is not None and self.window_days <= 0:
+            errors["window_days"] = f"The window must be at least 1 day (you gave {self.window_days})."
+        if self.kind in (self.Kind.ABSOLUTE, self.Kind.PERCENT):
+            if self.limit is None:
+                errors["limit"] = "Give the limit: the change that fires this rule."
+            elif self.limit <= 0:
+                errors["limit"] = f"The limit must be greater than zero (you gave {plain(self.limit)})."
+        if self.kind == self.Kind.RCV:
+            if self.limit is not None:
+                errors["limit"] = "Leave the limit empty for a reference change value: it is computed from the CVs."
+            for name in ("cv_within_subject", "cv_analytical"):
+                value = getattr(self, name)
+                if value is None or value <= 0:
+                    label = self._meta.get_field(name).verbose_name
+                    given = "nothing" if value is None else plain(value)
+                    errors[name] = f"A reference change value needs the {label} above zero (you gave {given})."
+            if self.z is not None and self.z <= 0:
+                errors["z"] = f"The Z score must be greater than zero (you gave {plain(self.z)}): 1.96 or 2.58."
+        if self.kind in self.RELATIVE_KINDS and self.analyte_id and self.analyte.plausible_low <= 0:
+            errors["kind"] = (
+                f"A percentage change is undefined from a previous value of 0, and {self.analyte.name} accepts "
+                f"values down to {plain(self.analyte.plausible_low)}: use an absolute change."
+            )
+        if errors:
+            raise ValidationError(errors)

@@ -14,14 +14,16 @@ Django sets on every save): entering, correcting or withdrawing a result makes a
 of the pages (charts' <img> and the tables of latest values) is cached the same way (`trend_section`).
 """
 
+import datetime
 import hashlib
 import io
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
 
 import matplotlib
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Min, Q, Window
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -30,8 +32,9 @@ from django.utils.translation import get_language
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter
 from matplotlib.figure import Figure
 
+from labs.deltas import delta
 from labs.interpretation import Flag
-from labs.models import Analyte, Result
+from labs.models import Analyte, DeltaRule, Result
 
 # Without a date in the file, the same chart always gives the same bytes.
 matplotlib.rcParams["svg.hashsalt"] = "myolab"
@@ -41,11 +44,15 @@ matplotlib.rcParams["svg.hashsalt"] = "myolab"
 CHART_POINTS = 200
 TABLE_ROWS = 10
 # Bump when the drawing changes, so cached charts of the old look are not served.
-CHART_VERSION = 5
+CHART_VERSION = 6
 CHART_CACHE_SECONDS = 7 * 24 * 3600
 TREND_SECTION_TEMPLATE = "labs/includes/trend_charts.html"
 # Bump when that template (or an include of it) changes, so cached sections of the old look are not served.
-TREND_SECTION_VERSION = 2
+TREND_SECTION_VERSION = 3
+
+# The time spans a page may ask for (`?span=`): code -> (label, days back from today; None: everything).
+SPANS = {"1y": ("1 year", 365), "5y": ("5 years", 5 * 365 + 1), "all": ("All", None)}
+DEFAULT_SPAN = "all"
 
 # flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
 MARKERS = {
@@ -60,8 +67,34 @@ BAND_COLOUR = "#cfe8d8"
 # How to read a chart, printed above the charts on the page and in the PDF.
 LEGEND = (
     "Shaded band: the normal range applied to each result. Marker shapes show the flag: circle normal, "
-    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range."
+    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range. "
+    "Δ above a point: a change from the previous result beyond the test's delta rule."
 )
+# A single value (or values all on one day) is drawn in the middle of this many days either side.
+SINGLE_DAY_PAD = timedelta(days=15)
+
+
+class UnknownSpan(ValueError):
+    """A time span the charts do not offer; the message says which ones they do."""
+
+
+def parse_span(text: str | None) -> str:
+    """The span code for `?span=` (empty: DEFAULT_SPAN), or UnknownSpan naming the ones offered."""
+    if not text:
+        return DEFAULT_SPAN
+    if text not in SPANS:
+        offered = ", ".join(f"{code} ({label.lower()})" for code, (label, _days) in SPANS.items())
+        raise UnknownSpan(f"The trend charts have no time span '{text}': choose {offered}. Showing all results.")
+    return text
+
+
+def span_start(span: str) -> datetime.datetime | None:
+    """The start of `span` (midnight, local time, that many days ago), or None for all results."""
+    days = SPANS[span][1]
+    if days is None:
+        return None
+    start = timezone.localdate() - timedelta(days=days)
+    return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
 
 
 def draw_trend(analyte: Analyte, results: list[Result], *, image_format: str) -> bytes:
@@ -94,10 +127,11 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
     values = [float(result.value) for result in results]
 
     span = times[-1] - times[0]
-    pad = max(span * 0.03, timedelta(days=2))
-    top = max(values + [float(r.range_high) for r in results if r.range_high is not None]) * 1.15
+    single_day = times[0].date() == times[-1].date()
+    pad = SINGLE_DAY_PAD if single_day else max(span * 0.03, timedelta(days=2))
+    bottom, top = value_axis(values, results)
     band_times = [times[0] - pad, *times[1:], times[-1] + pad]
-    lows = [_band_edge(r.range_low, r.range_high, 0.0) for r in results]
+    lows = [_band_edge(r.range_low, r.range_high, bottom) for r in results]
     highs = [_band_edge(r.range_high, r.range_low, top) for r in results]
     if any(low is not None for low in lows):
         axes.fill_between(
@@ -127,13 +161,25 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
                 zorder=2,
             )
 
-    period = f"{times[0]:%d %b %Y}" if times[0].date() == times[-1].date() else f"{times[0]:%b %Y} to {times[-1]:%b %Y}"
+    changes = _fired_deltas(getattr(analyte, "delta_rule", None), results)
+    for time, value, result in zip(times, values, results, strict=True):
+        if result.pk in changes:
+            axes.annotate(
+                "Δ", (time, value), xytext=(0, 8), textcoords="offset points", ha="center", fontsize=10, weight="bold"
+            )
+    if changes:
+        axes.plot([], [], linestyle="none", marker="$Δ$", color="black", label="Delta check fired (Δ)")
+
+    period = f"{times[0]:%d %b %Y}" if single_day else f"{times[0]:%b %Y} to {times[-1]:%b %Y}"
     axes.set_title(f"{analyte.name} ({analyte.canonical_unit}), {period}", loc="left", fontsize=11)
     axes.set_ylabel(analyte.canonical_unit)
     axes.set_xlim(times[0] - pad, times[-1] + pad)
-    # Up to `top`, so the upper edge of the normal band is always visible above the highest point.
-    axes.set_ylim(0, top)
-    if span < timedelta(days=90):
+    axes.set_ylim(bottom, top)
+    if single_day:
+        # One date on the axis, under the value(s), instead of a calendar of empty days.
+        axes.set_xticks([times[0]])
+        axes.xaxis.set_major_formatter(DateFormatter("%d %b %Y"))
+    elif span < timedelta(days=90):
         # Over a few weeks the concise labels read like "Jun, 02, 03, 2025-Jun"; full dates are clearer.
         axes.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
         axes.xaxis.set_major_formatter(DateFormatter("%d %b %Y"))
@@ -144,6 +190,35 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
     axes.grid(axis="y", color="#dee2e6", linewidth=0.6)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return figure
+
+
+def value_axis(values: list[float], results: list[Result]) -> tuple[float, float]:
+    """The value axis's (bottom, top): the values and the normal limits applied to them, with a tenth of
+    that spread as margin (not from 0, so magnesium 1.5 against a lower limit of 1.7 does not look flat),
+    never below 0 (no lab value is negative). A single value without a range gets ±10 % of itself."""
+    limits = [float(limit) for r in results for limit in (r.range_low, r.range_high) if limit is not None]
+    low, high = min(values + limits), max(values + limits)
+    margin = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+    return max(0.0, low - margin), high + margin
+
+
+def _fired_deltas(rule, results: list[Result]) -> set[int]:
+    """The ids of `results` (consecutive valid results, oldest first) whose change from the one before
+    exceeds `rule` (labs.deltas); the first has no previous result on the chart and is not marked."""
+    if rule is None:
+        return set()
+    fired = set()
+    for previous, result in pairwise(results):
+        change = delta(
+            rule,
+            value=result.value,
+            collected_at=result.collected_at,
+            previous_value=previous.value,
+            previous_at=previous.collected_at,
+        )
+        if change is not None and change.fires:
+            fired.add(result.pk)
+    return fired
 
 
 def _band_edge(limit, other_limit, open_end):
@@ -179,7 +254,7 @@ class Trend:
         )
 
 
-def trends_for(patient, *, image_format: str = "svg") -> list[Trend]:
+def trends_for(patient, *, image_format: str = "svg", span: str = DEFAULT_SPAN) -> list[Trend]:
     """A Trend per analyte with results that count, in catalogue order.
 
     For a web page ("svg") each chart is a URL of its own (`trend_chart_svg` draws it when the browser
@@ -189,7 +264,7 @@ def trends_for(patient, *, image_format: str = "svg") -> list[Trend]:
     Queries, whatever the number of results: the analytes with their result counts and newest change,
     the latest results per analyte; for JPEG also the cache read and, on a cache miss, the cache writes.
     """
-    return _trends(patient, _charted_analytes(patient), image_format)
+    return _trends(patient, _charted_analytes(patient, span=span), image_format)
 
 
 def _trends(patient, analytes, image_format):
@@ -223,7 +298,7 @@ def _trends(patient, analytes, image_format):
     ]
 
 
-def trend_section(patient, trends: list[Trend] | None = None) -> str:
+def trend_section(patient, trends: list[Trend] | None = None, *, span: str = DEFAULT_SPAN, refused: str = "") -> str:
     """The Trends section of the patient page and the print summary (`TREND_SECTION_TEMPLATE`), as HTML.
 
     Rendering eighty table rows took about 9 ms a page, so the section is kept in the cache under a key
@@ -232,34 +307,41 @@ def trend_section(patient, trends: list[Trend] | None = None) -> str:
     language of the dates and labels, and TREND_SECTION_VERSION. With `trends` (as the summary has them)
     it renders those; without, it reads the latest results only on a cache miss.
 
-    Queries: the analytes with their versions (none when `trends` are given), the cache read; on a cache
-    miss, the latest results (unless given) and the cache write.
+    `span` (a key of SPANS) limits the charts to the results since its start; `refused` is the message for
+    a span asked for that is not offered (the section then shows all results, and the message).
+
+    Queries: the analytes with their versions and the delta rules (none when `trends` are given), the
+    cache read; on a cache miss, the latest results (unless given) and the cache write.
     """
-    analytes = [trend.analyte for trend in trends] if trends is not None else _charted_analytes(patient)
-    key = _section_key(patient, analytes)
+    analytes = [trend.analyte for trend in trends] if trends is not None else _charted_analytes(patient, span=span)
+    key = _section_key(patient, analytes, span, refused)
     html = cache.get(key)
     if html is None:
         if trends is None:
             trends = _trends(patient, analytes, "svg")
-        html = render_to_string(TREND_SECTION_TEMPLATE, {"trends": trends, "legend": LEGEND})
+        spans = [(code, label) for code, (label, _days) in SPANS.items()]
+        html = render_to_string(
+            TREND_SECTION_TEMPLATE,
+            {"trends": trends, "legend": LEGEND, "span": span, "spans": spans, "refused": refused},
+        )
         cache.set(key, html, timeout=CHART_CACHE_SECONDS)
     return html  # a SafeString, from the template or as the cache pickled it: the page shows it unescaped
 
 
-def _section_key(patient, analytes):
+def _section_key(patient, analytes, span, refused):
     shown = [(a.pk, a.code, a.name, a.canonical_unit, a.display_decimal_places, _chart_version(a)) for a in analytes]
-    made_of = repr((TREND_SECTION_VERSION, timezone.get_current_timezone_name(), get_language(), shown))
+    made_of = repr((TREND_SECTION_VERSION, timezone.get_current_timezone_name(), get_language(), span, refused, shown))
     return f"trend-section:{patient.pk}:{hashlib.sha256(made_of.encode()).hexdigest()}"
 
 
-def trend_chart_svg(patient, analyte_code: str) -> tuple[bytes, str] | None:
+def trend_chart_svg(patient, analyte_code: str, span: str = DEFAULT_SPAN) -> tuple[bytes, str] | None:
     """The SVG chart of one analyte for the patient and its version (which changes with the chart), or
     None when the patient has no result of that analyte that counts.
 
     Queries: the analyte with its result counts and newest change, the cache read; on a cache miss, the
     latest results and the cache write.
     """
-    analytes = _charted_analytes(patient, analyte_code=analyte_code)
+    analytes = _charted_analytes(patient, analyte_code=analyte_code, span=span)
     if not analytes:
         return None
     [analyte] = analytes
@@ -271,30 +353,48 @@ def trend_chart_svg(patient, analyte_code: str) -> tuple[bytes, str] | None:
     return image, _chart_version(analyte)
 
 
-def _charted_analytes(patient, *, analyte_code=None):
-    """The analytes the patient has results that count of, with those results' count, the first
-    collection time and what the chart's version is made of, in catalogue order."""
+# What the charts read of a delta rule.
+RULE_FIELDS = ("kind", "limit", "cv_within_subject", "cv_analytical", "z", "window_days")
+
+
+def _charted_analytes(patient, *, analyte_code=None, span=DEFAULT_SPAN):
+    """The analytes the patient has results that count of within `span`, with those results' count, the
+    first collection time and what the chart's version is made of, in catalogue order; each with its
+    active delta rule (`delta_rule`, None without one), `span` and `since` (the span's start)."""
+    since = span_start(span)
     valid = ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
+    if since is not None:
+        valid &= Q(results__collected_at__gte=since)
     analytes = Analyte.objects.filter(results__patient=patient)
     if analyte_code is not None:
         analytes = analytes.filter(code=analyte_code)
+    # The analyte's active delta rule (for the charts' Δ marks and their version) in the same query.
+    rule = DeltaRule.objects.filter(analyte_id=OuterRef("pk"), active=True)
     analytes = analytes.annotate(
+        **{f"rule_{name}": Subquery(rule.values(name)[:1]) for name in RULE_FIELDS},
         counted=Count("results", filter=valid),
         first_at=Min("results__collected_at", filter=valid),
         last_change=Max("results__updated_at"),
         last_id=Max("results__id"),
     ).order_by("sort_order", "name")
-    return [analyte for analyte in analytes if analyte.counted]
+    charted = [analyte for analyte in analytes if analyte.counted]
+    for analyte in charted:
+        fields = {name: getattr(analyte, f"rule_{name}") for name in RULE_FIELDS}
+        analyte.delta_rule = DeltaRule(analyte=analyte, **fields) if fields["kind"] is not None else None
+        analyte.span, analyte.since = span, since
+    return charted
 
 
 def _chart_version(analyte):
     """Changes whenever the chart would: a result of the analyte added, corrected or withdrawn (the
     results' newest `updated_at`, which Django sets on every save, their count and newest id), the
     analyte's name and unit (the title and the axis show them), the time zone (the dates)
-    or the drawing itself (CHART_VERSION). The precision is not drawn (the table beside the chart shows it,
-    and the section's own key has it)."""
+    or the drawing itself (CHART_VERSION), the span's start, and the delta rule (its Δ marks). The
+    precision is not drawn (the table beside the chart shows it, and the section's own key has it)."""
     changed = int(analyte.last_change.timestamp() * 1_000_000)
-    shown = f"{analyte.name}|{analyte.canonical_unit}|{timezone.get_current_timezone_name()}"
+    rule = analyte.delta_rule
+    marks = "" if rule is None else f"{rule.kind}|{rule.limit}|{rule.percent_limit}|{rule.window_days}"
+    shown = f"{analyte.name}|{analyte.canonical_unit}|{timezone.get_current_timezone_name()}|{analyte.since}|{marks}"
     digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
     return f"{CHART_VERSION}-{changed}-{analyte.last_id}-{analyte.counted}-{digest}"
 
@@ -306,7 +406,8 @@ def _chart_key(patient, analyte, image_format):
 def _chart_url(patient, analyte):
     # The version in the URL lets the browser keep the chart until a result changes (see the view).
     path = reverse("labs:trend_chart", args=[patient.pk, analyte.code])
-    return f"{path}?v={_chart_version(analyte)}"
+    span = "" if analyte.span == DEFAULT_SPAN else f"&span={analyte.span}"
+    return f"{path}?v={_chart_version(analyte)}{span}"
 
 
 # What a trend reads of a result: the chart's points and band, the table's columns (range_text reads
@@ -325,10 +426,12 @@ TREND_FIELDS = (
 
 def _latest_results(patient, analytes, limit):
     """The latest `limit` results that count of each analyte, oldest first, in one query."""
+    since = analytes[0].since  # one span for them all (_charted_analytes)
+    results = Result.objects.valid().filter(patient=patient, analyte__in=analytes)
+    if since is not None:
+        results = results.filter(collected_at__gte=since)
     ranked = (
-        Result.objects.valid()
-        .filter(patient=patient, analyte__in=analytes)
-        .only(*TREND_FIELDS)
+        results.only(*TREND_FIELDS)
         .annotate(
             recency=Window(
                 RowNumber(), partition_by=[F("analyte_id")], order_by=[F("collected_at").desc(), F("id").desc()]

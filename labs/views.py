@@ -4,7 +4,7 @@ The pages that write results (enter, correct, entered in error) are guidance's: 
 resolves its findings in the same transaction (guidance.services).
 """
 
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.cache import get_conditional_response
 
@@ -13,7 +13,7 @@ from patients.models import AccessLogEntry
 from patients.services import log_access
 
 from .access import get_result_for
-from .trends import trend_chart_svg
+from .trends import UnknownSpan, parse_span, trend_chart_svg
 
 
 def result_history(request, pk):
@@ -35,7 +35,11 @@ def trend_chart(request, pk, code):
     URL's ?v=… is the chart's version, which the ETag repeats for a conditional request.
     """
     patient = get_patient_for(request.user, pk)
-    chart = trend_chart_svg(patient, code)
+    try:
+        span = parse_span(request.GET.get("span"))
+    except UnknownSpan as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    chart = trend_chart_svg(patient, code, span)
     if chart is None:
         raise Http404("This patient has no results of that test to chart.")
     log_access(request, patient, AccessLogEntry.What.TREND_CHART)

@@ -190,7 +190,11 @@ def test_summary_print_view_shows_what_a_colleague_needs(clinician_client, summa
     assert "<strong>3.1</strong> mmol/L" in page and "3.5–5.2 mmol/L" in page and ">Low</span>" in page
     assert "<strong>2.00</strong> mg/dL" in page and "1.70–2.60 mg/dL" in page
     assert "<strong>120</strong> U/L" in page
-    assert "Calcium" not in page.split('id="findings-heading"')[0]
+    assert "Calcium" not in page.split('id="cumulative-heading"')[0]
+    # Results over time, as on the patient page: the withdrawn calcium struck through.
+    over_time = page.split('id="cumulative-heading"')[1].split('id="findings-heading"')[0]
+    assert "<s>9.0 mg/dL</s> <small>entered in error</small>" in over_time
+    assert "<strong>3.1</strong> <small>mmol/L</small>" in over_time
     # The open finding with its short explanation, and the plan.
     finding = Finding.objects.get(result=result_of(summarised_patient, "k"), partner_result=None)
     assert finding.summary in page
@@ -245,8 +249,9 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
     # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the
     # critical results' communication records; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
-    # the user's roles (menu); the rendered trend section (cache read).
-    with django_assert_num_queries(23):
+    # the user's roles (menu); the rendered trend section (cache read); the cumulative view's newest page
+    # (five, tests/test_labs_cumulative.py).
+    with django_assert_num_queries(28):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -259,7 +264,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
     # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(27):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
 

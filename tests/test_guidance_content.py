@@ -21,9 +21,17 @@ SLUGS = [
 SECTIONS = [field for field, _heading in Topic.SECTIONS]
 
 
-def test_exactly_the_seven_topics_are_seeded_and_active():
-    assert sorted(Topic.objects.values_list("slug", flat=True)) == sorted(SLUGS)
-    assert Topic.objects.filter(active=True).count() == 7
+def test_exactly_the_seven_topics_and_the_delta_check_topic_are_seeded_and_active():
+    assert sorted(Topic.objects.values_list("slug", flat=True)) == sorted([*SLUGS, "delta-check"])
+    assert Topic.objects.filter(active=True).count() == 8
+
+
+def test_the_delta_check_topic_names_the_usual_causes_and_its_sources():
+    topic = Topic.objects.get(slug="delta-check")
+    for cause in ("Haemolysis", "drip", "wrong patient", "different laboratory or method"):
+        assert cause in topic.causes
+    assert "potassium 3.6 and then 5.1 mmol/L two days later" in topic.what_it_is
+    assert "- CLSI EP33, Use of Delta Checks in the Medical Laboratory, 2016" in topic.sources
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from guidance.management.commands.load_guidance_content import SHIPPED, read_topic
 from guidance.models import Rule, Topic
 
-AS_SHIPPED = "Topics: 0 created, 7 already there (7 as shipped).\nRules: 0 created, 15 already there (15 as shipped).\n"
+AS_SHIPPED = "Topics: 0 created, 8 already there (8 as shipped).\nRules: 0 created, 15 already there (15 as shipped).\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
 
 
 def load(*args):
@@ -49,7 +49,7 @@ def test_running_again_creates_nothing_and_changes_nothing():
     assert load() == AS_SHIPPED
     assert load() == AS_SHIPPED
 
-    assert (Topic.objects.count(), Rule.objects.count()) == (7, 15)
+    assert (Topic.objects.count(), Rule.objects.count()) == (8, 15)
     assert history_count() == before
 
 
@@ -58,7 +58,10 @@ def test_an_empty_database_gets_every_topic_and_rule_with_their_fields():
     Rule.objects.all().delete()
     Topic.objects.all().delete()
 
-    assert load() == "Topics: 7 created, 0 already there.\nRules: 15 created, 0 already there.\n"
+    assert (
+        load()
+        == "Topics: 8 created, 0 already there.\nRules: 15 created, 0 already there.\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
+    )
 
     rule = Rule.objects.get(code="ck-over-10x")
     assert (rule.analyte.code, rule.flags, rule.uln_multiple_above, rule.value_below) == ("ck", "H,HH", 10, None)
@@ -88,12 +91,12 @@ def test_a_missing_topic_and_rule_are_recreated_and_the_rest_left_alone():
 
     assert (
         load()
-        == "Topics: 1 created, 6 already there (6 as shipped).\nRules: 2 created, 13 already there (13 as shipped).\n"
+        == "Topics: 1 created, 7 already there (7 as shipped).\nRules: 2 created, 13 already there (13 as shipped).\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
     )
 
     assert "below 5 mg/L" in Topic.objects.get(slug="vitamin-e-deficiency").what_it_is
     assert Rule.objects.get(code="vitamin-e-low").topic.slug == "vitamin-e-deficiency"
-    assert (Topic.objects.count(), Rule.objects.count()) == (7, 15)
+    assert (Topic.objects.count(), Rule.objects.count()) == (8, 15)
 
 
 @pytest.mark.django_db
@@ -115,10 +118,10 @@ def test_an_administrators_edit_is_never_overwritten(loaded_by, option):
     assert out == (
         "Topic raised-ck: differs from the shipped version (topics/raised-ck.md) and was changed here, so it is "
         "kept; review it in the admin.\n"
-        "Topics: 0 created, 7 already there (6 as shipped, 1 changed here and kept).\n"
+        "Topics: 0 created, 8 already there (7 as shipped, 1 changed here and kept).\n"
         "Rule ck-raised: differs from the shipped version (rules.toml, rule 'ck-raised') and was changed here, so "
         "it is kept; review it in the admin.\n"
-        "Rules: 0 created, 15 already there (14 as shipped, 1 changed here and kept).\n"
+        "Rules: 0 created, 15 already there (14 as shipped, 1 changed here and kept).\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
     )
     topic.refresh_from_db()
     assert (topic.title, topic.escalation) == ("CK (our wording)", "- Call the on-call registrar")
@@ -147,10 +150,10 @@ def test_a_newer_shipped_version_reaches_rows_nobody_changed_only_with_update_un
         "is kept; review it in the admin.\n"
         "Topic raised-ck: the shipped version (topics/raised-ck.md) is newer and nobody has changed this one here; "
         "run with --update-unchanged to take it.\n"
-        "Topics: 0 created, 7 already there (5 as shipped, 1 with a newer shipped version, 1 changed here and kept).\n"
+        "Topics: 0 created, 8 already there (6 as shipped, 1 with a newer shipped version, 1 changed here and kept).\n"
         "Rule ck-raised: the shipped version (rules.toml, rule 'ck-raised') is newer and nobody has changed this one "
         "here; run with --update-unchanged to take it.\n"
-        "Rules: 0 created, 15 already there (14 as shipped, 1 with a newer shipped version).\n"
+        "Rules: 0 created, 15 already there (14 as shipped, 1 with a newer shipped version).\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
     )
     assert Topic.objects.get(slug="raised-ck").title == "Raised creatine kinase (muscle injury)"
     assert Rule.objects.get(code="ck-raised").retest_days == 14
@@ -160,7 +163,7 @@ def test_a_newer_shipped_version_reaches_rows_nobody_changed_only_with_update_un
     assert "Topic raised-ck: updated to the shipped version (topics/raised-ck.md).\n" in out
     assert "Rule ck-raised: updated to the shipped version (rules.toml, rule 'ck-raised').\n" in out
     assert (
-        "Topics: 0 created, 7 already there (5 as shipped, 1 updated to the shipped version, 1 changed here and kept).\n"
+        "Topics: 0 created, 8 already there (6 as shipped, 1 updated to the shipped version, 1 changed here and kept).\n"
         in out
     )
     topic = Topic.objects.get(slug="raised-ck")
@@ -172,7 +175,9 @@ def test_a_newer_shipped_version_reaches_rows_nobody_changed_only_with_update_un
     assert list(rule.relevant_factors.values_list("code", flat=True)) == ["statin"]
     assert Topic.objects.get(slug="low-calcium").sources == "- Our own protocol, 2026"
     # Taken once: the next run finds the rows as shipped.
-    assert load("--content-dir", str(content)).endswith("Rules: 0 created, 15 already there (15 as shipped).\n")
+    assert load("--content-dir", str(content)).endswith(
+        "Rules: 0 created, 15 already there (15 as shipped).\nDelta rules: 0 created, 3 already there (3 as shipped).\n"
+    )
 
 
 @pytest.mark.django_db
@@ -314,7 +319,7 @@ MALFORMED = [
     (
         "rules.toml",
         lambda text: text.replace("[[rules]]", "[[rule]]"),
-        "rules.toml: no rules; each rule is a table that starts with a '[[rules]]' line.",
+        "rules.toml: nothing to load; each entry is a table that starts with a '[[rules]]' line.",
     ),
     # Checked when the row is written; the run's transaction undoes the valid topic created before it.
     (
@@ -343,6 +348,28 @@ MALFORMED = [
         append(NEW_RULE + 'relevant_factors = ["smoking"]\n'),
         "rules.toml, rule 'vitamin-e-very-low': relevant_factors: no contributing factor 'smoking'.",
     ),
+    (
+        "delta_rules.toml",
+        once('analyte = "mg"\nkind = "rcv"', 'analyte = "k"\nkind = "rcv"'),
+        "delta_rules.toml, delta rule for 'k': 'k' has another delta rule; one rule per analyte.",
+    ),
+    (
+        "delta_rules.toml",
+        # A new rule (for albumin), so it is written and checked.
+        lambda text: once('analyte = "mg"', 'analyte = "alb"')(
+            once(
+                'window_days = 7\nsource = "CVI 2 %: Cotlove, Harris & Williams, Clin Chem 1970 (below 2 % for magnesium',
+                'window_days = 0\nsource = "CVI 2 %: Cotlove, Harris & Williams, Clin Chem 1970 (below 2 % for magnesium',
+            )(text)
+        ),
+        "delta_rules.toml, delta rule for 'alb': window_days: The window must be at least 1 day (you gave 0).",
+    ),
+    (
+        "delta_rules.toml",
+        once('analyte = "ca"', 'analyte = "zinc"'),
+        "delta_rules.toml, delta rule for 'zinc': analyte 'zinc' is not in the catalogue "
+        "(alb, ca, carn_free, carn_total, ck, k, mg, vitd25, vite).",
+    ),
 ]
 
 
@@ -361,7 +388,7 @@ def test_a_malformed_file_is_refused_naming_the_file_and_field_and_nothing_chang
         assert re.match(error, str(raised.value)), str(raised.value)
     else:
         assert str(raised.value) == error
-    assert (Topic.objects.count(), Rule.objects.count(), history_count()) == (7, 15, before)
+    assert (Topic.objects.count(), Rule.objects.count(), history_count()) == (8, 15, before)
 
 
 def test_a_topic_file_reads_into_its_fields(tmp_path):

@@ -3,6 +3,7 @@ so the demo worklist has findings to review."""
 
 import datetime
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -29,7 +30,8 @@ def test_seed_demo_results_is_idempotent_and_realistic(settings, roles):
     call_command("seed_demo_results", stdout=io.StringIO())
     count = Result.objects.count()
     call_command("seed_demo_results", stdout=io.StringIO())
-    assert Result.objects.count() == count == 44  # 12 + 6 + 8 + 7 + 7 + 4, counted from DEMO_PANELS
+    # 12 + 6 + 8 + 7 + 7 + 4, then DEMO-0007's 12 monthly panels of 4 and one potassium: 44 + 49
+    assert Result.objects.count() == count == 93
     flags = {
         (r.patient.mrn, r.analyte.code, r.flag)
         for r in Result.objects.select_related("patient", "analyte").filter(
@@ -83,3 +85,19 @@ def test_the_demo_worklist_shows_a_superseded_finding_a_pattern_led_item_and_a_c
     }
     calcium = Finding.objects.get(patient__mrn="DEMO-0001", rule__code="calcium-low")
     assert calcium.severity == "routine" and "the albumin in this panel explains" in calcium.summary
+
+
+def test_the_year_of_monthly_panels_shows_vitamin_d_answering_treatment_and_a_delta_finding(settings, roles):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo_results", stdout=io.StringIO())
+    patient = Patient.objects.get(mrn="DEMO-0007")
+    assert patient.panels.count() == 13
+    vitamin_d = list(patient.results.filter(analyte__code="vitd25").order_by("collected_at"))
+    assert [str(r.value.normalize()) for r in vitamin_d][:3] == ["9", "13.5", "18"]
+    assert [r.flag for r in vitamin_d].count(Flag.LOW) == 3  # then within range from the fourth month
+    assert vitamin_d[-1].flag == Flag.NORMAL
+    delta = Finding.objects.get(patient=patient, delta_rule__isnull=False)
+    assert (delta.result.value, delta.previous_result.value) == (Decimal("5.1"), Decimal("3.6"))
+    assert (delta.result.flag, delta.previous_result.flag) == (Flag.NORMAL, Flag.NORMAL)
+    assert list(patient.contributing_factors.values_list("code", flat=True)) == ["limited-sun"]

@@ -431,9 +431,15 @@ def test_patient_findings_lists_undecided_first(record, patient, clinician):
     services.decide_no_action(Finding.objects.get(rule__code="magnesium-low"), reason="Known", by=clinician)
     record(patient, {"k": "2.5"})
     findings, _ = selectors.patient_findings(patient)
-    statuses = [(f.result.analyte.code, f.status, f.critical) for f in findings]
-    # The critical potassium superseded the earlier one, which no longer needs a decision of its own.
-    assert statuses == [("k", "open", True), ("mg", "no-action", False), ("k", "superseded", False)]
+    statuses = [(f.result.analyte.code, f.status, f.critical, f.delta_rule_id is not None) for f in findings]
+    # The critical potassium superseded the earlier one, which no longer needs a decision of its own;
+    # potassium 3.1 → 2.5 is also a change beyond its delta rule (−19 %): a finding of its own.
+    assert statuses == [
+        ("k", "open", True, False),
+        ("k", "open", False, True),
+        ("mg", "no-action", False, False),
+        ("k", "superseded", False, False),
+    ]
 
 
 def test_patient_findings_include_renders(clinician_client, record, patient):
@@ -459,6 +465,7 @@ def test_index_lists_active_topics(clinician_client):
             "potassium-imbalance",
             "carnitine-deficiency",
             "vitamin-e-deficiency",
+            "delta-check",
         ],
         key=lambda slug: Topic.objects.get(slug=slug).title,
     )

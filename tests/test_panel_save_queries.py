@@ -68,13 +68,15 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     # accession number), 21 the panel, 22 its history row, 23 release, 24 the results (one insert), 25
     # their history rows (one insert), 26 the patient's last activity, 27 the panel's results with
     # analytes, 28 the active rules, 29 their relevant factors, 30 the panel's unresolved findings, 31 the
-    # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), 34
-    # the patient's findings of these tests awaiting a decision or superseded, with the newest valid result
-    # of each test (none superseded here: the earlier potassium's has a plan), 35 the open repeat-test
-    # plans (locked), 36 the plans met (one update), 37 their history rows (one insert), 38–39 release
-    # (record_results, the view). (No session write: the idle expiry moves on at
+    # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), the delta
+    # checks (evaluate_deltas): 34 each result's next result of its test, 35 the results to check with
+    # their previous ones, 36 the delta rules, 37 the delta findings there are (no change here is large
+    # enough to open one); 38 the patient's findings of these tests awaiting a decision or superseded, with
+    # the newest valid result of each test (none superseded here: the earlier potassium's has a plan), 39
+    # the open repeat-test plans (locked), 40 the plans met (one update), 41 their history rows (one
+    # insert), 42–43 release (record_results, the view). (No session write: the idle expiry moves on at
     # most once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(39):
+    with django_assert_num_queries(43):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)

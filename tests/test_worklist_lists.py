@@ -145,9 +145,10 @@ def test_home_page_query_count_with_repeat_results_back(
     with django_assert_num_queries(21):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
-    # Each patient's first report: the critical potassium, and the magnesium pattern with the low
-    # magnesium under it (the low calcium it also covers has its plan).
-    assert [row.finding_count for row in response.context["reports"]] == [3] * size
+    # Each patient's first report (critical first): the critical potassium, and the magnesium pattern with
+    # the low magnesium under it (the low calcium it also covers has its plan); then each repeat calcium's
+    # report, whose change from 8.0 to 9.2 mg/dL (+15 %) is a delta finding. The home page shows 10.
+    assert [row.finding_count for row in response.context["reports"]] == ([3] * size + [1] * size)[:10]
     assert "Result received" in response.content.decode()
 
 

@@ -1,7 +1,9 @@
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from core.templatetags.core import badge
+from labs.deltas import describe_change
 from labs.interpretation import CRITICAL_FLAGS, Flag
 
 register = template.Library()
@@ -34,4 +36,51 @@ def result_value(result):
         result.display_value,
         analyte.canonical_unit,
         flag_badge(result.flag, result.get_flag_display()),
+    )
+
+
+@register.simple_tag
+def delta_text(analyte, value, previous_value, previous_at):
+    """The change from a previous result (labs.deltas.describe_change), marked for styling."""
+    return format_html('<span class="delta">{}</span>', describe_change(analyte, value, previous_value, previous_at))
+
+
+@register.simple_tag
+def cumulative_cell(cell):
+    """One cell of the cumulative view (labs.cumulative): value, unit and flag kept on one line, then the
+    change when a delta rule fires. Empty when the test was not measured at that time."""
+    if cell is None:
+        return mark_safe('<td class="text-body-secondary"><span class="visually-hidden">not measured</span></td>')
+    result = cell.result
+    analyte = result.analyte
+    if result.is_entered_in_error:
+        return format_html(
+            '<td class="text-body-secondary"><span class="text-nowrap"><s>{} {}</s> <small>entered in error</small></span></td>',
+            result.display_value,
+            analyte.canonical_unit,
+        )
+    # The flag's code (L, H, LL, HH, NR) keeps the cell narrow; its name is the tooltip and the caption's key.
+    flag = (
+        ""
+        if result.flag == Flag.NORMAL
+        else format_html('<span title="{}">{}</span>', result.get_flag_display(), flag_badge(result.flag, result.flag))
+    )
+    corrected = (
+        format_html(' <small title="{}">corrected</small>', result.status_reason)
+        if result.status == "corrected"
+        else ""
+    )
+    change = ""
+    if cell.delta is not None:
+        change = format_html(
+            '<small class="d-block border border-warning rounded px-1 mt-1">{}</small>',
+            delta_text(analyte, result.value, cell.delta.previous_value, cell.delta.previous_at),
+        )
+    return format_html(
+        '<td><span class="text-nowrap"><strong>{}</strong> <small>{}</small> {}</span>{}{}</td>',
+        result.display_value,
+        analyte.canonical_unit,
+        flag,
+        corrected,
+        change,
     )

@@ -1,4 +1,5 @@
-"""Load the guidance content Myolab ships (guidance/content/) into the database: topics by slug, rules by code.
+"""Load the guidance content Myolab ships (guidance/content/) into the database: topics by slug, rules by code,
+delta rules (labs.DeltaRule, delta_rules.toml) by analyte.
 
 A row that is missing is created. A row that exists is never overwritten when someone has changed it
 here: an administrator's edit wins. Each row keeps `shipped_hash`, the hash of the shipped version it
@@ -25,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from guidance.models import Rule, Topic
-from labs.models import Analyte
+from labs.models import Analyte, DeltaRule
 from patients.models import ContributingFactor
 
 SHIPPED = Path(__file__).resolve().parents[2] / "content"
@@ -63,6 +64,23 @@ RULE_DEFAULTS = {
     "priority": Rule._meta.get_field("priority").default,
     "retest_days": None,
     "relevant_factors": [],
+}
+DELTA_RULE_KEYS = {
+    "analyte": (True, str),
+    "kind": (True, str),
+    "limit": (False, Decimal),
+    "cv_within_subject": (False, Decimal),
+    "cv_analytical": (False, Decimal),
+    "z": (False, Decimal),
+    "window_days": (True, int),
+    "source": (True, str),
+}
+DELTA_RULE_DECIMALS = ("limit", "cv_within_subject", "cv_analytical", "z")
+DELTA_RULE_DEFAULTS = {
+    "limit": None,
+    "cv_within_subject": None,
+    "cv_analytical": None,
+    "z": DeltaRule._meta.get_field("z").default,
 }
 KIND_NAMES = {str: "text", int: "a whole number", Decimal: "a number", list: "a list of codes"}
 
@@ -170,26 +188,14 @@ def read_topic(path):
 def read_rules(path):
     """rules.toml: one [[rules]] table per rule, fields as in RULE_KEYS (the file's header explains them)."""
     name = path.name
-    try:
-        # Thresholds are Decimals, never floats (a TOML 2.5 would otherwise be binary floating point).
-        tables = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal).get("rules")
-    except tomllib.TOMLDecodeError as exc:
-        raise CommandError(f"{name}: not valid TOML: {exc}.") from exc
-    if not isinstance(tables, list) or not tables:
-        raise CommandError(f"{name}: no rules; each rule is a table that starts with a '[[rules]]' line.")
+    tables = read_tables(path, "rules")
     shipped, codes = [], set()
     for number, table in enumerate(tables, start=1):
         code = table.get("code")
         source = f"{name}, rule '{code}'" if isinstance(code, str) else f"{name}, rule {number}"
         required = [key for key, (needed, _kind) in RULE_KEYS.items() if needed]
         check_keys(source, table, required=required, allowed=RULE_KEYS)
-        for key, value in table.items():
-            kind = RULE_KEYS[key][1]
-            fits = isinstance(value, (int, Decimal)) if kind is Decimal else isinstance(value, kind)
-            if kind is list:
-                fits = fits and all(isinstance(item, str) for item in value)
-            if not fits or isinstance(value, bool):
-                raise CommandError(f"{source}: '{key}' must be {KIND_NAMES[kind]}, not {value!r}.")
+        check_kinds(source, table, RULE_KEYS)
         if code in codes:
             raise CommandError(f"{source}: the code '{code}' is used by another rule; codes must be unique.")
         codes.add(code)
@@ -201,6 +207,54 @@ def read_rules(path):
         without_default_covers(content)
         shipped.append(Shipped(key=code, source=source, content=content))
     return shipped
+
+
+def read_delta_rules(path):
+    """delta_rules.toml: one [[delta_rules]] table per analyte, fields as in DELTA_RULE_KEYS."""
+    tables = read_tables(path, "delta_rules")
+    shipped, analytes = [], set()
+    for number, table in enumerate(tables, start=1):
+        code = table.get("analyte")
+        source = (
+            f"{path.name}, delta rule for '{code}'" if isinstance(code, str) else f"{path.name}, delta rule {number}"
+        )
+        check_keys(
+            source,
+            table,
+            required=[key for key, (needed, _) in DELTA_RULE_KEYS.items() if needed],
+            allowed=DELTA_RULE_KEYS,
+        )
+        check_kinds(source, table, DELTA_RULE_KEYS)
+        if code in analytes:
+            raise CommandError(f"{source}: '{code}' has another delta rule; one rule per analyte.")
+        analytes.add(code)
+        content = {**DELTA_RULE_DEFAULTS, **table}
+        del content["analyte"]
+        for key in DELTA_RULE_DECIMALS:
+            content[key] = decimal_text(content[key])
+        shipped.append(Shipped(key=code, source=source, content=content))
+    return shipped
+
+
+def read_tables(path, name):
+    """The list of [[name]] tables in a TOML file, numbers read as Decimal (never binary floats)."""
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal).get(name)
+    except tomllib.TOMLDecodeError as exc:
+        raise CommandError(f"{path.name}: not valid TOML: {exc}.") from exc
+    if not isinstance(tables, list) or not tables:
+        raise CommandError(f"{path.name}: nothing to load; each entry is a table that starts with a '[[{name}]]' line.")
+    return tables
+
+
+def check_kinds(source, table, keys):
+    for key, value in table.items():
+        kind = keys[key][1]
+        fits = isinstance(value, (int, Decimal)) if kind is Decimal else isinstance(value, kind)
+        if kind is list:
+            fits = fits and all(isinstance(item, str) for item in value)
+        if not fits or isinstance(value, bool):
+            raise CommandError(f"{source}: '{key}' must be {KIND_NAMES[kind]}, not {value!r}.")
 
 
 def check_keys(source, table, *, required, allowed):
@@ -216,10 +270,11 @@ def read_content(directory):
     topics = [read_topic(path) for path in sorted((directory / "topics").glob("*.md"))]
     if not topics:
         raise CommandError(f"{directory / 'topics'}: no topic files (*.md).")
-    return topics, read_rules(directory / "rules.toml")
+    return topics, read_rules(directory / "rules.toml"), read_delta_rules(directory / "delta_rules.toml")
 
 
 def save_topic(topic, shipped):
+    topic.slug = shipped.key
     for field, value in shipped.content.items():
         setattr(topic, field, value)
     topic.updated_at, topic.updated_by = timezone.now(), None
@@ -227,6 +282,7 @@ def save_topic(topic, shipped):
 
 
 def save_rule(rule, shipped):
+    rule.code = shipped.key
     content = shipped.content
     analytes = {analyte.code: analyte for analyte in Analyte.objects.all()}
     topic = Topic.objects.filter(slug=content["topic"]).first()
@@ -251,6 +307,24 @@ def save_rule(rule, shipped):
     )
     save_checked(rule, shipped)
     rule.relevant_factors.set(factors)
+
+
+def delta_rule_content(rule):
+    content = {key: getattr(rule, key) for key in DELTA_RULE_KEYS if key != "analyte"}
+    for key in DELTA_RULE_DECIMALS:
+        content[key] = decimal_text(content[key])
+    return content
+
+
+def save_delta_rule(rule, shipped):
+    analyte = Analyte.objects.filter(code=shipped.key).first()
+    if analyte is None:
+        known = ", ".join(Analyte.objects.order_by("code").values_list("code", flat=True))
+        raise CommandError(f"{shipped.source}: analyte '{shipped.key}' is not in the catalogue ({known}).")
+    rule.analyte = analyte
+    for key, value in shipped.content.items():
+        setattr(rule, key, value)  # full_clean() turns the numbers' text into Decimals
+    save_checked(rule, shipped)
 
 
 def save_checked(row, shipped):
@@ -281,15 +355,23 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, update_unchanged, content_dir, **options):
-        topics, rules = read_content(content_dir)
+        topics, rules, delta_rules = read_content(content_dir)
         with transaction.atomic():
             # Topics first: rules name their topic.
-            self.load("Topic", Topic.objects.all(), "slug", topics, topic_content, save_topic, update_unchanged)
+            by_slug, by_code = (lambda row: row.slug), (lambda row: row.code)
+            self.load("Topic", Topic.objects.all(), by_slug, topics, topic_content, save_topic, update_unchanged)
             rows = Rule.objects.select_related("analyte", "with_analyte", "topic").prefetch_related("relevant_factors")
-            self.load("Rule", rows, "code", rules, rule_content, save_rule, update_unchanged)
+            self.load("Rule", rows, by_code, rules, rule_content, save_rule, update_unchanged)
+            rows = DeltaRule.objects.select_related("analyte")
+            by_analyte = lambda row: row.analyte.code  # noqa: E731
+            self.load(
+                "Delta rule", rows, by_analyte, delta_rules, delta_rule_content, save_delta_rule, update_unchanged
+            )
 
-    def load(self, label, rows, key_field, shipped_items, content_of, save, update_unchanged):
-        existing = {getattr(row, key_field): row for row in rows}
+    def load(self, label, rows, key_of, shipped_items, content_of, save, update_unchanged):
+        """Create the missing rows of `shipped_items` (each saved by `save`, which sets its key), keyed by
+        `key_of(row)`; compare the others' `content_of(row)` with the shipped version, as the docstring says."""
+        existing = {key_of(row): row for row in rows}
         counts = dict.fromkeys(
             ["as shipped", "updated to the shipped version", "with a newer shipped version", "changed here and kept"], 0
         )
@@ -297,7 +379,7 @@ class Command(BaseCommand):
         for shipped in shipped_items:
             row = existing.get(shipped.key)
             if row is None:
-                row = rows.model(**{key_field: shipped.key})
+                row = rows.model()
                 save(row, shipped)
                 created += 1
                 continue

@@ -10,7 +10,8 @@ from django.utils import timezone
 from guidance.services import record_results
 from labs.models import Analyte
 from labs.services import Entry
-from patients.models import Patient
+from patients.models import ContributingFactor, Patient
+from patients.services import register_patient
 
 # Demo results for the demo patients of `seed_demo`, placed relative to today so they stay "last year".
 # mrn: [(days ago, {analyte code: (value, unit)})]
@@ -69,6 +70,44 @@ DEMO_PANELS = {
         (40, {"vitd25": ("18.0", "ng/mL"), "k": ("4.1", "mmol/L"), "ca": ("9.8", "mg/dL"), "ck": ("200", "U/L")}),
     ],
 }
+
+
+def _year_of_monthly_panels():
+    """DEMO-0007: a year of monthly panels. Severe vitamin D deficiency (9 ng/mL) answering
+    supplementation month by month; calcium, magnesium and potassium steady, except a potassium of 5.1
+    two days after a 3.6 — both within range, but a change beyond the potassium delta rule, so a delta
+    finding (a haemolysed sample is the likeliest story: the next month reads 4.0 again)."""
+    vitamin_d = ["9.0", "13.5", "18.0", "22.5", "26.0", "29.5", "32.0", "34.5", "36.0", "37.5", "38.5", "39.0"]
+    potassium = ["4.1", "4.3", "4.0", "4.2", "4.4", "4.1", "3.9", "4.2", "4.0", "3.6", "4.2", "4.0"]
+    calcium = ["9.1", "9.2", "9.0", "9.3", "9.2", "9.1", "9.3", "9.2", "9.4", "9.2", "9.3", "9.2"]
+    magnesium = ["1.90", "1.95", "1.88", "1.92", "2.00", "1.96", "1.90", "1.94", "1.98", "1.93", "1.95", "1.97"]
+    panels = [
+        (
+            365 - 30 * month,
+            {
+                "vitd25": (vitamin_d[month], "ng/mL"),
+                "k": (potassium[month], "mmol/L"),
+                "ca": (calcium[month], "mg/dL"),
+                "mg": (magnesium[month], "mg/dL"),
+            },
+        )
+        for month in range(12)
+    ]
+    # Two days after the tenth panel (95 days ago, potassium 3.6).
+    panels.insert(10, (93, {"k": ("5.1", "mmol/L")}))
+    return panels
+
+
+# Registered here (seed_demo registers DEMO-0001 to 0006) because only this command gives it meaning.
+YEAR_PATIENT = {
+    "mrn": "DEMO-0007",
+    "given_name": "Ingrid",
+    "family_name": "Larsen",
+    "date_of_birth": datetime.date(1962, 11, 3),
+    "sex": "female",
+}
+YEAR_PATIENT_FACTORS = ["limited-sun"]
+DEMO_PANELS[YEAR_PATIENT["mrn"]] = _year_of_monthly_panels()
 DEMO_LAB = "Myolab demo lab"
 
 
@@ -85,6 +124,12 @@ class Command(BaseCommand):
         created = skipped = 0
         now = timezone.localtime()
         with transaction.atomic():
+            if not Patient.objects.filter(mrn__iexact=YEAR_PATIENT["mrn"]).exists():
+                register_patient(
+                    by=clinician,
+                    contributing_factors=ContributingFactor.objects.filter(code__in=YEAR_PATIENT_FACTORS),
+                    **YEAR_PATIENT,
+                )
             for mrn, panels in DEMO_PANELS.items():
                 patient = Patient.objects.filter(mrn__iexact=mrn).first()
                 if patient is None or patient.panels.exists():
