@@ -9,6 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.forms import AsciiDigitsMixin
+
 from .interpretation import to_canonical
 from .models import Analyte, AnalyteUnit, Panel, Result
 from .services import Entry
@@ -126,7 +128,7 @@ class ValueFieldsMixin:
         return value, unit
 
 
-class PanelEntryForm(ValueFieldsMixin, forms.Form):
+class PanelEntryForm(AsciiDigitsMixin, ValueFieldsMixin, forms.Form):
     collected_at = forms.DateTimeField(
         label="Collected at",
         input_formats=DATETIME_FORMATS,
