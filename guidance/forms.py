@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.form_keys import OneTimeKeyMixin
+from core.forms import AsciiDigitsMixin
 from core.text import display_name
 from labs.models import Analyte
 
@@ -132,7 +133,19 @@ def due_date_bounds(today):
     return years_from_today(-DUE_DATE_YEARS_BACK), years_from_today(DUE_DATE_YEARS_AHEAD)
 
 
-class PlanForm(OneTimeKeyMixin, forms.Form):
+TAMPERED_VERSION = (
+    "This form did not say which version of the plan it edits (the page was changed or is incomplete), so "
+    "nothing was saved. Reload the plan and make your changes again."
+)
+
+
+def show_version_errors(form):
+    """The plan's `version` is a hidden field, whose errors no one would see: say at the top what happened."""
+    if form.errors.pop("version", None):
+        form.add_error(None, TAMPERED_VERSION)
+
+
+class PlanForm(OneTimeKeyMixin, AsciiDigitsMixin, forms.Form):
     action_type = forms.ChoiceField(
         label="Action",
         choices=ActionType.choices,
@@ -183,6 +196,7 @@ class PlanForm(OneTimeKeyMixin, forms.Form):
         data = super().clean()
         if data.get("action_type") == ActionType.REPEAT_TEST and not data.get("analyte"):
             self.add_error("analyte", "A repeat test needs the test to repeat: choose the analyte.")
+        show_version_errors(self)
         return data
 
     def plan_fields(self):
@@ -190,7 +204,7 @@ class PlanForm(OneTimeKeyMixin, forms.Form):
         return {name: data[name] for name in ("action_type", "analyte", "details", "due_date", "owner")}
 
 
-class OutcomeForm(forms.Form):
+class OutcomeForm(AsciiDigitsMixin, forms.Form):
     outcome = forms.CharField(
         label="Outcome note",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -202,6 +216,11 @@ class OutcomeForm(forms.Form):
     def __init__(self, *args, submit_label="Save", **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _helper(submit_label)
+
+    def clean(self):
+        data = super().clean()
+        show_version_errors(self)
+        return data
 
 
 class FindingIdsField(forms.Field):

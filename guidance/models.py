@@ -97,6 +97,11 @@ def parse_flags(text: str) -> frozenset[str]:
     return frozenset(part.strip().upper() for part in (text or "").split(",") if part.strip())
 
 
+# A rule's retest interval becomes a follow-up's due date, which may be at most five years ahead
+# (guidance.forms.DUE_DATE_YEARS_AHEAD; 365 × 5 days is within five years in every calendar).
+MAX_RETEST_DAYS = 5 * 365
+
+
 class Rule(models.Model):
     """Maps an abnormal result (analyte, flags, thresholds) to a topic, a severity and a suggested action.
 
@@ -222,6 +227,16 @@ class Rule(models.Model):
             errors["covers"] = "Only a pattern (a rule with another analyte) covers other findings; choose 'None'."
         if self.with_analyte_id and self.with_analyte_id == self.analyte_id:
             errors["with_analyte"] = "A pattern joins two different analytes; choose another analyte."
+        for name in ("value_below", "value_above", "uln_multiple_above"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                label = self._meta.get_field(name).verbose_name
+                errors[name] = f"{label.capitalize()} ({value}) is negative; lab values are 0 or more: enter 0 or more."
+        if self.retest_days is not None and self.retest_days > MAX_RETEST_DAYS:
+            errors["retest_days"] = (
+                f"A retest in {self.retest_days} days is too far ahead: a follow-up is due at most five years "
+                f"ahead, so choose at most {MAX_RETEST_DAYS} days."
+            )
         if self.value_below is not None and self.value_above is not None and self.value_above >= self.value_below:
             errors["value_above"] = (
                 f"'Values above' ({self.value_above}) must be lower than 'values below' ({self.value_below})."

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.form_keys import OneTimeKeyMixin
+from core.forms import AsciiDigitsMixin
 from core.text import display_name, plain
 
 from .interpretation import Flag, Limits, Reading, interpret, to_canonical, wrong_unit_reading
@@ -146,7 +147,7 @@ class ValueFieldsMixin:
         return value, unit
 
 
-class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
+class PanelEntryForm(OneTimeKeyMixin, AsciiDigitsMixin, ValueFieldsMixin, forms.Form):
     collected_at = forms.DateTimeField(
         label="Collected at",
         input_formats=DATETIME_FORMATS,

@@ -16,8 +16,19 @@ from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
+# Values are stored with VALUE_DIGITS' 4 decimal places: no unit may take or show more.
+MAX_DECIMAL_PLACES = VALUE_DIGITS["decimal_places"]
+# A reference range's age band is in whole years, from birth to this (no one is older).
+MAX_AGE_YEARS = 150
 
 loinc_validator = RegexValidator(r"^\d{1,7}-\d$", "A LOINC code looks like 2823-3 (digits, a hyphen, one check digit).")
+
+
+def too_many_decimal_places(places) -> str | None:
+    """What is wrong with a number of decimal places to take or show, or None if nothing is."""
+    if places is not None and places > MAX_DECIMAL_PLACES:
+        return f"{places} decimal places is more than values are stored with: choose 0 to {MAX_DECIMAL_PLACES}."
+    return None
 
 
 class Analyte(models.Model):
@@ -67,13 +78,18 @@ class Analyte(models.Model):
         return f"{self.name} ({self.canonical_unit})"
 
     def clean(self):
+        errors = {}
         low, high = self.plausible_low, self.plausible_high
-        if low is not None and high is not None and low >= high:
-            raise ValidationError(
-                {
-                    "plausible_high": f"The plausible high limit must be above the low limit ({plain(self.plausible_low)})."
-                }
+        if low is not None and low < 0:
+            errors["plausible_low"] = (
+                f"The plausible low limit ({plain(low)}) is negative; a lab value cannot be below zero: enter 0 or more."
             )
+        elif low is not None and high is not None and low >= high:
+            errors["plausible_high"] = f"The plausible high limit must be above the low limit ({plain(low)})."
+        if message := too_many_decimal_places(self.display_decimal_places):
+            errors["display_decimal_places"] = message
+        if errors:
+            raise ValidationError(errors)
 
     def format_value(self, value):
         """`value` in the canonical unit, shown with the analyte's display precision."""
@@ -123,6 +139,10 @@ class AnalyteUnit(models.Model):
     def shown(self):
         """The unit as people read it on lab reports (the UCUM code stays for storage and FHIR)."""
         return self.label or self.unit
+
+    def clean(self):
+        if message := too_many_decimal_places(self.decimal_places):
+            raise ValidationError({"decimal_places": message})
 
 
 class ReferenceRangeQuerySet(models.QuerySet):
@@ -247,6 +267,11 @@ class ReferenceRange(models.Model):
                 errors[name] = (
                     f"The {label} limit ({plain(value)}) is negative; a lab value cannot be below zero: enter 0 or more."
                 )
+        for name in ("age_min_years", "age_max_years"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_AGE_YEARS:
+                label = self._meta.get_field(name).verbose_name
+                errors[name] = f"{label.capitalize()}: {value} is not an age; enter 0 to {MAX_AGE_YEARS} years."
         if errors:
             raise ValidationError(errors)
         latest = latest_effective_from()

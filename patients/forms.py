@@ -3,24 +3,28 @@ from crispy_forms.layout import Submit
 from django import forms
 
 from core.form_keys import OneTimeKeyMixin
+from core.forms import AsciiDigitsModelForm, ModelMultipleIdsField
 
 from .models import ContributingFactor, Patient
 
+# Notes are a few lines about the patient, as the other free-text fields of the app (plan details 4,000).
+NOTES_MAX_LENGTH = 4000
 
-class PatientForm(OneTimeKeyMixin, forms.ModelForm):
-    contributing_factors = forms.ModelMultipleChoiceField(
+
+class PatientForm(OneTimeKeyMixin, AsciiDigitsModelForm):
+    contributing_factors = ModelMultipleIdsField(
         queryset=ContributingFactor.objects.filter(active=True),
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Anything that changes what a muscle-related result means for this patient.",
     )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=NOTES_MAX_LENGTH)
 
     class Meta:
         model = Patient
         fields = ["mrn", "given_name", "family_name", "date_of_birth", "sex", "contributing_factors", "notes"]
         widgets = {
             "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "notes": forms.Textarea(attrs={"rows": 3}),
         }
         error_messages = {
             "mrn": {"required": "Medical record number is required."},
