@@ -3,7 +3,8 @@
 Cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return)
 get a leading apostrophe, as OWASP's "CSV injection" advice says. Numbers are written by us and never
 start with one of those, so only text can carry a formula. The file starts with a UTF-8 byte order mark,
-which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open correctly).
+which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open correctly). A censored
+value (">1000") has its comparator in the "comparator" column, beside the number.
 """
 
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from core import spreadsheet
 from core.text import plain
-from labs.interpretation import Flag, Limits
+from labs.interpretation import Comparator, Flag, Limits
 from labs.models import Analyte, Result, describe_limits
 
 HEADER = [
@@ -21,6 +22,7 @@ HEADER = [
     "collected at",
     "analyte",
     "LOINC",
+    "comparator",
     "value as entered",
     "unit as entered",
     "value (canonical unit)",
@@ -48,6 +50,7 @@ ROW_FIELDS = (
     "analyte__loinc",
     "analyte__canonical_unit",
     "analyte__display_decimal_places",
+    "comparator",
     "value_entered",
     "unit_entered",
     "value",
@@ -63,6 +66,8 @@ ROW_FIELDS = (
     "panel__entered_by__username",
 )
 FLAG_LABELS = dict(Flag.choices)
+# A censored value's comparator in a column of its own ("<" beside 5), so the value columns stay numbers.
+COMPARATOR_SYMBOLS = {code: symbol for code, symbol in Comparator.choices} | {"": ""}
 STATUS_LABELS = dict(Result.Status.choices)
 
 
@@ -89,6 +94,7 @@ def _row_writer():
             loinc,
             canonical_unit,
             decimal_places,
+            comparator,
             value_entered,
             unit_entered,
             value,
@@ -115,6 +121,7 @@ def _row_writer():
             collected_at.astimezone(zone).isoformat(timespec="seconds"),
             analyte_name,
             loinc,
+            COMPARATOR_SYMBOLS[comparator],
             plain(value_entered),
             unit_entered,
             plain(value),

@@ -26,7 +26,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from core.text import display_name, plain
+from core.text import display_name
 from labs.interpretation import Flag
 from labs.models import Analyte, Result
 
@@ -51,10 +51,11 @@ INTERPRETATION_DISPLAY = {
     Flag.HIGH: "High",
     Flag.CRITICAL_LOW: "Critical low",
     Flag.CRITICAL_HIGH: "Critical high",
+    Flag.INDETERMINATE: "Indeterminate",  # a censored value spanning a limit ("<25" against 20)
 }
 TASK_STATUS = {"planned": "requested", "done": "completed", "cancelled": "cancelled"}
 # Bump when observation_resource's output changes, so cached Observations of the old shape are not sent.
-OBSERVATIONS_VERSION = 1
+OBSERVATIONS_VERSION = 2
 OBSERVATIONS_CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -128,6 +129,9 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
         "issued": instant(result.updated_at, zone),
         "valueQuantity": quantity(result.value, analyte.canonical_unit),
     }
+    if result.comparator:
+        # Censored (">1000"): FHIR's comparator codes are Myolab's ("<", "<=", ">=", ">").
+        observation["valueQuantity"] = {"comparator": result.comparator, **observation["valueQuantity"]}
     if result.flag in INTERPRETATION_DISPLAY:
         display = INTERPRETATION_DISPLAY[result.flag]
         observation["interpretation"] = [
@@ -148,7 +152,7 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
         observation["referenceRange"] = [reference_range]
     notes = []
     if result.unit_entered != analyte.canonical_unit:
-        notes.append(f"Entered as {plain(result.value_entered)} {result.unit_entered}.")
+        notes.append(f"Entered as {result.entered_text} {result.unit_entered}.")
     if result.status_reason:
         notes.append(f"{result.get_status_display()}: {result.status_reason}")
     if notes:

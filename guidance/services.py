@@ -90,6 +90,7 @@ def record_results(
             patient=patient,
             collected_at=collected_at,
             analyte=analyte,
+            comparator=entry.comparator,
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
@@ -108,13 +109,16 @@ def record_results(
 
 
 @transaction.atomic
-def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
+def correct_result(
+    result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by, comparator: str = ""
+) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
     panel's findings in line with the new value."""
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the correction."})
     if result.status == Result.Status.ENTERED_IN_ERROR:
         raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    result.comparator = comparator
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)

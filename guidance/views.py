@@ -315,14 +315,19 @@ def correct_result(request, pk):
         data = form.cleaned_data
         try:
             services.correct_result(
-                result, value=data["value"], unit=data["unit"], reason=data["reason"], by=request.user
+                result,
+                value=data["value"],
+                unit=data["unit"],
+                comparator=data["comparator"],
+                reason=data["reason"],
+                by=request.user,
             )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(
                 request,
-                f"Corrected {result.analyte.name} to {result.value_entered} {result.unit_entered} "
+                f"Corrected {result.analyte.name} to {result.entered_text} {result.unit_entered} "
                 f"({result.get_flag_display()}). The earlier value is kept in the result's history.",
             )
             return redirect(result.patient)

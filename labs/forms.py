@@ -12,13 +12,15 @@ from django.utils import timezone
 from core.form_keys import OneTimeKeyMixin
 from core.text import display_name, plain
 
-from .interpretation import Flag, Limits, Reading, interpret, to_canonical, wrong_unit_reading
+from .interpretation import Comparator, Flag, Limits, Reading, interpret_reported, to_canonical, wrong_unit_reading
 from .models import Analyte, AnalyteUnit, Result
 from .services import Entry, accession_clash, range_for, same_recent_panel
 
-# Digits with an optional decimal point; a leading minus only so that we can say "negative" instead of
-# "not a number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
-NUMBER = re.compile(r"^(-?)(\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
+# An optional comparator (a censored value: "<5", "≥ 1000", as labs and HL7 OBX-5 send them), then digits
+# with an optional decimal point; a leading minus only so that we can say "negative" instead of "not a
+# number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
+NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥)?\s*(-?)(\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
+COMPARATORS = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
 MAX_VALUE_LENGTH = 20
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -27,24 +29,28 @@ def _fmt(value: Decimal, places: int) -> str:
     return f"{value:.{places}f}"
 
 
-def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> Decimal:
-    """The value typed for `analyte` in `unit`, or ValidationError with a sentence saying what is wrong.
-
-    `units` are the analyte's accepted units, used for the wrong-unit hint.
-    """
+def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> tuple[Decimal, str]:
+    """The value typed for `analyte` in `unit` and its comparator ("" if exact, "<", "<=", ">=", ">"), or
+    ValidationError with a sentence saying what is wrong. `units` are the analyte's accepted units, used
+    for the wrong-unit hint."""
     text = text.strip()
     if "," in text and "." not in text:
         text = text.replace(",", ".")  # a decimal comma, as many European lab reports print it
     shown = text if len(text) <= MAX_VALUE_LENGTH else text[:MAX_VALUE_LENGTH] + "…"
+    # re.ASCII keeps \d to 0–9; ≤ and ≥ are matched as themselves.
     match = NUMBER.match(text) if len(text) <= MAX_VALUE_LENGTH else None
     if not match:
         raise ValidationError(
             f"{analyte.name}: “{shown}” is not a number. Enter digits with an optional decimal point, "
-            f"e.g. 4.25 (in {unit.shown}, at most {MAX_VALUE_LENGTH} characters)."
+            f"e.g. 4.25, or a value the lab reports as beyond a limit, e.g. <5 or >1000: one of <, ≤, >, ≥ "
+            f"and then the number (in {unit.shown}, at most {MAX_VALUE_LENGTH} characters)."
         )
-    if match.group(1):
+    comparator = COMPARATORS.get(match.group(1) or "", "")
+    if match.group(2):
         raise ValidationError(f"{analyte.name}: {text} {unit.shown} is negative; a lab value cannot be below zero.")
-    value = Decimal(match.group(2))
+    value = Decimal(match.group(3))
+    if comparator == "<" and value == 0:
+        raise ValidationError(f"{analyte.name}: {text} {unit.shown} admits no value: nothing is below zero.")
     places = max(0, -value.as_tuple().exponent)
     if places > unit.decimal_places:
         allowed = "whole numbers only" if unit.decimal_places == 0 else f"at most {unit.decimal_places} decimal places"
@@ -64,34 +70,37 @@ def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> Decima
         raise ValidationError(
             f"{analyte.name}: {text} {unit.shown} is implausible (a typo or the wrong unit?). {limits}"
         )
-    return value
+    return value, comparator
 
 
 def _plausible(analyte, value, unit):
     return analyte.plausible_low <= to_canonical(value, unit.factor) <= analyte.plausible_high
 
 
-def wrong_unit_question(analyte: Analyte, unit: AnalyteUnit, value: Decimal, units, limits: Limits | None) -> str:
-    """The question to ask when `value` read in another of the analyte's `units` (one it is plausible in)
-    would mean something less alarming for this patient's range `limits`; "" when nothing needs asking."""
+def wrong_unit_question(
+    analyte: Analyte, unit: AnalyteUnit, value: Decimal, comparator: str, units, limits: Limits | None
+) -> str:
+    """The question to ask when `value` (censored by `comparator`, or exact) read in another of the
+    analyte's `units` (one it is plausible in) would mean something less alarming for this patient's range
+    `limits`; "" when nothing needs asking."""
     if limits is None:
         return ""
 
     def reading(in_unit):
         canonical = to_canonical(value, in_unit.factor)
-        return Reading(in_unit.shown, canonical, interpret(canonical, limits))
+        return Reading(in_unit.shown, canonical, interpret_reported(canonical, comparator, limits))
 
     chosen = reading(unit)
     others = (reading(u) for u in units if u.pk != unit.pk and _plausible(analyte, value, u))
     other = wrong_unit_reading(chosen, others)
     if other is None:
         return ""
-    canonical_unit = analyte.canonical_unit
+    canonical_unit, symbol = analyte.canonical_unit, Comparator(comparator).label if comparator else ""
     meaning = "normal" if other.flag == Flag.NORMAL else f"{other.flag.label.lower()} but not critical"
     return (
-        f"{analyte.name}: {plain(value)} {unit.shown} is {chosen.flag.label.lower()} "
-        f"({analyte.format_value(chosen.canonical)} {canonical_unit}); in {other.unit} it would be "
-        f"{analyte.format_value(other.canonical)} {canonical_unit}, {meaning}. Confirm the unit: check it on the "
+        f"{analyte.name}: {symbol}{plain(value)} {unit.shown} is {chosen.flag.label.lower()} "
+        f"({symbol}{analyte.format_value(chosen.canonical)} {canonical_unit}); in {other.unit} it would be "
+        f"{symbol}{analyte.format_value(other.canonical)} {canonical_unit}, {meaning}. Confirm the unit: check it on the "
         f"lab report and, if {unit.shown} is right, tick “Unit checked” and save again."
     )
 
@@ -121,7 +130,7 @@ class ValueFieldsMixin:
         self.fields[f"{prefix}confirm"] = forms.BooleanField(label="Unit checked", required=False)
 
     def clean_value_fields(self, analyte, units, prefix, *, limits):
-        """The checked value and unit, or None after putting the error on the value field. `limits` are
+        """The checked value, unit and comparator, or None after putting the error on the value field. `limits` are
         the patient's range on the collection date, for the wrong-unit question."""
         text = (self.cleaned_data.get(f"{prefix}value") or "").strip()
         unit = {u.pk: u for u in units}.get(self.cleaned_data.get(f"{prefix}unit"))
@@ -133,17 +142,17 @@ class ValueFieldsMixin:
                 self.add_error(f"{prefix}unit", f"Choose the unit of the {analyte.name} value ({names}).")
             return None
         try:
-            value = parse_value(text, analyte, unit, units)
+            value, comparator = parse_value(text, analyte, unit, units)
         except ValidationError as error:
             self.add_error(f"{prefix}value", error)
             return None
-        warning = wrong_unit_question(analyte, unit, value, units, limits)
+        warning = wrong_unit_question(analyte, unit, value, comparator, units, limits)
         if warning:
             self.asks_to_confirm.add(prefix)
             if not self.cleaned_data.get(f"{prefix}confirm"):
                 self.add_error(f"{prefix}value", warning)
                 return None
-        return value, unit
+        return value, unit, comparator
 
 
 class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
@@ -215,7 +224,8 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
                 analyte, self.units[analyte.code], prefix, limits=range_.limits if range_ else None
             )
             if checked:
-                entries.append(Entry(analyte=analyte, value=checked[0], unit=checked[1]))
+                value, unit, comparator = checked
+                entries.append(Entry(analyte=analyte, value=value, unit=unit, comparator=comparator))
         if not rows_with_input:
             self.add_error(None, "The panel is empty: enter at least one result.")
         cleaned["entries"] = entries
@@ -260,7 +270,7 @@ class CorrectionForm(ValueFieldsMixin, forms.Form):
         range_ = range_for(self.result.patient, self.result.analyte, self.result.collected_at)
         checked = self.clean_value_fields(self.result.analyte, self.units, "", limits=range_.limits if range_ else None)
         if checked:
-            cleaned["value"], cleaned["unit"] = checked
+            cleaned["value"], cleaned["unit"], cleaned["comparator"] = checked
         return cleaned
 
     @property

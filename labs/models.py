@@ -9,7 +9,7 @@ from simple_history.models import HistoricalRecords
 from core.text import plain
 from patients.models import Patient
 
-from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
@@ -347,10 +347,13 @@ class Result(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="results")
     collected_at = models.DateTimeField()
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
+    # A censored value ("<5", below the lab's detection limit) keeps its comparator beside the number; the
+    # number is both values' (as entered and canonical) limit.
+    comparator = models.CharField(max_length=2, choices=Comparator.choices, blank=True, default=Comparator.EXACT)
     value_entered = models.DecimalField("value as entered", **VALUE_DIGITS)
     unit_entered = models.CharField("unit as entered", max_length=20)
     value = models.DecimalField("value in canonical unit", **VALUE_DIGITS)
-    flag = models.CharField(max_length=2, choices=Flag.choices)
+    flag = models.CharField(max_length=3, choices=Flag.choices)
     reference_range = models.ForeignKey(
         ReferenceRange, on_delete=models.PROTECT, null=True, blank=True, related_name="results"
     )
@@ -390,7 +393,7 @@ class Result(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.analyte.name} {self.value_entered} {self.unit_entered} ({self.get_flag_display()})"
+        return f"{self.analyte.name} {self.entered_text} {self.unit_entered} ({self.get_flag_display()})"
 
     @property
     def limits(self):
@@ -413,5 +416,16 @@ class Result(models.Model):
         return self.status != self.Status.ENTERED_IN_ERROR and self.flag in CRITICAL_FLAGS
 
     @property
+    def comparator_symbol(self):
+        """ "<", "≤", "≥", ">" or "" (exact), as lab reports print them."""
+        return Comparator(self.comparator).label if self.comparator else ""
+
+    @property
     def display_value(self):
-        return self.analyte.format_value(self.value)
+        """The canonical value as shown everywhere, with its comparator when censored ("<5.0")."""
+        return f"{self.comparator_symbol}{self.analyte.format_value(self.value)}"
+
+    @property
+    def entered_text(self):
+        """The value as entered, with its comparator ("<5")."""
+        return f"{self.comparator_symbol}{plain(self.value_entered)}"

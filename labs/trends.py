@@ -41,11 +41,11 @@ matplotlib.rcParams["svg.hashsalt"] = "myolab"
 CHART_POINTS = 200
 TABLE_ROWS = 10
 # Bump when the drawing changes, so cached charts of the old look are not served.
-CHART_VERSION = 5
+CHART_VERSION = 6
 CHART_CACHE_SECONDS = 7 * 24 * 3600
 TREND_SECTION_TEMPLATE = "labs/includes/trend_charts.html"
 # Bump when that template (or an include of it) changes, so cached sections of the old look are not served.
-TREND_SECTION_VERSION = 2
+TREND_SECTION_VERSION = 3
 
 # flag: (marker shape, colour, legend label). The shapes alone tell the flags apart.
 MARKERS = {
@@ -55,12 +55,17 @@ MARKERS = {
     Flag.CRITICAL_LOW: ("X", "#b02a37", "Critically low (cross)"),
     Flag.CRITICAL_HIGH: ("P", "#b02a37", "Critically high (plus)"),
     Flag.NO_RANGE: ("s", "#6c757d", "No reference range (square)"),
+    Flag.INDETERMINATE: ("D", "#6c757d", "Cannot be judged (diamond)"),
 }
+# A censored value (">1000", "<5") is drawn at its limit as the comparator itself, in its flag's colour,
+# so it never looks like a measured point.
+CENSORED_MARKERS = {"<": ("$<$", "Below the value shown (<)"), ">": ("$>$", "Above the value shown (>)")}
 BAND_COLOUR = "#cfe8d8"
 # How to read a chart, printed above the charts on the page and in the PDF.
 LEGEND = (
     "Shaded band: the normal range applied to each result. Marker shapes show the flag: circle normal, "
-    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range."
+    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range, "
+    "diamond cannot be judged. A value the lab reported as beyond a limit (<5, >1000) is drawn at that limit as < or >."
 )
 
 
@@ -112,7 +117,11 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
 
     axes.plot(times, values, color="#6c757d", linewidth=1, zorder=1)
     for flag, (marker, colour, label) in MARKERS.items():
-        points = [(time, value) for time, value, r in zip(times, values, results, strict=True) if r.flag == flag]
+        points = [
+            (time, value)
+            for time, value, r in zip(times, values, results, strict=True)
+            if r.flag == flag and not r.comparator
+        ]
         if points:
             axes.plot(
                 [time for time, _ in points],
@@ -125,6 +134,19 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
                 markeredgewidth=0.6,
                 label=label,
                 zorder=2,
+            )
+
+    for side, (marker, label) in CENSORED_MARKERS.items():
+        censored = [(t, v, r) for t, v, r in zip(times, values, results, strict=True) if r.comparator.startswith(side)]
+        if censored:
+            axes.scatter(
+                [t for t, _, _ in censored],
+                [v for _, v, _ in censored],
+                marker=marker,
+                s=110,
+                c=[MARKERS[r.flag][1] for _, _, r in censored],
+                label=label,
+                zorder=3,
             )
 
     period = f"{times[0]:%d %b %Y}" if times[0].date() == times[-1].date() else f"{times[0]:%b %Y} to {times[-1]:%b %Y}"
@@ -314,6 +336,7 @@ def _chart_url(patient, analyte):
 TREND_FIELDS = (
     "analyte_id",
     "collected_at",
+    "comparator",
     "value",
     "flag",
     "range_low",

@@ -7,7 +7,18 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from labs.interpretation import Flag, Limits, Reading, interpret, select_range, to_canonical, wrong_unit_reading
+from labs.interpretation import (
+    Flag,
+    Limits,
+    Reading,
+    interpret,
+    interpret_reported,
+    proves_above,
+    proves_below,
+    select_range,
+    to_canonical,
+    wrong_unit_reading,
+)
 from labs.models import AnalyteUnit
 from labs.services import range_for
 
@@ -198,3 +209,53 @@ def test_wrong_unit_reading(chosen, others, asked):
         Reading("a", D("1"), chosen), [Reading(f"u{i}", D(i), flag) for i, flag in enumerate(others)]
     )
     assert (found.flag if found else None) == asked
+
+
+# --- censored values: flagged only when every value they admit has the same flag ---------------------
+
+VITAMIN_D = Limits(normal_low=D("20"), normal_high=D("80"))
+POTASSIUM = Limits(D("3.5"), D("5.2"), D("2.8"), D("6.2"))
+CK_FEMALE = Limits(normal_low=D("26"), normal_high=D("192"))
+
+
+@pytest.mark.parametrize(
+    "value, comparator, limits, expected",
+    [
+        ("5", "<", VITAMIN_D, Flag.LOW),  # every value below 5 is below 20
+        ("20", "<", VITAMIN_D, Flag.LOW),  # below the limit: low, all of it
+        ("20", "<=", VITAMIN_D, Flag.INDETERMINATE),  # admits 20 itself, which is normal
+        ("25", "<", VITAMIN_D, Flag.INDETERMINATE),  # 0–25 spans the lower limit of 20
+        ("80", ">", VITAMIN_D, Flag.HIGH),
+        ("80", ">=", VITAMIN_D, Flag.INDETERMINATE),  # admits 80, normal
+        ("150", ">", VITAMIN_D, Flag.HIGH),
+        ("1000", ">", CK_FEMALE, Flag.HIGH),
+        ("2.5", "<", POTASSIUM, Flag.CRITICAL_LOW),
+        ("3.0", "<", POTASSIUM, Flag.INDETERMINATE),  # critically low or low
+        ("6.2", ">", POTASSIUM, Flag.CRITICAL_HIGH),
+        ("6.2", ">=", POTASSIUM, Flag.INDETERMINATE),  # 6.2 itself is high, not critical
+        ("5", "<", None, Flag.NO_RANGE),
+        ("5", "", VITAMIN_D, Flag.LOW),  # exact values as interpret() says
+    ],
+)
+def test_interpret_reported(value, comparator, limits, expected):
+    assert interpret_reported(D(value), comparator, limits) == expected
+
+
+@pytest.mark.parametrize(
+    "value, comparator, threshold, above, below",
+    [
+        ("1000", ">", "960", True, False),  # > 1000 proves > 5 × 192
+        ("1000", ">", "1000", True, False),  # every admitted value is above 1000
+        ("1000", ">=", "1000", False, False),  # admits 1000 itself
+        ("1000", ">", "1920", False, False),  # does not prove > 10 × 192
+        ("5", "<", "10", False, True),
+        ("5", "<", "5", False, True),
+        ("5", "<=", "5", False, False),
+        ("5", "<", "4", False, False),
+        ("5", "", "4", True, False),
+        ("5", "", "5", False, False),  # strict thresholds for exact values too
+    ],
+)
+def test_proves_above_and_below(value, comparator, threshold, above, below):
+    assert proves_above(D(value), comparator, D(threshold)) is above
+    assert proves_below(D(value), comparator, D(threshold)) is below

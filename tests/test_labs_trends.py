@@ -42,7 +42,7 @@ def test_a_trend_per_analyte_in_catalogue_order_with_the_latest_values(clinician
     assert potassium.first_at == BASE
     newest_change = int(Result.objects.filter(analyte__code="k").latest("updated_at").updated_at.timestamp() * 1e6)
     newest_id = Result.objects.filter(analyte__code="k").latest("id").pk
-    assert potassium.chart.startswith(f"/patients/{patient.pk}/charts/k.svg?v=5-{newest_change}-{newest_id}-3-")
+    assert potassium.chart.startswith(f"/patients/{patient.pk}/charts/k.svg?v=6-{newest_change}-{newest_id}-3-")
     assert potassium.description == (
         "Trend of Potassium: 3 of 3 results plotted against the normal range; latest 5.5 mmol/L (High) on 15 Mar 2026."
     )
