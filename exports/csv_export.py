@@ -35,6 +35,9 @@ HEADER = [
     "lab",
     "accession number",
     "entered by",
+    "specimen condition",
+    "panel comment",
+    "result comment",
 ]
 
 
@@ -64,6 +67,9 @@ ROW_FIELDS = (
     "panel__entered_by__first_name",
     "panel__entered_by__last_name",
     "panel__entered_by__username",
+    "panel__specimen_condition__name",
+    "panel__comment",
+    "comment",
 )
 FLAG_LABELS = dict(Flag.choices)
 # A censored value's comparator in a column of its own ("<" beside 5), so the value columns stay numbers.
@@ -108,6 +114,9 @@ def _row_writer():
             first_name,
             last_name,
             username,
+            specimen_condition,
+            panel_comment,
+            comment,
         ) = fields
         range_key = (analyte_id, range_low, range_high)
         if range_key not in range_texts:
@@ -134,6 +143,9 @@ def _row_writer():
             lab_name,
             accession_number,
             entered_by,
+            specimen_condition or "",
+            panel_comment,
+            comment,
         ]
         return text
 

@@ -98,6 +98,7 @@ def render_summary_pdf(summary: Summary) -> bytes:
         text("Latest result of each test", HEADING),
     ]
     story.append(_latest_table(summary.trends) if summary.trends else text("No results recorded."))
+    story += [text(f"Note — {note}", SMALL) for note in summary.notes]
 
     story.append(text("Open findings", HEADING))
     for group in summary.finding_groups:

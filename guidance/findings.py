@@ -10,13 +10,19 @@ import datetime
 from labs.derived import derived_for_panel
 
 from .models import Finding, Severity
-from .rules import Match
+from .rules import Match, specimen_caveat
 
 
-def build_finding(match: Match, *, factor_names: dict, opened_at: datetime.datetime) -> Finding:
+def build_finding(
+    match: Match, *, factor_names: dict, opened_at: datetime.datetime, specimen_condition: str | None = None
+) -> Finding:
     """The finding `match` calls for, open, unsaved. `factor_names` are the patient's contributing
-    factors (pk → name), for the summary. The result's patient and ids are copied as they stand, so a
-    caller building findings for results not yet saved sets the ids once they are."""
+    factors (pk → name), for the summary; `specimen_condition` the code of the panel's specimen condition
+    (a haemolysed sample puts a caveat first on a high potassium). The result's patient and ids are
+    copied as they stand, so a caller building findings for results not yet saved sets the ids once they
+    are."""
+    caveat = specimen_caveat(match.result.analyte.code, match.result.flag, specimen_condition)
+    summary = finding_summary(match, factor_names)
     return Finding(
         patient_id=match.result.patient_id,
         result=match.result,
@@ -25,7 +31,7 @@ def build_finding(match: Match, *, factor_names: dict, opened_at: datetime.datet
         topic_id=match.rule.topic_id if match.rule else None,  # the id only: topics' long texts are not read
         severity=finding_severity(match),
         critical=match.result.is_critical,
-        summary=finding_summary(match, factor_names),
+        summary=f"{caveat} {summary}" if caveat else summary,
         created_at=opened_at,
     )
 

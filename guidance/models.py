@@ -214,7 +214,14 @@ class FindingQuerySet(models.QuerySet):
 
     def for_display(self):
         return self.select_related(
-            "patient", "result__analyte", "partner_result__analyte", "topic", "rule", "acknowledged_by", "decided_by"
+            "patient",
+            "result__analyte",
+            "result__panel__specimen_condition",  # the finding page shows the specimen and comments
+            "partner_result__analyte",
+            "topic",
+            "rule",
+            "acknowledged_by",
+            "decided_by",
         )
 
 

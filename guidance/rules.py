@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from labs.interpretation import ABNORMAL_FLAGS, proves_above, proves_below
+from labs.interpretation import ABNORMAL_FLAGS, Flag, proves_above, proves_below
 
 
 class ResultLike(Protocol):
@@ -86,3 +86,21 @@ def match_rules(results: Iterable[ResultLike], rules: Iterable[RuleLike]) -> lis
                 if partner.analyte_id == rule.with_analyte_id and partner.flag in rule.with_flag_set:
                     matches.append(Match(rule, result, partner))
     return matches
+
+
+# What a specimen's condition does to a result's meaning: (analyte code, condition code) → the flags it
+# casts doubt on and what the finding says first. Red cells release potassium when they break, so a high
+# potassium on a haemolysed sample may be an artefact (Myolab's potassium guidance asks to rule it out).
+SPECIMEN_CAVEATS = {
+    ("k", "haemolysed"): (
+        frozenset({Flag.HIGH, Flag.CRITICAL_HIGH}),
+        "The specimen was haemolysed: this potassium may be spurious (released from broken red cells). "
+        "Repeat it on a sample taken without haemolysis before acting on it as a true high.",
+    ),
+}
+
+
+def specimen_caveat(analyte_code: str, flag: str, condition_code: str | None) -> str:
+    """The warning a finding on this result must carry because of the specimen's condition, or ""."""
+    flags, text = SPECIMEN_CAVEATS.get((analyte_code, condition_code), (frozenset(), ""))
+    return text if flag in flags else ""

@@ -14,7 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from core.text import display_name
-from labs.models import Analyte, AnalyteUnit, Panel, Result
+from labs.models import Analyte, AnalyteUnit, Panel, Result, SpecimenCondition
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import touch_patient
@@ -42,6 +42,8 @@ def record_results(
     lab_name: str = "",
     accession_number: str = "",
     source: str = Panel.Source.MANUAL,
+    specimen_condition: SpecimenCondition | None = None,
+    comment: str = "",
 ) -> Panel:
     """Save a panel and its results whole, or nothing (raises ValidationError); open the findings they
     call for and meet the planned repeat tests they answer."""
@@ -65,6 +67,8 @@ def record_results(
         lab_name=lab_name.strip(),
         accession_number=accession_number.strip(),
         source=source,
+        specimen_condition=specimen_condition,
+        comment=comment.strip(),
         entered_by=by,
     )
     clash = accession_clash(panel.lab_name, panel.accession_number)
@@ -91,6 +95,7 @@ def record_results(
             collected_at=collected_at,
             analyte=analyte,
             comparator=entry.comparator,
+            comment=entry.comment.strip(),
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
@@ -193,7 +198,11 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
             default_change_reason="resolved",
         )
     factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
-    opened = [build_finding(match, factor_names=factor_names, opened_at=now) for match in wanted.values()]
+    condition = panel.specimen_condition.code if panel.specimen_condition_id else None
+    opened = [
+        build_finding(match, factor_names=factor_names, opened_at=now, specimen_condition=condition)
+        for match in wanted.values()
+    ]
     for finding in opened:
         _check_built(finding)
     if opened:

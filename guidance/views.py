@@ -292,6 +292,8 @@ def enter_results(request, pk):
                     by=request.user,
                     lab_name=data["lab_name"],
                     accession_number=data["accession_number"],
+                    specimen_condition=data["specimen_condition"],
+                    comment=data["comment"],
                 )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -15,7 +15,7 @@ from core.admin import NoDeleteAdmin
 from core.forms import add_service_errors
 
 from . import services
-from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result, SpecimenCondition
 
 
 class AnalyteUnitInline(admin.TabularInline):
@@ -38,6 +38,14 @@ class AnalyteAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     def save_model(self, request, obj, form, change):
         obj.changed_by, obj.changed_at = request.user, timezone.now()
         super().save_model(request, obj, form, change)
+
+
+@admin.register(SpecimenCondition)
+class SpecimenConditionAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
+    """The list offered on the entry form; retire an entry (active off) rather than delete it."""
+
+    list_display = ["name", "code", "sort_order", "active"]
+    list_editable = ["sort_order", "active"]
 
 
 class ReferenceRangeForm(forms.ModelForm):

@@ -13,7 +13,7 @@ from core.form_keys import OneTimeKeyMixin
 from core.text import display_name, plain
 
 from .interpretation import Comparator, Flag, Limits, Reading, interpret_reported, to_canonical, wrong_unit_reading
-from .models import Analyte, AnalyteUnit, Result
+from .models import COMMENT_LENGTH, Analyte, AnalyteUnit, Result, SpecimenCondition
 from .services import Entry, accession_clash, range_for, same_recent_panel
 
 # An optional comparator (a censored value: "<5", "≥ 1000", as labs and HL7 OBX-5 send them), then digits
@@ -129,6 +129,17 @@ class ValueFieldsMixin:
         )
         self.fields[f"{prefix}confirm"] = forms.BooleanField(label="Unit checked", required=False)
 
+    def add_comment_field(self, analyte, prefix):
+        self.fields[f"{prefix}comment"] = forms.CharField(
+            label=f"{analyte.name} comment",
+            required=False,
+            max_length=COMMENT_LENGTH,
+            error_messages={
+                "max_length": f"{analyte.name} comment: at most {COMMENT_LENGTH} characters (this one has "
+                "%(show_value)d)."
+            },
+        )
+
     def clean_value_fields(self, analyte, units, prefix, *, limits):
         """The checked value, unit and comparator, or None after putting the error on the value field. `limits` are
         the patient's range on the collection date, for the wrong-unit question."""
@@ -170,6 +181,23 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
     accession_number = forms.CharField(
         label="Accession number", max_length=50, required=False, help_text="The lab's sample number, if known."
     )
+    specimen_condition = forms.ModelChoiceField(
+        label="Specimen condition",
+        queryset=SpecimenCondition.objects.filter(active=True),
+        required=False,
+        empty_label="None reported",
+        help_text="As the lab report states it.",
+        error_messages={"invalid_choice": "Choose a specimen condition from the list, or “None reported”."},
+    )
+    comment = forms.CharField(
+        label="Panel comment",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=COMMENT_LENGTH,
+        error_messages={
+            "max_length": f"Panel comment: at most {COMMENT_LENGTH} characters (this one has %(show_value)d)."
+        },
+    )
     # Shown only when the panel looks like one saved recently (same collection time and values).
     save_anyway = forms.BooleanField(label="Save anyway: this is a different panel", required=False)
 
@@ -183,6 +211,7 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
         self.units = {analyte.code: units_of(analyte) for analyte in self.analytes}
         for analyte in self.analytes:
             self.add_value_fields(analyte, self.units[analyte.code], f"{analyte.code}_")
+            self.add_comment_field(analyte, f"{analyte.code}_")
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -193,6 +222,15 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
             shown = prefix in self.asks_to_confirm or self.data.get(f"{prefix}confirm")
             confirm = self[f"{prefix}confirm"] if shown else None
             yield analyte, self[f"{prefix}value"], self[f"{prefix}unit"], confirm
+
+    def comment_fields(self):
+        """Each analyte's comment field, for the template's "Comments on single results" part."""
+        return [self[f"{analyte.code}_comment"] for analyte in self.analytes]
+
+    @property
+    def result_comments_given(self):
+        """Whether to show the comments part open: one is typed, or refused."""
+        return any(field.value() or field.errors for field in self.comment_fields())
 
     def clean_collected_at(self):
         collected_at = self.cleaned_data["collected_at"]
@@ -225,7 +263,8 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
             )
             if checked:
                 value, unit, comparator = checked
-                entries.append(Entry(analyte=analyte, value=value, unit=unit, comparator=comparator))
+                comment = cleaned.get(f"{prefix}comment", "")
+                entries.append(Entry(analyte=analyte, value=value, unit=unit, comparator=comparator, comment=comment))
         if not rows_with_input:
             self.add_error(None, "The panel is empty: enter at least one result.")
         cleaned["entries"] = entries

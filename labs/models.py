@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -283,6 +283,31 @@ def describe_limits(limits: Limits, analyte: Analyte) -> str:
     return text
 
 
+class SpecimenCondition(models.Model):
+    """What the lab says about the sample itself (haemolysed, lipaemic…): a short list administrators keep."""
+
+    code = models.SlugField(max_length=30, unique=True, help_text="Short code used by guidance, e.g. 'haemolysed'.")
+    name = models.CharField(max_length=60, unique=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(
+        default=True, help_text="Inactive conditions are no longer offered; old panels keep theirs."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+# A comment is a sentence or a short paragraph from the report, not a document.
+COMMENT_LENGTH = 2000
+COMMENT_LIMIT = MaxLengthValidator(
+    COMMENT_LENGTH, f"A comment takes at most {COMMENT_LENGTH} characters (this one has %(show_value)d)."
+)
+
+
 class Panel(models.Model):
     """A set of results collected together and entered in one go."""
 
@@ -295,6 +320,12 @@ class Panel(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     lab_name = models.CharField(max_length=100, blank=True)
     accession_number = models.CharField(max_length=50, blank=True, help_text="Unique per lab when given.")
+    specimen_condition = models.ForeignKey(
+        SpecimenCondition, on_delete=models.PROTECT, null=True, blank=True, related_name="panels"
+    )
+    comment = models.TextField(
+        blank=True, validators=[COMMENT_LIMIT], help_text="The lab's or the clinician's comment."
+    )
     entered_at = models.DateTimeField(default=timezone.now, editable=False)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
@@ -361,6 +392,7 @@ class Result(models.Model):
     range_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    comment = models.TextField(blank=True, validators=[COMMENT_LIMIT], help_text="A comment on this result alone.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
     status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
     # Set by Django on every save() and bulk insert, so no writer can forget it: the trend-chart and FHIR

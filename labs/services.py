@@ -34,6 +34,7 @@ class Entry:
     value: Decimal
     unit: AnalyteUnit
     comparator: str = Comparator.EXACT  # "<", "<=", ">=", ">" for a censored value ("<5")
+    comment: str = ""
 
 
 def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):

@@ -92,6 +92,9 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "lab",
         "accession number",
         "entered by",
+        "specimen condition",
+        "panel comment",
+        "result comment",
     ]
     by_analyte = {row[3]: dict(zip(HEADER, row, strict=True)) for row in rows[1:]}
     assert len(rows) == 4
@@ -115,6 +118,9 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "lab": "St Mary's Lab",
         "accession number": "A-100",
         "entered by": "Alice Clinician",
+        "specimen condition": "",
+        "panel comment": "",
+        "result comment": "",
     }
     potassium = by_analyte["Potassium"]
     assert (potassium["value as entered"], potassium["flag"], potassium["status"], potassium["status reason"]) == (

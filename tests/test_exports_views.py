@@ -241,10 +241,10 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
 
     # session, user, user permissions, group permissions, patient; the access log insert; the plans; contributing factors;
     # the analytes with result counts; the latest results per analyte (the charts are images of their
-    # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the export
+    # own URL: no cache read); the notes on those latest results; the open findings counted by kind, and the newest of each kind; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the user's roles (menu); the rendered trend section (cache read).
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -257,7 +257,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
     # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(22):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
 
