@@ -13,7 +13,7 @@ from core.form_keys import OneTimeKeyMixin
 from core.text import display_name, plain
 
 from .interpretation import Comparator, Flag, Limits, Reading, interpret_reported, to_canonical, wrong_unit_reading
-from .models import COMMENT_LENGTH, Analyte, AnalyteUnit, Result, SpecimenCondition
+from .models import COMMENT_LENGTH, Analyte, AnalyteUnit, Panel, Result, SpecimenCondition
 from .services import Entry, accession_clash, range_for, same_recent_panel
 
 # An optional comparator (a censored value: "<5", "≥ 1000", as labs and HL7 OBX-5 send them), then digits
@@ -77,6 +77,25 @@ def _plausible(analyte, value, unit):
     return analyte.plausible_low <= to_canonical(value, unit.factor) <= analyte.plausible_high
 
 
+# A unit typed after the number ("0.68 mmol/L"), so the keyboard can change a row's unit without leaving
+# the value: the unit lists are out of the Tab order (each analyte takes one Tab).
+TYPED_UNIT = re.compile(r"^(.*\d\.?)\s*([A-Za-zµ][^\s]*/[^\s]*)$")  # every unit has a "/": mg/dL, U/L
+
+
+def split_typed_unit(text: str, analyte: Analyte, units) -> tuple[str, AnalyteUnit | None]:
+    """`text` less a unit typed after the number, and that unit (by its label or UCUM code, any case);
+    (text, None) when none is typed. ValidationError for a unit the analyte does not accept."""
+    match = TYPED_UNIT.match(text)
+    if not match:
+        return text, None
+    typed = match.group(2).lower()
+    for unit in units:
+        if typed in (unit.unit.lower(), unit.shown.lower()):
+            return match.group(1), unit
+    names = ", ".join(u.shown for u in units)
+    raise ValidationError(f"{analyte.name}: “{match.group(2)}” is not one of its units ({names}).")
+
+
 def wrong_unit_question(
     analyte: Analyte, unit: AnalyteUnit, value: Decimal, comparator: str, units, limits: Limits | None
 ) -> str:
@@ -103,6 +122,14 @@ def wrong_unit_question(
         f"{symbol}{analyte.format_value(other.canonical)} {canonical_unit}, {meaning}. Confirm the unit: check it on the "
         f"lab report and, if {unit.shown} is right, tick “Unit checked” and save again."
     )
+
+
+def last_units_of(user) -> dict:
+    """The unit `user` last entered each analyte in ({analyte id: UCUM unit}), read from the results of
+    their 30 latest panels (one query; Panel's entered_by index finds them)."""
+    recent = Panel.objects.filter(entered_by=user).order_by("-id").values("id")[:30]
+    rows = Result.objects.filter(panel_id__in=recent).order_by("id").values_list("analyte_id", "unit_entered")
+    return dict(rows)  # later results overwrite earlier ones: the last one used wins
 
 
 def units_of(analyte: Analyte) -> list[AnalyteUnit]:
@@ -147,6 +174,16 @@ class ValueFieldsMixin:
         unit = {u.pk: u for u in units}.get(self.cleaned_data.get(f"{prefix}unit"))
         if not text:
             return None
+        try:
+            text, typed_unit = split_typed_unit(text, analyte, units)
+        except ValidationError as error:
+            self.add_error(f"{prefix}value", error)
+            return None
+        if typed_unit is not None:
+            unit = typed_unit
+            # Shown again with the unit typed, if the form comes back: the list says what was read.
+            self.data = self.data.copy()
+            self.data[self.add_prefix(f"{prefix}unit")] = str(unit.pk)
         if unit is None:
             if f"{prefix}unit" not in self.errors:
                 names = ", ".join(u.unit for u in units)
@@ -206,11 +243,17 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
         self.patient = patient
         self.same_panel = None
         self.add_form_key(purpose=f"enter_results:{patient.pk}", user=user)
+        if not self.is_bound:
+            self.fields["collected_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         self.asks_to_confirm = set()
         self.analytes = list(Analyte.objects.filter(active=True).prefetch_related("units", "ranges"))
         self.units = {analyte.code: units_of(analyte) for analyte in self.analytes}
+        last_units = {} if self.is_bound else last_units_of(user)
         for analyte in self.analytes:
-            self.add_value_fields(analyte, self.units[analyte.code], f"{analyte.code}_")
+            used = last_units.get(analyte.pk)
+            units = self.units[analyte.code]  # canonical first: the default for a unit never used
+            initial = next((u.pk for u in units if u.unit == used), units[0].pk if units else None)
+            self.add_value_fields(analyte, self.units[analyte.code], f"{analyte.code}_", unit_initial=initial)
             self.add_comment_field(analyte, f"{analyte.code}_")
         self.helper = FormHelper()
         self.helper.form_tag = False
@@ -222,6 +265,24 @@ class PanelEntryForm(OneTimeKeyMixin, ValueFieldsMixin, forms.Form):
             shown = prefix in self.asks_to_confirm or self.data.get(f"{prefix}confirm")
             confirm = self[f"{prefix}confirm"] if shown else None
             yield analyte, self[f"{prefix}value"], self[f"{prefix}unit"], confirm
+
+    def full_clean(self):
+        super().full_clean()
+        if self.errors:
+            # The page opens with the cursor in the first refused field (the alert above is read out).
+            self.fields[self.focus_field].widget.attrs["autofocus"] = True
+
+    @property
+    def focus_field(self):
+        """The field the page puts the cursor in: the first refused one, else the first value."""
+        first_value = f"{self.analytes[0].code}_value" if self.analytes else "collected_at"
+        if not self.is_bound or not self.errors:
+            return first_value
+        in_page_order = ["collected_at", "lab_name", "accession_number", "specimen_condition", "comment"]
+        for analyte in self.analytes:
+            in_page_order += [f"{analyte.code}_value", f"{analyte.code}_unit"]
+        in_page_order += ["save_anyway"] + [f"{analyte.code}_comment" for analyte in self.analytes]
+        return next((name for name in in_page_order if name in self.errors), first_value)
 
     def comment_fields(self):
         """Each analyte's comment field, for the template's "Comments on single results" part."""

@@ -125,6 +125,17 @@ def interpret_reported(value: Decimal, comparator: str, limits: Limits | None) -
     return flags.pop() if len(flags) == 1 else Flag.INDETERMINATE
 
 
+def places_to_show(value: Decimal, comparator: str, limits: Limits | None, flag: str, places: int) -> int:
+    """Decimal places to show `value` with so that what is shown reads as its flag: the analyte's `places`,
+    or more (up to the 4 stored) when rounding would land on or across a limit. Calcium 10.0184 mg/dL,
+    high against 8.6–10.0, shows as 10.02, not as 10.0, which would look normal."""
+    for shown in range(places, 5):
+        rounded = value.quantize(Decimal(1).scaleb(-shown), rounding=ROUND_HALF_UP)
+        if interpret_reported(rounded, comparator, limits) == flag:
+            return shown
+    return places  # a flag no rounding gives (no limits kept): the analyte's own precision
+
+
 def proves_above(value: Decimal, comparator: str, threshold: Decimal) -> bool:
     """Whether every value the report admits is above `threshold` (">1000" proves "> 960", not "> 1920")."""
     if comparator == Comparator.GREATER:

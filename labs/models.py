@@ -9,7 +9,7 @@ from simple_history.models import HistoricalRecords
 from core.text import plain
 from patients.models import Patient
 
-from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits, places_to_show
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
@@ -454,8 +454,12 @@ class Result(models.Model):
 
     @property
     def display_value(self):
-        """The canonical value as shown everywhere, with its comparator when censored ("<5.0")."""
-        return f"{self.comparator_symbol}{self.analyte.format_value(self.value)}"
+        """The canonical value as shown everywhere, with its comparator when censored ("<5.0"), and with
+        the precision its flag needs (labs.interpretation.places_to_show: 10.02 beside "high, 8.6–10.0")."""
+        places = places_to_show(
+            self.value, self.comparator, self.limits, self.flag, self.analyte.display_decimal_places
+        )
+        return f"{self.comparator_symbol}{self.value:.{places}f}"
 
     @property
     def entered_text(self):

@@ -13,6 +13,7 @@ from labs.interpretation import (
     Reading,
     interpret,
     interpret_reported,
+    places_to_show,
     proves_above,
     proves_below,
     select_range,
@@ -259,3 +260,25 @@ def test_interpret_reported(value, comparator, limits, expected):
 def test_proves_above_and_below(value, comparator, threshold, above, below):
     assert proves_above(D(value), comparator, D(threshold)) is above
     assert proves_below(D(value), comparator, D(threshold)) is below
+
+
+# --- what is shown reads as its flag: more decimals only where rounding would contradict it ------------
+
+CALCIUM = Limits(D("8.6"), D("10.0"), D("6.6"), D("12.9"))
+
+
+@pytest.mark.parametrize(
+    "value, comparator, limits, flag, places, expected",
+    [
+        ("10.0184", "", CALCIUM, Flag.HIGH, 1, 2),  # 10.0 would read normal; 10.02 reads high
+        ("10.0004", "", CALCIUM, Flag.HIGH, 1, 4),  # it takes all four stored places
+        ("10.0400", "", CALCIUM, Flag.HIGH, 1, 2),  # 10.04 rounds to 10.0 too
+        ("10.0600", "", CALCIUM, Flag.HIGH, 1, 1),  # 10.1 reads high: the analyte's own precision
+        ("9.2184", "", CALCIUM, Flag.NORMAL, 1, 1),  # nothing near a limit
+        ("8.5500", "", CALCIUM, Flag.LOW, 1, 2),  # 8.6 would read normal; 8.55 reads low
+        ("6.5800", "", CALCIUM, Flag.CRITICAL_LOW, 1, 2),  # 6.6 would read "low"; 6.58 critically low
+        ("3.0000", "", None, Flag.NO_RANGE, 1, 1),
+    ],
+)
+def test_places_to_show(value, comparator, limits, flag, places, expected):
+    assert places_to_show(D(value), comparator, limits, flag, places) == expected
