@@ -1,8 +1,10 @@
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,8 +13,8 @@ from django.views.decorators.http import require_POST
 from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
-from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
-from labs.models import Result
+from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm, interpret_typed
+from labs.models import Analyte, Result
 from labs.selectors import patient_results_context
 from labs.trends import trend_section
 from patients.access import get_patient_for, patient_header_context
@@ -305,6 +307,28 @@ def enter_results(request, pk):
             )
             return redirect(patient)
     return render(request, "guidance/enter_results.html", {"form": form, **patient_header_context(patient)})
+
+
+@permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)
+def interpret_value(request, pk):
+    """The entry page's live reading of one typed value (static/js/entry.js asks as the clinician types):
+    labs.forms.interpret_typed, the save's own checks and interpretation, as JSON. Saves nothing."""
+    patient = get_patient_for(request.user, pk)
+    analyte = (
+        Analyte.objects.filter(active=True, code=request.GET.get("analyte", ""))
+        .prefetch_related("units", "ranges")
+        .first()
+    )
+    if analyte is None:
+        return JsonResponse({"error": "No such analyte in the catalogue."}, status=400)
+    unit = next((u for u in analyte.units.all() if str(u.pk) == request.GET.get("unit") and u.active), None)
+    try:
+        collected_at = timezone.make_aware(
+            datetime.datetime.strptime(request.GET.get("collected_at", ""), "%Y-%m-%dT%H:%M")
+        )
+    except ValueError:
+        collected_at = timezone.now()  # the range for today while the collection time is not typed yet
+    return JsonResponse(interpret_typed(patient, analyte, request.GET.get("value", "")[:100], unit, collected_at))
 
 
 def correct_result(request, pk):

@@ -12,8 +12,17 @@ from django.utils import timezone
 from core.form_keys import OneTimeKeyMixin
 from core.text import display_name, plain
 
-from .interpretation import Comparator, Flag, Limits, Reading, interpret_reported, to_canonical, wrong_unit_reading
-from .models import COMMENT_LENGTH, Analyte, AnalyteUnit, Panel, Result, SpecimenCondition
+from .interpretation import (
+    Comparator,
+    Flag,
+    Limits,
+    Reading,
+    interpret_reported,
+    places_to_show,
+    to_canonical,
+    wrong_unit_reading,
+)
+from .models import COMMENT_LENGTH, Analyte, AnalyteUnit, Panel, Result, SpecimenCondition, describe_limits
 from .services import Entry, accession_clash, range_for, same_recent_panel
 
 # An optional comparator (a censored value: "<5", "≥ 1000", as labs and HL7 OBX-5 send them), then digits
@@ -390,3 +399,33 @@ class EnteredInErrorForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", "Mark entered in error", css_class="btn-danger"))
+
+
+def interpret_typed(patient, analyte: Analyte, text: str, unit: AnalyteUnit | None, collected_at) -> dict:
+    """What the entry form will make of `text` typed for `analyte` in `unit` (or a unit typed after it),
+    for the page to show while the clinician types: the same checks and interpretation as the save
+    (parse_value, the patient's range on `collected_at`, interpret_reported, the wrong-unit question).
+    Needs `analyte.units` and `analyte.ranges` prefetched. {"error": sentence} when the save would refuse it."""
+    units = units_of(analyte)
+    try:
+        text, typed_unit = split_typed_unit(text.strip(), analyte, units)
+        unit = typed_unit or unit
+        if unit is None:
+            raise ValidationError(f"Choose the unit of the {analyte.name} value.")
+        value, comparator = parse_value(text, analyte, unit, units)
+    except ValidationError as error:
+        return {"error": " ".join(error.messages)}
+    range_ = range_for(patient, analyte, collected_at)
+    limits = range_.limits if range_ else None
+    canonical = to_canonical(value, unit.factor)
+    flag = interpret_reported(canonical, comparator, limits)
+    symbol = Comparator(comparator).label if comparator else ""
+    places = places_to_show(canonical, comparator, limits, flag, analyte.display_decimal_places)
+    shown = f"{symbol}{canonical:.{places}f} {analyte.canonical_unit}"
+    return {
+        "value": shown,
+        "range": describe_limits(limits, analyte) if limits else "no reference range for this patient",
+        "flag": flag.value,
+        "flag_text": flag.label,
+        "question": wrong_unit_question(analyte, unit, value, comparator, units, limits),
+    }
