@@ -21,4 +21,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, as installations have it, rather than Django's shared in-memory database: threads then have
     # their own connections with the embedded settings' locking (IMMEDIATE transactions, busy timeout,
     # write-ahead log), which tests/test_no_duplicate_panels.py fires concurrent saves at.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # One file per test run (Django deletes it at the end), so two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}

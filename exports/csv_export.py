@@ -3,7 +3,8 @@
 Cells that a spreadsheet would run as a formula (starting with =, +, -, @, a tab or a carriage return)
 get a leading apostrophe, as OWASP's "CSV injection" advice says. Numbers are written by us and never
 start with one of those, so only text can carry a formula. The file starts with a UTF-8 byte order mark,
-which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open correctly).
+which is how Excel knows to read UTF-8 (names like "Zoë Łukasiewicz" then open correctly). A censored
+value (">1000") has its comparator in the "comparator" column, beside the number.
 """
 
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from core import spreadsheet
 from core.text import plain
-from labs.interpretation import Flag, Limits
+from labs.interpretation import Comparator, Flag, Limits
 from labs.models import Analyte, Result, describe_limits
 
 HEADER = [
@@ -21,6 +22,7 @@ HEADER = [
     "collected at",
     "analyte",
     "LOINC",
+    "comparator",
     "value as entered",
     "unit as entered",
     "value (canonical unit)",
@@ -33,6 +35,9 @@ HEADER = [
     "lab",
     "accession number",
     "entered by",
+    "specimen condition",
+    "panel comment",
+    "result comment",
 ]
 
 
@@ -48,6 +53,7 @@ ROW_FIELDS = (
     "analyte__loinc",
     "analyte__canonical_unit",
     "analyte__display_decimal_places",
+    "comparator",
     "value_entered",
     "unit_entered",
     "value",
@@ -61,8 +67,13 @@ ROW_FIELDS = (
     "panel__entered_by__first_name",
     "panel__entered_by__last_name",
     "panel__entered_by__username",
+    "panel__specimen_condition__name",
+    "panel__comment",
+    "comment",
 )
 FLAG_LABELS = dict(Flag.choices)
+# A censored value's comparator in a column of its own ("<" beside 5), so the value columns stay numbers.
+COMPARATOR_SYMBOLS = {code: symbol for code, symbol in Comparator.choices} | {"": ""}
 STATUS_LABELS = dict(Result.Status.choices)
 
 
@@ -89,6 +100,7 @@ def _row_writer():
             loinc,
             canonical_unit,
             decimal_places,
+            comparator,
             value_entered,
             unit_entered,
             value,
@@ -102,6 +114,9 @@ def _row_writer():
             first_name,
             last_name,
             username,
+            specimen_condition,
+            panel_comment,
+            comment,
         ) = fields
         range_key = (analyte_id, range_low, range_high)
         if range_key not in range_texts:
@@ -115,6 +130,7 @@ def _row_writer():
             collected_at.astimezone(zone).isoformat(timespec="seconds"),
             analyte_name,
             loinc,
+            COMPARATOR_SYMBOLS[comparator],
             plain(value_entered),
             unit_entered,
             plain(value),
@@ -127,6 +143,9 @@ def _row_writer():
             lab_name,
             accession_number,
             entered_by,
+            specimen_condition or "",
+            panel_comment,
+            comment,
         ]
         return text
 

@@ -26,7 +26,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from core.text import display_name, plain
+from core.text import display_name
 from labs.interpretation import Flag
 from labs.models import Analyte, Result
 
@@ -51,10 +51,11 @@ INTERPRETATION_DISPLAY = {
     Flag.HIGH: "High",
     Flag.CRITICAL_LOW: "Critical low",
     Flag.CRITICAL_HIGH: "Critical high",
+    Flag.INDETERMINATE: "Indeterminate",  # a censored value spanning a limit ("<25" against 20)
 }
 TASK_STATUS = {"planned": "requested", "done": "completed", "cancelled": "cancelled"}
 # Bump when observation_resource's output changes, so cached Observations of the old shape are not sent.
-OBSERVATIONS_VERSION = 1
+OBSERVATIONS_VERSION = 3
 OBSERVATIONS_CACHE_SECONDS = 7 * 24 * 3600
 
 
@@ -128,6 +129,9 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
         "issued": instant(result.updated_at, zone),
         "valueQuantity": quantity(result.value, analyte.canonical_unit),
     }
+    if result.comparator:
+        # Censored (">1000"): FHIR's comparator codes are Myolab's ("<", "<=", ">=", ">").
+        observation["valueQuantity"] = {"comparator": result.comparator, **observation["valueQuantity"]}
     if result.flag in INTERPRETATION_DISPLAY:
         display = INTERPRETATION_DISPLAY[result.flag]
         observation["interpretation"] = [
@@ -148,9 +152,16 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
         observation["referenceRange"] = [reference_range]
     notes = []
     if result.unit_entered != analyte.canonical_unit:
-        notes.append(f"Entered as {plain(result.value_entered)} {result.unit_entered}.")
+        notes.append(f"Entered as {result.entered_text} {result.unit_entered}.")
     if result.status_reason:
         notes.append(f"{result.get_status_display()}: {result.status_reason}")
+    panel = result.panel
+    if panel.specimen_condition_id:
+        notes.append(f"Specimen condition: {panel.specimen_condition.code}.")
+    if panel.comment:
+        notes.append(f"Panel comment: {panel.comment}")
+    if result.comment:
+        notes.append(f"Comment: {result.comment}")
     if notes:
         observation["note"] = [{"text": text} for text in notes]
     return observation
@@ -183,7 +194,11 @@ def task_resource(plan, patient) -> dict:
 def results_for_bundle(patient, analytes) -> list[Result]:
     """The patient's results, oldest first, each with its analyte from `analytes` (the catalogue by id):
     the analytes are few, so they are shared, not joined and built again for each of a thousand results."""
-    results = list(Result.objects.filter(patient=patient).order_by("collected_at", "id"))
+    results = list(
+        Result.objects.filter(patient=patient)
+        .select_related("panel__specimen_condition")
+        .order_by("collected_at", "id")
+    )
     for result in results:
         result.analyte = analytes[result.analyte_id]
     return results
@@ -193,7 +208,9 @@ def observation_entries(patient) -> list[orjson.Fragment]:
     """The patient's results as the bundle's Observation entries, oldest first, each already JSON.
 
     They come from the cache under a key made of everything they show: the results' count, newest id
-    and newest change (adding, correcting or withdrawing a result changes it, as for the trend charts),
+    and newest change (adding, correcting or withdrawing a result changes it, as for the trend charts;
+    a panel's comment and specimen condition are set when it is entered and never change, and the note
+    names the condition by its code),
     each analyte's name, LOINC code, unit and precision, the patient's name, the time zone, the language
     (of the status words in notes) and OBSERVATIONS_VERSION.
 

@@ -102,6 +102,7 @@ def render_summary_pdf(summary: Summary) -> bytes:
     if summary.cumulative is not None and summary.cumulative.rows:
         story.append(text("Results over time", HEADING))
         story.append(_cumulative_table(summary.cumulative))
+    story += [text(f"Note — {note}", SMALL) for note in summary.notes]
 
     story.append(text("Open findings", HEADING))
     for group in summary.finding_groups:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from guidance.models import CriticalCall, Finding, FollowUpPlan, Severity
 from labs.cumulative import CumulativeTable, cumulative_table
+from labs.models import Result
 from labs.trends import Trend, trend_section, trends_for
 
 # Closed follow-up plans stay on the summary this long after closing.
@@ -92,6 +93,7 @@ class Summary:
     open_plans: list[FollowUpPlan] = field(default_factory=list)
     closed_plans: list[FollowUpPlan] = field(default_factory=list)
     critical_calls: list[CriticalCall] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def trend_section(self):
         """The print view's trend charts section (HTML, cached: see trend_section)."""
@@ -115,21 +117,44 @@ def critical_calls_for(patient, *, since):
     )
 
 
+def latest_result_notes(trends) -> list[str]:
+    """What the lab or the clinician noted on the latest results shown (specimen condition, panel and
+    result comments), one line each, in the table's order. One query, for the few latest results."""
+    latest = [trend.latest[0].pk for trend in trends]
+    noted = (
+        Result.objects.filter(pk__in=latest)
+        .filter(~Q(comment="") | ~Q(panel__comment="") | Q(panel__specimen_condition__isnull=False))
+        .select_related("analyte", "panel__specimen_condition")
+        .only("analyte__name", "comment", "panel__comment", "panel__specimen_condition__name")
+    )
+    by_pk = {result.pk: result for result in noted}
+    notes = []
+    for result in (by_pk[pk] for pk in latest if pk in by_pk):
+        said = []
+        if result.panel.specimen_condition_id:
+            said.append(f"specimen {result.panel.specimen_condition.name.lower()}")
+        said += [text for text in (result.panel.comment, result.comment) if text]
+        notes.append(f"{result.analyte.name}: {'; '.join(said)}")
+    return notes
+
+
 def patient_summary(patient, *, by, image_format: str = "svg") -> Summary:
     """Everything the print view and the PDF show.
 
-    Queries: the plans, the contributing factors, the trends (see trends_for), the open findings (two),
-    the critical results' communication records, the cumulative view's newest page (five, see
-    labs.cumulative).
+    Queries: the plans, the contributing factors, the trends (see trends_for), the notes on the latest
+    results, the open findings (two), the critical results' communication records, the cumulative view's
+    newest page (five, see labs.cumulative).
     """
     now = timezone.now()
     plans = plans_for(patient, closed_since=now - datetime.timedelta(days=RECENTLY_CLOSED_DAYS))
+    trends = trends_for(patient, image_format=image_format)
     return Summary(
         patient=patient,
         exported_by=by,
         exported_at=now,
         factors=list(patient.contributing_factors.all()),
-        trends=trends_for(patient, image_format=image_format),
+        trends=trends,
+        notes=latest_result_notes(trends),
         finding_groups=open_finding_groups(patient),
         cumulative=cumulative_table(patient, None),
         open_plans=[plan for plan in plans if plan.status == FollowUpPlan.Status.PLANNED],

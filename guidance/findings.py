@@ -12,18 +12,28 @@ from labs.derived import LOW_ALBUMIN_FOR_CORRECTION, DerivedValue, derived_for_p
 from labs.interpretation import Flag
 
 from .models import Finding, Rule, Severity
-from .rules import Match
+from .rules import Match, specimen_caveat
 
 CORRECTED_CALCIUM = "Albumin-corrected calcium"  # the name labs.derived gives it
 
 
-def build_finding(match: Match, *, factor_names: dict, opened_at: datetime.datetime, panel_results=()) -> Finding:
+def build_finding(
+    match: Match,
+    *,
+    factor_names: dict,
+    opened_at: datetime.datetime,
+    panel_results=(),
+    specimen_condition: str | None = None,
+) -> Finding:
     """The finding `match` calls for, open, unsaved. `factor_names` are the patient's contributing
     factors (pk → name), for the summary; `panel_results`, the panel's valid results, for what they
-    say about this one (a low calcium with the albumin in the same panel). The result's patient and ids
-    are copied as they stand, so a caller building findings for results not yet saved sets the ids once
-    they are."""
+    say about this one (a low calcium with the albumin in the same panel); `specimen_condition` the code
+    of the panel's specimen condition (a haemolysed sample puts a caveat first on a high potassium). The
+    result's patient and ids are copied as they stand, so a caller building findings for results not yet
+    saved sets the ids once they are."""
     corrected = corrected_calcium_for(match, panel_results)
+    caveat = specimen_caveat(match.result.analyte.code, match.result.flag, specimen_condition)
+    summary = finding_summary(match, factor_names, corrected)
     return Finding(
         patient_id=match.result.patient_id,
         result=match.result,
@@ -32,7 +42,7 @@ def build_finding(match: Match, *, factor_names: dict, opened_at: datetime.datet
         topic_id=match.rule.topic_id if match.rule else None,  # the id only: topics' long texts are not read
         severity=finding_severity(match, corrected),
         critical=match.result.is_critical,
-        summary=finding_summary(match, factor_names, corrected),
+        summary=f"{caveat} {summary}" if caveat else summary,
         created_at=opened_at,
     )
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from core.text import display_name
-from labs.interpretation import Flag
+from labs.interpretation import ABNORMAL_FLAGS
 from labs.models import VALUE_DIGITS, Analyte, DeltaRule, Result
 from patients.models import ContributingFactor, Patient
 
@@ -87,9 +87,6 @@ class ActionType(models.TextChoices):
     MEDICATION_REVIEW = "medication-review", "Medication review"
     REFERRAL = "referral", "Referral"
     OTHER = "other", "Other"
-
-
-FLAG_CODES = {flag.value for flag in Flag}
 
 
 def parse_flags(text: str) -> frozenset[str]:
@@ -214,9 +211,9 @@ class Rule(models.Model):
 
     def clean(self):
         errors = {}
-        allowed = ", ".join(sorted(FLAG_CODES - {Flag.NORMAL, Flag.NO_RANGE}))
+        allowed = ", ".join(sorted(ABNORMAL_FLAGS))
         for name in ("flags", "with_flags"):
-            unknown = parse_flags(getattr(self, name)) - (FLAG_CODES - {Flag.NORMAL, Flag.NO_RANGE})
+            unknown = parse_flags(getattr(self, name)) - ABNORMAL_FLAGS
             if unknown:
                 errors[name] = f"Unknown flag(s) {', '.join(sorted(unknown))}: use abnormal flags only ({allowed})."
         if not self.flag_set and "flags" not in errors:
@@ -257,6 +254,7 @@ class FindingQuerySet(models.QuerySet):
         return self.select_related(
             "patient",
             "result__analyte",
+            "result__panel__specimen_condition",  # the finding page shows the specimen and comments
             "partner_result__analyte",
             "previous_result",
             "delta_rule",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from labs.interpretation import ABNORMAL_FLAGS
+from labs.interpretation import ABNORMAL_FLAGS, Flag, proves_above, proves_below
 
 
 class ResultLike(Protocol):
@@ -18,6 +18,7 @@ class ResultLike(Protocol):
     analyte_id: Hashable
     flag: str
     value: Decimal
+    comparator: str  # "" for an exact value; "<", "<=", ">=", ">" for a censored one (">1000")
     range_high: Decimal | None  # the upper reference limit applied (ULN)
 
 
@@ -45,14 +46,17 @@ def result_matches(rule: RuleLike, result: ResultLike) -> bool:
     """Whether `result` meets the rule's own conditions (the pattern partner aside)."""
     if result.analyte_id != rule.analyte_id or result.flag not in rule.flag_set:
         return False
-    if rule.value_below is not None and not result.value < rule.value_below:
+    # A threshold is met when every value the result admits meets it: ">1000" CK proves "> 5× ULN" of 192
+    # (960), not "> 10×" (1920); an exact value is its own single admitted value.
+    value, comparator = result.value, result.comparator
+    if rule.value_below is not None and not proves_below(value, comparator, rule.value_below):
         return False
-    if rule.value_above is not None and not result.value > rule.value_above:
+    if rule.value_above is not None and not proves_above(value, comparator, rule.value_above):
         return False
     if rule.uln_multiple_above is not None:
         if result.range_high is None:
             return False  # no upper limit was applied, so no multiple of it can be judged
-        if not result.value > rule.uln_multiple_above * result.range_high:
+        if not proves_above(value, comparator, rule.uln_multiple_above * result.range_high):
             return False
     return True
 
@@ -82,3 +86,21 @@ def match_rules(results: Iterable[ResultLike], rules: Iterable[RuleLike]) -> lis
                 if partner.analyte_id == rule.with_analyte_id and partner.flag in rule.with_flag_set:
                     matches.append(Match(rule, result, partner))
     return matches
+
+
+# What a specimen's condition does to a result's meaning: (analyte code, condition code) → the flags it
+# casts doubt on and what the finding says first. Red cells release potassium when they break, so a high
+# potassium on a haemolysed sample may be an artefact (Myolab's potassium guidance asks to rule it out).
+SPECIMEN_CAVEATS = {
+    ("k", "haemolysed"): (
+        frozenset({Flag.HIGH, Flag.CRITICAL_HIGH}),
+        "The specimen was haemolysed: this potassium may be spurious (released from broken red cells). "
+        "Repeat it on a sample taken without haemolysis before acting on it as a true high.",
+    ),
+}
+
+
+def specimen_caveat(analyte_code: str, flag: str, condition_code: str | None) -> str:
+    """The warning a finding on this result must carry because of the specimen's condition, or ""."""
+    flags, text = SPECIMEN_CAVEATS.get((analyte_code, condition_code), (frozenset(), ""))
+    return text if flag in flags else ""

@@ -42,13 +42,15 @@ ATTENTION_RANK = Case(
 
 
 USER_NAME = ("username", "first_name", "last_name")
+# A result's range snapshot: what its shown value's precision depends on (Result.display_value).
+LIMITS = ("range_low", "range_high", "range_critical_low", "range_critical_high")
 # What a plan line shows (guidance/includes/plan_line.html): building three whole users per plan, with
 # their passwords and dates, cost the patient page more than its query did.
 PLAN_LINE_FIELDS = (
     *("finding_id", "action_type", "analyte_id", "details", "due_date", "status", "outcome_note", "closed_at"),
     *("met_result_id", "version", "updated_at", "owner_id", "closed_by_id", "updated_by_id", "analyte__name"),
     *(f"{user}__{field}" for user in ("owner", "closed_by", "updated_by") for field in USER_NAME),
-    *(f"met_result__{field}" for field in ("value", "flag", "collected_at", "analyte_id")),
+    *(f"met_result__{field}" for field in ("comparator", "value", "flag", "collected_at", "analyte_id", *LIMITS)),
     *(f"met_result__analyte__{field}" for field in ("name", "canonical_unit", "display_decimal_places")),
 )
 
@@ -149,7 +151,15 @@ WORKLIST_SHOWN = 20
 FINDING_ROW = ("patient", "result__analyte", "partner_result__analyte", "previous_result")
 # Only the columns the row shows: Django spent more time building the query with every column of five
 # tables (hashing each one to place the ORDER BY) than PostgreSQL spent running it.
-RESULT_SHOWN = ("value", "flag", "analyte__name", "analyte__canonical_unit", "analyte__display_decimal_places")
+RESULT_SHOWN = (
+    "comparator",
+    "value",
+    "flag",
+    *LIMITS,  # the value is shown with the precision its flag needs (Result.display_value)
+    "analyte__name",
+    "analyte__canonical_unit",
+    "analyte__display_decimal_places",
+)
 FINDING_ROW_FIELDS = (
     *("patient_id", "result_id", "partner_result_id", "topic_id", "severity", "critical", "summary", "status"),
     *("created_at", "patient__mrn", "patient__given_name", "patient__family_name"),
@@ -302,7 +312,9 @@ def plans_needing_attention(*, user, everyone: bool, today):
             *("finding_id", "patient_id", "action_type", "analyte_id", "due_date", "owner_id", "met_result_id"),
             *("patient__mrn", "patient__given_name", "patient__family_name", "finding__result_id"),
             *("owner__username", "owner__first_name", "owner__last_name"),
-            *("finding__result__value", "finding__result__flag", "finding__result__analyte_id"),
+            *("finding__result__comparator", "finding__result__value", "finding__result__flag"),
+            "finding__result__analyte_id",
+            *(f"finding__result__{name}" for name in LIMITS),
         )
         .prefetch_related("analyte", "met_result__analyte", "finding__result__analyte")
         .order_by("due_date", "id")

@@ -16,7 +16,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core.text import display_name
 from labs.deltas import fired
-from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result
+from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result, SpecimenCondition
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import check_writable, touch_patient
@@ -44,6 +44,8 @@ def record_results(
     lab_name: str = "",
     accession_number: str = "",
     source: str = Panel.Source.MANUAL,
+    specimen_condition: SpecimenCondition | None = None,
+    comment: str = "",
 ) -> Panel:
     """Save a panel and its results whole, or nothing (raises ValidationError); open the findings they
     call for and meet the planned repeat tests they answer."""
@@ -68,6 +70,8 @@ def record_results(
         lab_name=lab_name.strip(),
         accession_number=accession_number.strip(),
         source=source,
+        specimen_condition=specimen_condition,
+        comment=comment.strip(),
         entered_by=by,
     )
     clash = accession_clash(panel.lab_name, panel.accession_number)
@@ -93,6 +97,8 @@ def record_results(
             patient=patient,
             collected_at=collected_at,
             analyte=analyte,
+            comparator=entry.comparator,
+            comment=entry.comment.strip(),
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
@@ -113,7 +119,9 @@ def record_results(
 
 
 @transaction.atomic
-def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by) -> Result:
+def correct_result(
+    result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by, comparator: str = ""
+) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
     panel's findings in line with the new value."""
     check_writable(result.patient)
@@ -121,6 +129,7 @@ def correct_result(result: Result, *, value: Decimal, unit: AnalyteUnit, reason:
         raise ValidationError({"reason": "Give the reason for the correction."})
     if result.status == Result.Status.ENTERED_IN_ERROR:
         raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    result.comparator = comparator
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)
@@ -198,8 +207,11 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
         now=now,
     )
     factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    condition = panel.specimen_condition.code if panel.specimen_condition_id else None
     opened = [
-        build_finding(match, factor_names=factor_names, opened_at=now, panel_results=results)
+        build_finding(
+            match, factor_names=factor_names, opened_at=now, panel_results=results, specimen_condition=condition
+        )
         for match in wanted.values()
     ]
     for finding in opened:

@@ -9,6 +9,7 @@ urlpatterns = [
     # its findings (guidance.services), so these pages are this app's.
     path("patients/<int:pk>/", views.patient_page, name="patient_page"),
     path("patients/<int:pk>/results/new/", views.enter_results, name="enter_results"),
+    path("patients/<int:pk>/results/interpret/", views.interpret_value, name="interpret_value"),
     path("results/<int:pk>/correct/", views.correct_result, name="correct_result"),
     path("results/<int:pk>/entered-in-error/", views.mark_entered_in_error, name="mark_entered_in_error"),
     path("guidance/", views.topic_index, name="index"),

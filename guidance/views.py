@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,8 +14,8 @@ from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
 from labs.cumulative import cumulative_table
-from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm
-from labs.models import Panel, Result
+from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm, interpret_typed
+from labs.models import Analyte, Panel, Result
 from labs.selectors import patient_results_context
 from labs.trends import DEFAULT_SPAN, UnknownSpan, parse_span, trend_section
 from patients.access import get_patient_for, patient_header_context, refuse_if_read_only
@@ -425,6 +425,8 @@ def enter_results(request, pk):
                     by=request.user,
                     lab_name=data["lab_name"],
                     accession_number=data["accession_number"],
+                    specimen_condition=data["specimen_condition"],
+                    comment=data["comment"],
                 )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -436,6 +438,28 @@ def enter_results(request, pk):
             )
             return redirect(patient)
     return render(request, "guidance/enter_results.html", {"form": form, **patient_header_context(patient)})
+
+
+@permission_required(["labs.add_panel", "labs.add_result"], raise_exception=True)
+def interpret_value(request, pk):
+    """The entry page's live reading of one typed value (static/js/entry.js asks as the clinician types):
+    labs.forms.interpret_typed, the save's own checks and interpretation, as JSON. Saves nothing."""
+    patient = get_patient_for(request.user, pk)
+    analyte = (
+        Analyte.objects.filter(active=True, code=request.GET.get("analyte", ""))
+        .prefetch_related("units", "ranges")
+        .first()
+    )
+    if analyte is None:
+        return JsonResponse({"error": "No such analyte in the catalogue."}, status=400)
+    unit = next((u for u in analyte.units.all() if str(u.pk) == request.GET.get("unit") and u.active), None)
+    try:
+        collected_at = timezone.make_aware(
+            datetime.datetime.strptime(request.GET.get("collected_at", ""), "%Y-%m-%dT%H:%M")
+        )
+    except ValueError:
+        collected_at = timezone.now()  # the range for today while the collection time is not typed yet
+    return JsonResponse(interpret_typed(patient, analyte, request.GET.get("value", "")[:100], unit, collected_at))
 
 
 def correct_result(request, pk):
@@ -450,14 +474,19 @@ def correct_result(request, pk):
         data = form.cleaned_data
         try:
             services.correct_result(
-                result, value=data["value"], unit=data["unit"], reason=data["reason"], by=request.user
+                result,
+                value=data["value"],
+                unit=data["unit"],
+                comparator=data["comparator"],
+                reason=data["reason"],
+                by=request.user,
             )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(
                 request,
-                f"Corrected {result.analyte.name} to {result.value_entered} {result.unit_entered} "
+                f"Corrected {result.analyte.name} to {result.entered_text} {result.unit_entered} "
                 f"({result.get_flag_display()}). The earlier value is kept in the result's history.",
             )
             return redirect(result.patient)

@@ -10,4 +10,4 @@ def get_result_for(user, pk, *, perm):
     """The result `pk` with its analyte, patient and panel: 404 if missing, 403 without `perm`."""
     if not user.has_perm(perm):
         raise PermissionDenied
-    return get_object_or_404(Result.objects.select_related("analyte", "patient", "panel"), pk=pk)
+    return get_object_or_404(Result.objects.select_related("analyte", "patient", "panel__specimen_condition"), pk=pk)

@@ -15,7 +15,7 @@ from core.forms import AsciiDigitsModelForm, add_service_errors
 from core.text import plain
 
 from . import services
-from .models import Analyte, AnalyteUnit, DeltaRule, Panel, ReferenceRange, Result
+from .models import Analyte, AnalyteUnit, DeltaRule, Panel, ReferenceRange, Result, SpecimenCondition
 
 
 class AnalyteUnitInline(admin.TabularInline):
@@ -39,6 +39,14 @@ class AnalyteAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
     def save_model(self, request, obj, form, change):
         obj.changed_by, obj.changed_at = request.user, timezone.now()
         super().save_model(request, obj, form, change)
+
+
+@admin.register(SpecimenCondition)
+class SpecimenConditionAdmin(SimpleHistoryAdmin, NoDeleteAdmin):
+    """The list offered on the entry form; retire an entry (active off) rather than delete it."""
+
+    list_display = ["name", "code", "sort_order", "active"]
+    list_editable = ["sort_order", "active"]
 
 
 class ReferenceRangeForm(AsciiDigitsModelForm):

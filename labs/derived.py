@@ -47,7 +47,8 @@ def derived_for_panel(results) -> list[DerivedValue]:
     Inputs are read in their canonical units; the rules only apply while those units are the ones the
     formulas are written in (an administrator could change a canonical unit).
     """
-    by_code = {r.analyte.code: r for r in results if r.status != Result.Status.ENTERED_IN_ERROR}
+    # A censored input (">1000", "<5") is only a bound, so nothing is worked out from it.
+    by_code = {r.analyte.code: r for r in results if r.status != Result.Status.ENTERED_IN_ERROR and not r.comparator}
     derived = []
     calcium, albumin = by_code.get("ca"), by_code.get("alb")
     if calcium and albumin and calcium.analyte.canonical_unit == "mg/dL" and albumin.analyte.canonical_unit == "g/dL":

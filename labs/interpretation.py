@@ -27,6 +27,19 @@ class Flag(models.TextChoices):
     CRITICAL_LOW = "LL", "Critically low"
     CRITICAL_HIGH = "HH", "Critically high"
     NO_RANGE = "NR", "No reference range for this patient"
+    # A censored value ("<25") whose admitted values do not all share one flag (FHIR's "indeterminate").
+    INDETERMINATE = "IND", "Cannot be judged against the range"
+
+
+class Comparator(models.TextChoices):
+    """How a reported value relates to the true one: FHIR Quantity.comparator codes; "" is an exact value.
+    A censored value ("<5", below the detection limit) admits every value on its side of the number."""
+
+    EXACT = "", "="
+    LESS = "<", "<"
+    LESS_OR_EQUAL = "<=", "≤"
+    GREATER_OR_EQUAL = ">=", "≥"
+    GREATER = ">", ">"
 
 
 ABNORMAL_FLAGS = frozenset({Flag.LOW, Flag.HIGH, Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH})
@@ -89,6 +102,56 @@ def wrong_unit_reading(chosen: Reading, others: Iterable[Reading]) -> Reading | 
         if chosen.flag in ABNORMAL_FLAGS and other.flag == Flag.NORMAL:
             return other
     return None
+
+
+# A step inside an open bound, finer than any stored value (4 decimal places), and a value above any
+# plausible limit: the two ends of what a censored value admits.
+INSIDE = Decimal("0.000001")
+BEYOND = Decimal("1E12")
+
+
+def interpret_reported(value: Decimal, comparator: str, limits: Limits | None) -> Flag:
+    """The flag of a value as reported: for an exact one, interpret(); for a censored one, the flag every
+    value it admits shares — "<5" vitamin D is low, as is everything below 5 — or INDETERMINATE when
+    they differ ("<25" against a lower limit of 20). interpret() only grows with the value, so the
+    admitted values share a flag when both ends of their interval do."""
+    if not comparator:
+        return interpret(value, limits)
+    if comparator in (Comparator.LESS, Comparator.LESS_OR_EQUAL):
+        ends = (Decimal(0), value - INSIDE if comparator == Comparator.LESS else value)
+    else:
+        ends = (value + INSIDE if comparator == Comparator.GREATER else value, BEYOND)
+    flags = {interpret(end, limits) for end in ends}
+    return flags.pop() if len(flags) == 1 else Flag.INDETERMINATE
+
+
+def places_to_show(value: Decimal, comparator: str, limits: Limits | None, flag: str, places: int) -> int:
+    """Decimal places to show `value` with so that what is shown reads as its flag: the analyte's `places`,
+    or more (up to the 4 stored) when rounding would land on or across a limit. Calcium 10.0184 mg/dL,
+    high against 8.6–10.0, shows as 10.02, not as 10.0, which would look normal."""
+    for shown in range(places, 5):
+        rounded = value.quantize(Decimal(1).scaleb(-shown), rounding=ROUND_HALF_UP)
+        if interpret_reported(rounded, comparator, limits) == flag:
+            return shown
+    return places  # a flag no rounding gives (no limits kept): the analyte's own precision
+
+
+def proves_above(value: Decimal, comparator: str, threshold: Decimal) -> bool:
+    """Whether every value the report admits is above `threshold` (">1000" proves "> 960", not "> 1920")."""
+    if comparator == Comparator.GREATER:
+        return value >= threshold
+    if comparator in (Comparator.EXACT, Comparator.GREATER_OR_EQUAL):
+        return value > threshold
+    return False  # "<" and "≤" admit values down to zero
+
+
+def proves_below(value: Decimal, comparator: str, threshold: Decimal) -> bool:
+    """Whether every value the report admits is below `threshold` ("<5" proves "< 10")."""
+    if comparator == Comparator.LESS:
+        return value <= threshold
+    if comparator in (Comparator.EXACT, Comparator.LESS_OR_EQUAL):
+        return value < threshold
+    return False  # ">" and "≥" admit values without an upper end
 
 
 def applies_to(range_: RangeLike, *, sex: str, age: int) -> bool:

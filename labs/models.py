@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -12,7 +12,7 @@ from simple_history.models import HistoricalRecords
 from core.text import plain
 from patients.models import Patient
 
-from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Flag, Limits
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits, places_to_show
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
@@ -337,6 +337,31 @@ def describe_limits(limits: Limits, analyte: Analyte) -> str:
     return text
 
 
+class SpecimenCondition(models.Model):
+    """What the lab says about the sample itself (haemolysed, lipaemic…): a short list administrators keep."""
+
+    code = models.SlugField(max_length=30, unique=True, help_text="Short code used by guidance, e.g. 'haemolysed'.")
+    name = models.CharField(max_length=60, unique=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    active = models.BooleanField(
+        default=True, help_text="Inactive conditions are no longer offered; old panels keep theirs."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+# A comment is a sentence or a short paragraph from the report, not a document.
+COMMENT_LENGTH = 2000
+COMMENT_LIMIT = MaxLengthValidator(
+    COMMENT_LENGTH, f"A comment takes at most {COMMENT_LENGTH} characters (this one has %(show_value)d)."
+)
+
+
 class Panel(models.Model):
     """A set of results collected together and entered in one go."""
 
@@ -349,6 +374,12 @@ class Panel(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     lab_name = models.CharField(max_length=100, blank=True)
     accession_number = models.CharField(max_length=50, blank=True, help_text="Unique per lab when given.")
+    specimen_condition = models.ForeignKey(
+        SpecimenCondition, on_delete=models.PROTECT, null=True, blank=True, related_name="panels"
+    )
+    comment = models.TextField(
+        blank=True, validators=[COMMENT_LIMIT], help_text="The lab's or the clinician's comment."
+    )
     entered_at = models.DateTimeField(default=timezone.now, editable=False)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
@@ -420,10 +451,13 @@ class Result(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="results")
     collected_at = models.DateTimeField()
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
+    # A censored value ("<5", below the lab's detection limit) keeps its comparator beside the number; the
+    # number is both values' (as entered and canonical) limit.
+    comparator = models.CharField(max_length=2, choices=Comparator.choices, blank=True, default=Comparator.EXACT)
     value_entered = models.DecimalField("value as entered", **VALUE_DIGITS)
     unit_entered = models.CharField("unit as entered", max_length=20)
     value = models.DecimalField("value in canonical unit", **VALUE_DIGITS)
-    flag = models.CharField(max_length=2, choices=Flag.choices)
+    flag = models.CharField(max_length=3, choices=Flag.choices)
     reference_range = models.ForeignKey(
         ReferenceRange, on_delete=models.PROTECT, null=True, blank=True, related_name="results"
     )
@@ -431,6 +465,7 @@ class Result(models.Model):
     range_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    comment = models.TextField(blank=True, validators=[COMMENT_LIMIT], help_text="A comment on this result alone.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
     status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
     # Set by Django on every save() and bulk insert, so no writer can forget it: the trend-chart and FHIR
@@ -463,7 +498,7 @@ class Result(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.analyte.name} {self.value_entered} {self.unit_entered} ({self.get_flag_display()})"
+        return f"{self.analyte.name} {self.entered_text} {self.unit_entered} ({self.get_flag_display()})"
 
     @property
     def limits(self):
@@ -486,8 +521,23 @@ class Result(models.Model):
         return self.status != self.Status.ENTERED_IN_ERROR and self.flag in CRITICAL_FLAGS
 
     @property
+    def comparator_symbol(self):
+        """ "<", "≤", "≥", ">" or "" (exact), as lab reports print them."""
+        return Comparator(self.comparator).label if self.comparator else ""
+
+    @property
     def display_value(self):
-        return self.analyte.format_value(self.value)
+        """The canonical value as shown everywhere, with its comparator when censored ("<5.0"), and with
+        the precision its flag needs (labs.interpretation.places_to_show: 10.02 beside "high, 8.6–10.0")."""
+        places = places_to_show(
+            self.value, self.comparator, self.limits, self.flag, self.analyte.display_decimal_places
+        )
+        return f"{self.comparator_symbol}{self.value:.{places}f}"
+
+    @property
+    def entered_text(self):
+        """The value as entered, with its comparator ("<5")."""
+        return f"{self.comparator_symbol}{plain(self.value_entered)}"
 
 
 class DeltaRule(models.Model):

@@ -23,7 +23,7 @@ def patient_results_context(patient, page_number) -> dict:
     results = Result.objects.select_related("analyte").order_by("analyte__sort_order", "analyte__name")
     panels = (
         Panel.objects.filter(patient=patient)
-        .select_related("entered_by")
+        .select_related("entered_by", "specimen_condition")
         .prefetch_related(Prefetch("results", queryset=results))
         .order_by("-collected_at", "-id")
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.text import age_in_years, display_name
 from patients.models import Patient
 
-from .interpretation import interpret, select_range, to_canonical
+from .interpretation import Comparator, interpret_reported, select_range, to_canonical
 from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
 
 # A panel entered this recently with the same collection time and values is probably the same one again.
@@ -27,11 +27,14 @@ SAME_PANEL_WINDOW = datetime.timedelta(hours=24)
 
 @dataclass(frozen=True)
 class Entry:
-    """One value to record: `value` in `unit`, which must be one of the analyte's accepted units."""
+    """One value to record: `value` in `unit`, which must be one of the analyte's accepted units, exact or
+    censored by `comparator`."""
 
     analyte: Analyte
     value: Decimal
     unit: AnalyteUnit
+    comparator: str = Comparator.EXACT  # "<", "<=", ">=", ">" for a censored value ("<5")
+    comment: str = ""
 
 
 def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):
@@ -62,7 +65,7 @@ def canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> 
 
 def interpret_result(result: Result, patient: Patient) -> None:
     """Set the range applied (link and snapshot of its limits) and the flag on `result`, from its canonical
-    value, analyte and collection time. Saves nothing and reads `result.analyte.ranges.all()`: prefetch
+    value (and comparator, for a censored one), analyte and collection time. Saves nothing and reads `result.analyte.ranges.all()`: prefetch
     "ranges" when interpreting several results. Public because the synthetic data generator interprets
     its synthetic results with it, so they follow the same rules as recorded ones."""
     range_ = range_for(patient, result.analyte, result.collected_at)
@@ -72,7 +75,7 @@ def interpret_result(result: Result, patient: Patient) -> None:
     else:
         result.range_low, result.range_high = range_.normal_low, range_.normal_high
         result.range_critical_low, result.range_critical_high = range_.critical_low, range_.critical_high
-    result.flag = interpret(result.value, range_.limits if range_ else None)
+    result.flag = interpret_reported(result.value, result.comparator, range_.limits if range_ else None)
 
 
 def accession_clash(lab_name: str, accession_number: str) -> str:
@@ -99,7 +102,7 @@ def accession_clash(lab_name: str, accession_number: str) -> str:
 def same_recent_panel(patient: Patient, collected_at: datetime.datetime, entries: list[Entry]) -> Panel | None:
     """A panel saved for `patient` in the last SAME_PANEL_WINDOW with this collection time and exactly these
     values and units (of its valid results): what a second entry of the same report looks like."""
-    wanted = {(entry.analyte.pk, entry.value, entry.unit.unit) for entry in entries}
+    wanted = {(entry.analyte.pk, entry.comparator, entry.value, entry.unit.unit) for entry in entries}
     recent = (
         Panel.objects.filter(
             patient=patient, collected_at=collected_at, entered_at__gte=timezone.now() - SAME_PANEL_WINDOW
@@ -108,7 +111,7 @@ def same_recent_panel(patient: Patient, collected_at: datetime.datetime, entries
         .prefetch_related(models.Prefetch("results", Result.objects.valid()))
     )
     for panel in recent:
-        if {(r.analyte_id, r.value_entered, r.unit_entered) for r in panel.results.all()} == wanted:
+        if {(r.analyte_id, r.comparator, r.value_entered, r.unit_entered) for r in panel.results.all()} == wanted:
             return panel
     return None
 

@@ -62,12 +62,17 @@ MARKERS = {
     Flag.CRITICAL_LOW: ("X", "#b02a37", "Critically low (cross)"),
     Flag.CRITICAL_HIGH: ("P", "#b02a37", "Critically high (plus)"),
     Flag.NO_RANGE: ("s", "#6c757d", "No reference range (square)"),
+    Flag.INDETERMINATE: ("D", "#6c757d", "Cannot be judged (diamond)"),
 }
+# A censored value (">1000", "<5") is drawn at its limit as the comparator itself, in its flag's colour,
+# so it never looks like a measured point.
+CENSORED_MARKERS = {"<": ("$<$", "Below the value shown (<)"), ">": ("$>$", "Above the value shown (>)")}
 BAND_COLOUR = "#cfe8d8"
 # How to read a chart, printed above the charts on the page and in the PDF.
 LEGEND = (
     "Shaded band: the normal range applied to each result. Marker shapes show the flag: circle normal, "
-    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range. "
+    "triangle down low, triangle up high, cross critically low, plus critically high, square no reference range, "
+    "diamond cannot be judged. A value the lab reported as beyond a limit (<5, >1000) is drawn at that limit as < or >. "
     "Δ above a point: a change from the previous result beyond the test's delta rule."
 )
 # A single value (or values all on one day) is drawn in the middle of this many days either side.
@@ -146,7 +151,11 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
 
     axes.plot(times, values, color="#6c757d", linewidth=1, zorder=1)
     for flag, (marker, colour, label) in MARKERS.items():
-        points = [(time, value) for time, value, r in zip(times, values, results, strict=True) if r.flag == flag]
+        points = [
+            (time, value)
+            for time, value, r in zip(times, values, results, strict=True)
+            if r.flag == flag and not r.comparator
+        ]
         if points:
             axes.plot(
                 [time for time, _ in points],
@@ -159,6 +168,19 @@ def trend_figure(analyte: Analyte, results: list[Result]) -> Figure:
                 markeredgewidth=0.6,
                 label=label,
                 zorder=2,
+            )
+
+    for side, (marker, label) in CENSORED_MARKERS.items():
+        censored = [(t, v, r) for t, v, r in zip(times, values, results, strict=True) if r.comparator.startswith(side)]
+        if censored:
+            axes.scatter(
+                [t for t, _, _ in censored],
+                [v for _, v, _ in censored],
+                marker=marker,
+                s=110,
+                c=[MARKERS[r.flag][1] for _, _, r in censored],
+                label=label,
+                zorder=3,
             )
 
     changes = _fired_deltas(getattr(analyte, "delta_rule", None), results)
@@ -415,6 +437,7 @@ def _chart_url(patient, analyte):
 TREND_FIELDS = (
     "analyte_id",
     "collected_at",
+    "comparator",
     "value",
     "flag",
     "range_low",

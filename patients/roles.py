@@ -23,6 +23,7 @@ ROLE_PERMISSIONS = {
         "labs.view_analyteunit",
         "labs.view_referencerange",
         "labs.view_deltarule",
+        "labs.view_specimencondition",
         # Guidance: review findings and keep follow-up plans; read explanations and rules.
         "guidance.view_finding",
         "guidance.add_finding",
@@ -60,6 +61,9 @@ ROLE_PERMISSIONS = {
         "labs.view_deltarule",
         "labs.add_deltarule",
         "labs.change_deltarule",
+        "labs.view_specimencondition",
+        "labs.add_specimencondition",
+        "labs.change_specimencondition",
         # The export log (read only) and the cohort CSV of every patient's results.
         "exports.view_patientexport",
         # The access log (read only: nobody may change it) and its export for a period.

@@ -15,6 +15,7 @@ import http.cookiejar
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -263,7 +264,6 @@ def test_database_stopped_under_load_loses_no_acknowledged_panel_and_serving_res
 ):
     base_url, gunicorn, log = server
     unit = fixtures_in_cluster["unit"]
-    collected_at = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 86400))
     outcomes = []  # (accession number, status, phase) of every save tried
     phase = {"now": "before"}
     stop = threading.Event()
@@ -275,10 +275,15 @@ def test_database_stopped_under_load_loses_no_acknowledged_panel_and_serving_res
             if stop.is_set():
                 return
             accession = f"W{n}-{i}"
-            data = {"collected_at": collected_at, "lab_name": "Outage Lab", "accession_number": accession}
-            status, headers, _ = browser.request(
-                f"/patients/{patient}/results/new/", {**data, "k_value": "4.0", "k_unit": str(unit)}
-            )
+            url = f"/patients/{patient}/results/new/"
+            # Each save from a freshly shown form (its one-time key), a minute apart, so none of them
+            # looks like a resubmission of the one before (core.form_keys, the recent-duplicate question).
+            _, _, form = browser.request(url)
+            key = re.search(r'name="form_key" value="([^"]+)"', form)
+            when = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 86400 - 60 * i))
+            data = {"collected_at": when, "lab_name": "Outage Lab", "accession_number": accession}
+            data["form_key"] = key.group(1) if key else ""
+            status, headers, _ = browser.request(url, {**data, "k_value": "4.0", "k_unit": str(unit)})
             acknowledged = status == 302 and headers["Location"] == f"/patients/{patient}/"
             outcomes.append((accession, "acknowledged" if acknowledged else status, phase["now"]))
             time.sleep(0.01)

@@ -99,7 +99,8 @@ def records(record, patient, clinician, administrator):
     # (not the administrator's: an account with an authenticator app is not signed in by its password)
     client.post("/login/", {"username": UserFactory(username="dora").username, "password": "correct-horse-battery"})
     ReviewSettings.current()  # the administrator's review settings, made on first use
-    for model in (Topic, apps.get_model("guidance", "Rule"), apps.get_model("labs", "Analyte"), ReviewSettings):
+    seeded = [("guidance", "Rule"), ("labs", "Analyte"), ("labs", "DeltaRule"), ("labs", "SpecimenCondition")]
+    for model in (Topic, ReviewSettings, *(apps.get_model(*name) for name in seeded)):
         model.objects.order_by("pk").first().save()  # seeded by migrations, so without a history row yet
     apps.get_model("labs", "ReferenceRange").objects.order_by("pk").first().save()
     return {

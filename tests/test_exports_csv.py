@@ -79,6 +79,7 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "collected at",
         "analyte",
         "LOINC",
+        "comparator",
         "value as entered",
         "unit as entered",
         "value (canonical unit)",
@@ -91,6 +92,9 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "lab",
         "accession number",
         "entered by",
+        "specimen condition",
+        "panel comment",
+        "result comment",
     ]
     by_analyte = {row[3]: dict(zip(HEADER, row, strict=True)) for row in rows[1:]}
     assert len(rows) == 4
@@ -101,6 +105,7 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "collected at": "2026-03-01T10:00:00+00:00",
         "analyte": "Magnesium",
         "LOINC": "19123-9",
+        "comparator": "",
         "value as entered": "0.82",
         "unit as entered": "mmol/L",
         "value (canonical unit)": "1.9934",
@@ -113,6 +118,9 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "lab": "St Mary's Lab",
         "accession number": "A-100",
         "entered by": "Alice Clinician",
+        "specimen condition": "",
+        "panel comment": "",
+        "result comment": "",
     }
     potassium = by_analyte["Potassium"]
     assert (potassium["value as entered"], potassium["flag"], potassium["status"], potassium["status reason"]) == (
@@ -194,7 +202,7 @@ def test_cohort_csv_streams_every_result_in_the_date_range(admin_client_, cohort
     assert response.streaming
     assert response["Content-Disposition"] == 'attachment; filename="myolab-cohort-2026-03-01-to-2026-03-01.csv"'
     rows = read_csv(response)
-    assert [(row[0], row[3], row[7], row[10]) for row in rows[1:]] == [
+    assert [(row[0], row[3], row[8], row[11]) for row in rows[1:]] == [
         ("C-1", "Potassium", "4", "N"),
         ("C-2", "Magnesium", "2", "N"),
         ("C-2", "Potassium", "6.5", "HH"),
@@ -204,7 +212,7 @@ def test_cohort_csv_streams_every_result_in_the_date_range(admin_client_, cohort
 def test_cohort_csv_abnormal_only(admin_client_, cohort):
     rows = read_csv(admin_client_.get("/exports/cohort.csv?from=2026-02-01&to=2026-03-31&abnormal=1"))
 
-    assert [(row[0], row[2], row[10]) for row in rows[1:]] == [
+    assert [(row[0], row[2], row[11]) for row in rows[1:]] == [
         ("C-1", "2026-02-28T10:00:00+00:00", "L"),
         ("C-2", "2026-03-01T10:00:00+00:00", "HH"),
         ("C-2", "2026-03-02T10:00:00+00:00", "L"),

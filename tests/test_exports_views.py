@@ -246,12 +246,12 @@ def test_summary_query_count_does_not_grow_with_results(client, clinician, patie
 
     # session, user, user permissions, group permissions, patient; the access log insert; the plans; contributing factors;
     # the analytes with result counts; the latest results per analyte (the charts are images of their
-    # own URL: no cache read); the open findings counted by kind, and the newest of each kind; the
-    # critical results' communication records; the export
+    # own URL: no cache read); the notes on those latest results; the open findings counted by kind, and the newest of
+    # each kind; the critical results' communication records; the export
     # log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the user's roles (menu); the rendered trend section (cache read); the cumulative view's newest page
     # (five, tests/test_labs_cumulative.py).
-    with django_assert_num_queries(28):
+    with django_assert_num_queries(29):
         client.get(f"/patients/{patient.pk}/summary/")
 
 
@@ -264,7 +264,7 @@ def test_summary_pdf_query_count_does_not_grow_with_results(
     client.get(f"/patients/{patient.pk}/summary.pdf")
 
     # As the print view, less the menu's roles query, plus the cache read of the charts' JPEGs.
-    with django_assert_num_queries(27):
+    with django_assert_num_queries(28):
         client.get(f"/patients/{patient.pk}/summary.pdf")
 
 

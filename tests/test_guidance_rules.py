@@ -21,6 +21,7 @@ class FakeResult:
     flag: str
     value: Decimal
     range_high: Decimal | None
+    comparator: str = ""
 
 
 @pytest.fixture
@@ -30,8 +31,9 @@ def rules():
 
 @pytest.fixture
 def result(analytes):
-    def make(code, flag, value, range_high):
-        return FakeResult(analytes[code].pk, flag, Decimal(value), None if range_high is None else Decimal(range_high))
+    def make(code, flag, value, range_high, comparator=""):
+        uln = None if range_high is None else Decimal(range_high)
+        return FakeResult(analytes[code].pk, flag, Decimal(value), uln, comparator)
 
     return make
 
@@ -81,6 +83,23 @@ SINGLE = [
 def test_each_abnormal_result_gets_one_main_finding(rules, result, code, flag, value, uln, expected):
     matches = match_rules([result(code, flag, value, uln)], rules)
     assert codes(matches) == [expected or ""]
+
+
+# Censored values meet a threshold only when everything they admit does (female CK ULN 192).
+CENSORED = [
+    ("ck", "H", ">", "1000", "192", "ck-over-5x"),  # > 1000 proves > 960, not > 1920
+    ("ck", "H", ">", "1920", "192", "ck-over-10x"),  # every admitted value is above 1920
+    ("ck", "H", ">=", "1920", "192", "ck-over-5x"),  # admits 1920 itself, which is not over 10×
+    ("ck", "H", ">", "500", "192", "ck-raised"),
+    ("vitd25", "L", "<", "10", "80", "vitamin-d-severe"),  # everything below 10 is below 10
+    ("vitd25", "L", "<=", "10", "80", "vitamin-d-low"),  # admits 10, not severe
+    ("vitd25", "L", "<", "5", "80", "vitamin-d-severe"),
+]
+
+
+@pytest.mark.parametrize("code, flag, comparator, value, uln, expected", CENSORED)
+def test_a_censored_value_claims_no_more_than_it_proves(rules, result, code, flag, comparator, value, uln, expected):
+    assert codes(match_rules([result(code, flag, value, uln, comparator)], rules)) == [expected]
 
 
 @pytest.mark.parametrize(

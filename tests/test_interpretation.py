@@ -7,7 +7,19 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from labs.interpretation import Flag, Limits, Reading, interpret, select_range, to_canonical, wrong_unit_reading
+from labs.interpretation import (
+    Flag,
+    Limits,
+    Reading,
+    interpret,
+    interpret_reported,
+    places_to_show,
+    proves_above,
+    proves_below,
+    select_range,
+    to_canonical,
+    wrong_unit_reading,
+)
 from labs.models import AnalyteUnit
 from labs.services import range_for
 
@@ -198,3 +210,75 @@ def test_wrong_unit_reading(chosen, others, asked):
         Reading("a", D("1"), chosen), [Reading(f"u{i}", D(i), flag) for i, flag in enumerate(others)]
     )
     assert (found.flag if found else None) == asked
+
+
+# --- censored values: flagged only when every value they admit has the same flag ---------------------
+
+VITAMIN_D = Limits(normal_low=D("20"), normal_high=D("80"))
+POTASSIUM = Limits(D("3.5"), D("5.2"), D("2.8"), D("6.2"))
+CK_FEMALE = Limits(normal_low=D("26"), normal_high=D("192"))
+
+
+@pytest.mark.parametrize(
+    "value, comparator, limits, expected",
+    [
+        ("5", "<", VITAMIN_D, Flag.LOW),  # every value below 5 is below 20
+        ("20", "<", VITAMIN_D, Flag.LOW),  # below the limit: low, all of it
+        ("20", "<=", VITAMIN_D, Flag.INDETERMINATE),  # admits 20 itself, which is normal
+        ("25", "<", VITAMIN_D, Flag.INDETERMINATE),  # 0–25 spans the lower limit of 20
+        ("80", ">", VITAMIN_D, Flag.HIGH),
+        ("80", ">=", VITAMIN_D, Flag.INDETERMINATE),  # admits 80, normal
+        ("150", ">", VITAMIN_D, Flag.HIGH),
+        ("1000", ">", CK_FEMALE, Flag.HIGH),
+        ("2.5", "<", POTASSIUM, Flag.CRITICAL_LOW),
+        ("3.0", "<", POTASSIUM, Flag.INDETERMINATE),  # critically low or low
+        ("6.2", ">", POTASSIUM, Flag.CRITICAL_HIGH),
+        ("6.2", ">=", POTASSIUM, Flag.INDETERMINATE),  # 6.2 itself is high, not critical
+        ("5", "<", None, Flag.NO_RANGE),
+        ("5", "", VITAMIN_D, Flag.LOW),  # exact values as interpret() says
+    ],
+)
+def test_interpret_reported(value, comparator, limits, expected):
+    assert interpret_reported(D(value), comparator, limits) == expected
+
+
+@pytest.mark.parametrize(
+    "value, comparator, threshold, above, below",
+    [
+        ("1000", ">", "960", True, False),  # > 1000 proves > 5 × 192
+        ("1000", ">", "1000", True, False),  # every admitted value is above 1000
+        ("1000", ">=", "1000", False, False),  # admits 1000 itself
+        ("1000", ">", "1920", False, False),  # does not prove > 10 × 192
+        ("5", "<", "10", False, True),
+        ("5", "<", "5", False, True),
+        ("5", "<=", "5", False, False),
+        ("5", "<", "4", False, False),
+        ("5", "", "4", True, False),
+        ("5", "", "5", False, False),  # strict thresholds for exact values too
+    ],
+)
+def test_proves_above_and_below(value, comparator, threshold, above, below):
+    assert proves_above(D(value), comparator, D(threshold)) is above
+    assert proves_below(D(value), comparator, D(threshold)) is below
+
+
+# --- what is shown reads as its flag: more decimals only where rounding would contradict it ------------
+
+CALCIUM = Limits(D("8.6"), D("10.0"), D("6.6"), D("12.9"))
+
+
+@pytest.mark.parametrize(
+    "value, comparator, limits, flag, places, expected",
+    [
+        ("10.0184", "", CALCIUM, Flag.HIGH, 1, 2),  # 10.0 would read normal; 10.02 reads high
+        ("10.0004", "", CALCIUM, Flag.HIGH, 1, 4),  # it takes all four stored places
+        ("10.0400", "", CALCIUM, Flag.HIGH, 1, 2),  # 10.04 rounds to 10.0 too
+        ("10.0600", "", CALCIUM, Flag.HIGH, 1, 1),  # 10.1 reads high: the analyte's own precision
+        ("9.2184", "", CALCIUM, Flag.NORMAL, 1, 1),  # nothing near a limit
+        ("8.5500", "", CALCIUM, Flag.LOW, 1, 2),  # 8.6 would read normal; 8.55 reads low
+        ("6.5800", "", CALCIUM, Flag.CRITICAL_LOW, 1, 2),  # 6.6 would read "low"; 6.58 critically low
+        ("3.0000", "", None, Flag.NO_RANGE, 1, 1),
+    ],
+)
+def test_places_to_show(value, comparator, limits, flag, places, expected):
+    assert places_to_show(D(value), comparator, limits, flag, places) == expected

@@ -155,7 +155,7 @@ def test_a_lost_accession_race_is_a_form_error_naming_the_earlier_panel(
 
 def _fire_at_once(posts):
     """Run each `post()` in its own thread, all released together; their responses' status codes."""
-    barrier = threading.Barrier(len(posts))
+    barrier = threading.Barrier(len(posts), timeout=30)  # a thread that never arrives fails the test
     codes = [None] * len(posts)
 
     def run(i, post):
@@ -169,7 +169,7 @@ def _fire_at_once(posts):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
     return codes
 
 

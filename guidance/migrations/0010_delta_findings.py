@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('guidance', '0009_critical_call_and_review_settings'),
-        ('labs', '0007_delta_rules'),
+        ('labs', '0009_delta_rules'),
         ('patients', '0007_accesslogentry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

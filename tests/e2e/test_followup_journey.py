@@ -234,9 +234,10 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
     assert text.startswith("\ufeff")  # the byte order mark Excel needs to read UTF-8
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert rows[0] == [
-        *("patient MRN", "patient name", "collected at", "analyte", "LOINC", "value as entered", "unit as entered"),
-        *("value (canonical unit)", "canonical unit", "reference range applied", "flag", "flag meaning", "status"),
-        *("status reason", "lab", "accession number", "entered by"),
+        *("patient MRN", "patient name", "collected at", "analyte", "LOINC", "comparator", "value as entered"),
+        *("unit as entered", "value (canonical unit)", "canonical unit", "reference range applied", "flag"),
+        *("flag meaning", "status", "status reason", "lab", "accession number", "entered by"),
+        *("specimen condition", "panel comment", "result comment"),
     ]
     data = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [(row["patient MRN"], row["analyte"]) for row in data] == [
@@ -250,6 +251,7 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
         "collected at": "2026-03-02T09:30:00+00:00",
         "analyte": "Potassium",
         "LOINC": "2823-3",
+        "comparator": "",
         "value as entered": "3",
         "unit as entered": "mmol/L",
         "value (canonical unit)": "3",
@@ -262,6 +264,9 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
         "lab": "North Lab",
         "accession number": "",
         "entered by": "Alice Clinician",
+        "specimen condition": "",
+        "panel comment": "",
+        "result comment": "",
     }
     # Magnesium entered in mmol/L is exported in mg/dL too: 0.8 × 2.431 = 1.9448.
     assert (data[0]["value as entered"], data[0]["unit as entered"]) == ("0.8", "mmol/L")

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labs', '0006_unit_labels_and_wrong_unit_question'),
+        ('labs', '0008_comments_and_specimen_condition'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
