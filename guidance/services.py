@@ -347,6 +347,8 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
         )
         .select_related("superseded_by")
         .annotate(newest_id=Subquery(newest))
+        # Locked, so a clinician's decision on one of them waits for this (and a decision taken first is seen).
+        .select_for_update(of=("self",))
     )
     now = timezone.now()
     superseded, linked_again, restored = [], [], []
