@@ -255,7 +255,8 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
     review; one no longer called for is resolved with `note`.
 
     Four queries whatever the number of results: the next results, the results to check with their
-    previous ones, the rules and the findings there are; then the findings written in bulk.
+    previous ones, the rules and the findings there are; then the findings written in bulk (and, when
+    one opens, the delta-check topic's id).
     """
     same_test_after = Result.objects.valid().filter(
         patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
@@ -266,9 +267,8 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
     )
     checked_ids = set(written_ids) | {pk for pk in next_ids.values_list("next_id", flat=True) if pk is not None}
     to_check = list(Result.objects.valid().filter(pk__in=checked_ids).select_related("analyte").with_previous())
-    rules = {
-        rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte__results__pk__in=checked_ids)
-    }
+    analyte_ids = {result.analyte_id for result in to_check}
+    rules = {rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte_id__in=analyte_ids)}
     wanted = {}
     for result in to_check:
         rule = rules.get(result.analyte_id)

@@ -29,6 +29,13 @@ Journeys covered:
     an administrator downloads the cohort CSV (a back-to-front range refused first; header, a known
     patient's rows, the export logged) and a clinician is refused it (403 page, nothing logged).
 
+  - test_results_over_time_journey.py: a potassium 3.6 then 5.1 two days later (both within range)
+    opens a delta finding, shown with the change on the patient page, the worklist and the finding, its
+    explanation names the causes, and it is closed as no action needed; the cumulative view pages back
+    and forth and refuses a page past the end; at 1366 × 768 every test's newest value shows without
+    scrolling and the table fits the width; at 390 px a value, its unit and flag stay on one line and
+    the page itself is no wider than the screen.
+
 Steps still to add (TODO):
   - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
     mm/dd/yyyy in screenshots even though the context asks for en-GB (`apt-get install chromium-l10n`

@@ -77,7 +77,7 @@ def test_administrator_changes_a_range_and_only_new_results_use_it(admin_page, c
     earlier = page.get_by_role("article", name="Collected 2 Jun 2025, 08:15").get_by_role("row").nth(1)
     expect(earlier.get_by_role("cell").nth(2)).to_have_text("3.5–5.2 mmol/L")
     expect(earlier.get_by_role("cell").nth(3)).to_have_text("Normal")
-    newer = page.get_by_role("article").first.get_by_role("row").nth(1)
+    newer = page.get_by_role("region", name="Lab results").get_by_role("article").first.get_by_role("row").nth(1)
     expect(newer.get_by_role("rowheader")).to_have_text("Potassium")
     expect(newer.get_by_role("cell").nth(2)).to_have_text("3.5–4.8 mmol/L")
     expect(newer.get_by_role("cell").nth(3)).to_have_text("High")
