@@ -63,6 +63,7 @@ class Listener:
         self.host, self.port, self.idle_timeout = host, port, idle_timeout
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hl7")
         self.server = None
+        self.connections: set[asyncio.Task] = set()
 
     async def start(self) -> int:
         """Start listening; the port listened on (useful when asked for port 0)."""
@@ -74,12 +75,20 @@ class Listener:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+        # Open connections end here; a message being processed finishes in its thread (and commits).
+        for task in self.connections:
+            task.cancel()
+        await asyncio.gather(*self.connections, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
         self.executor.shutdown(wait=True)
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         logger.info("Connection from %s", peer)
+        task = asyncio.current_task()
+        self.connections.add(task)
+        task.add_done_callback(self.connections.discard)
         buffer = bytearray()
         try:
             while True:

@@ -472,9 +472,12 @@ def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, 
     return Receipt(message, message.ack)
 
 
-def process(message: InboundMessage, *, by=None, patient: Patient | None = None, note: str = "") -> Receipt:
+def process(
+    message: InboundMessage, *, by=None, patient: Patient | None = None, note: str = "", review: bool = False
+) -> Receipt:
     """Plan and import `message` in one transaction; on any failure nothing changes but the message,
-    which is kept with its error."""
+    which is kept with its error. A person's `review` (a match, a reprocessing) keeps the ACK the
+    sender was first answered with: the log shows what was sent, and a resend gets that answer again."""
     by = by or interface_user()
     try:
         with transaction.atomic():
@@ -482,9 +485,9 @@ def process(message: InboundMessage, *, by=None, patient: Patient | None = None,
             plan = plan_message(locked.raw, patient=patient)
             if plan.status == Status.IMPORTED:
                 _import(plan, locked, by=by)
-            if patient is not None:
+            if review:
                 locked.reviewed_by, locked.review_note = by, note
-            _finish(locked, plan)
+            _finish(locked, plan, answer=not review)
             locked.save()
         return Receipt(locked, locked.ack)
     except Exception as error:  # never let a message stop the listener; keep it with its error
@@ -495,7 +498,7 @@ def process(message: InboundMessage, *, by=None, patient: Patient | None = None,
             reasons = [f"Myolab could not process this message ({type(error).__name__}); it is kept for review."]
         message.refresh_from_db()
         plan = Plan(header=_header_of(message), errors=reasons)
-        _finish(message, plan)
+        _finish(message, plan, answer=not review)
         message.save()
         return Receipt(message, message.ack)
 
@@ -563,12 +566,52 @@ def _keep_lab_view(message: InboundMessage, planned: PlannedResult, result: Resu
     imported.save()
 
 
-def _finish(message: InboundMessage, plan: Plan) -> None:
-    """The message's status, reasons and acknowledgement from its plan."""
+def _finish(message: InboundMessage, plan: Plan, *, answer: bool = True) -> None:
+    """The message's status and reasons from its plan, and (`answer`) the acknowledgement to send."""
     message.status = plan.status
     message.errors = [plan.rejection.text] if plan.rejection else plan.errors + plan.holds
     message.skipped = plan.skipped
     message.processed_at = timezone.now()
     if plan.patient is not None and message.patient_id is None and plan.status != Status.REJECTED:
         message.patient = plan.patient
-    message.ack_code, message.ack = acks.for_message(message, plan.header, rejection=plan.rejection)
+    if answer:
+        message.ack_code, message.ack = acks.for_message(message, plan.header, rejection=plan.rejection)
+
+
+# --- the queue: what a person does with a held message or one in error -----------------------------
+
+
+def _check_open(message: InboundMessage) -> None:
+    if not message.is_open:
+        raise ValidationError(
+            f"This message is {message.get_status_display().lower()}: only a held message or one in error can be "
+            "matched, reprocessed or rejected."
+        )
+
+
+def match_and_import(message: InboundMessage, *, patient: Patient, note: str, by) -> Receipt:
+    """A clinician's match of a held message to `patient` (the PID checks are theirs now), then its import."""
+    _check_open(message)
+    if not note.strip():
+        raise ValidationError({"note": "Say why this is the patient (what you checked)."})
+    return process(message, by=by, patient=patient, note=f"Matched to {patient.mrn}: {note.strip()}", review=True)
+
+
+def reprocess(message: InboundMessage, *, by) -> Receipt:
+    """Process a held message or one in error again, after its mapping, unit or patient was fixed."""
+    _check_open(message)
+    return process(message, by=by, review=True, note="Processed again.")
+
+
+@transaction.atomic
+def reject(message: InboundMessage, *, reason: str, by) -> InboundMessage:
+    """A person's decision that a held message or one in error is not to be imported, with the reason."""
+    message = InboundMessage.objects.select_for_update().get(pk=message.pk)
+    _check_open(message)
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for rejecting this message."})
+    message.status = Status.REJECTED
+    message.reviewed_by, message.review_note = by, f"Rejected: {reason.strip()}"
+    message.full_clean()
+    message.save()
+    return message
