@@ -50,3 +50,10 @@ class MatchForm(forms.Form):
 
 class RejectForm(forms.Form):
     reason = forms.CharField(label="Reason for rejecting", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="File of HL7 v2 messages",
+        help_text="One or many ORU^R01 messages; MLLP-framed or not; CR, LF or CRLF between segments; up to 2 MB.",
+    )

@@ -26,8 +26,9 @@ class Refused(Exception):
 
 def normalise(text: str) -> str:
     """One message as python-hl7 reads it: segments separated by CR, no BOM, framing or blank lines."""
-    text = text.lstrip("\ufeff").replace(MLLP_START, "").replace(MLLP_END, "")
-    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    text = text.replace(MLLP_START, "").replace(MLLP_END, "")
+    # A byte-order mark starts a file, and a line wherever files were joined.
+    lines = [line.lstrip("\ufeff") for line in re.split(r"\r\n|\r|\n", text) if line.strip("\ufeff \t")]
     return "\r".join(lines)
 
 

@@ -11,8 +11,8 @@ from core.forms import add_service_errors
 from patients.models import AccessLogEntry
 from patients.services import log_access
 
-from . import services
-from .forms import MatchForm, MessageFilterForm, RejectForm
+from . import services, upload
+from .forms import MatchForm, MessageFilterForm, RejectForm, UploadForm
 from .models import InboundMessage
 from .oru import Refused, read_oru
 
@@ -111,3 +111,39 @@ def reject(request, pk):
         return "The message is rejected; nothing was imported."
 
     return _act(request, message, RejectForm(request.POST), "reject_form", reject_message)
+
+
+UPLOAD_SESSION_KEY = "interfaces_upload"
+
+
+@permission_required(ACT + ("interfaces.add_inboundmessage",), raise_exception=True)
+def upload_file(request):
+    """Upload a file: first a preview of every message (nothing saved), then, confirmed, the import."""
+    if request.method == "POST" and "confirm" in request.POST:
+        return _import_upload(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        file = form.cleaned_data["file"]
+        try:
+            messages = upload.read_upload(file.read(upload.MAX_UPLOAD_BYTES + 1), file.name)
+        except upload.NotAcceptable as refusal:
+            form.add_error("file", str(refusal))
+        else:
+            # The previewed messages wait in the session for the confirmation (at most 2 MB).
+            request.session[UPLOAD_SESSION_KEY] = {"name": file.name, "messages": messages}
+            context = {"form": form, "previews": upload.preview(messages), "fingerprint": upload.fingerprint(messages)}
+            return render(request, "interfaces/upload.html", context)
+    return render(request, "interfaces/upload.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _import_upload(request):
+    pending = request.session.get(UPLOAD_SESSION_KEY)
+    if not pending or upload.fingerprint(pending["messages"]) != request.POST.get("fingerprint"):
+        notices.error(request, "That preview has expired or was replaced by another upload: upload the file again.")
+        return redirect("interfaces:upload")
+    counts = upload.import_all(pending["messages"], by=request.user)
+    del request.session[UPLOAD_SESSION_KEY]
+    labels = dict(InboundMessage.Status.choices)
+    summary = ", ".join(f"{labels[status].lower()}: {count}" for status, count in sorted(counts.items()))
+    notices.success(request, f"{pending['name']}: {sum(counts.values())} messages received ({summary}).")
+    return redirect("interfaces:message_list")

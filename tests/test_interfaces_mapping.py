@@ -129,8 +129,9 @@ def test_framing_bom_and_line_endings_are_normalised():
 
 
 def test_a_file_splits_into_its_messages_without_batch_envelopes():
-    text = "FHS|^~\\&\nBHS|^~\\&\nMSH|1\nPID|a\nMSH|2\nOBX|b\nBTS|2\nFTS|1\n"
-    assert split_messages(text) == ["MSH|1\rPID|a", "MSH|2\rOBX|b"]
+    # The third message kept the byte-order mark of the file it was copied from.
+    text = "FHS|^~\\&\nBHS|^~\\&\nMSH|1\nPID|a\nMSH|2\nOBX|b\n\ufeffMSH|3\nBTS|2\nFTS|1\n"
+    assert split_messages(text) == ["MSH|1\rPID|a", "MSH|2\rOBX|b", "MSH|3"]
 
 
 def test_ack_text_is_escaped():
