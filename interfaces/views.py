@@ -11,7 +11,7 @@ from core.forms import add_service_errors
 from patients.models import AccessLogEntry
 from patients.services import log_access
 
-from . import services, upload
+from . import csv_import, services, upload
 from .forms import MatchForm, MessageFilterForm, RejectForm, UploadForm
 from .models import InboundMessage
 from .oru import Refused, read_oru
@@ -118,31 +118,38 @@ UPLOAD_SESSION_KEY = "interfaces_upload"
 
 @permission_required(ACT + ("interfaces.add_inboundmessage",), raise_exception=True)
 def upload_file(request):
-    """Upload a file: first a preview of every message (nothing saved), then, confirmed, the import."""
+    """Upload a file of HL7 messages or a results CSV: first a preview (nothing saved), then, confirmed,
+    the import."""
     if request.method == "POST" and "confirm" in request.POST:
         return _import_upload(request)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         file = form.cleaned_data["file"]
         try:
-            messages = upload.read_upload(file.read(upload.MAX_UPLOAD_BYTES + 1), file.name)
+            kind, content, preview = upload.read_and_preview(file.read(upload.MAX_UPLOAD_BYTES + 1), file.name)
         except upload.NotAcceptable as refusal:
             form.add_error("file", str(refusal))
         else:
-            # The previewed messages wait in the session for the confirmation (at most 2 MB).
-            request.session[UPLOAD_SESSION_KEY] = {"name": file.name, "messages": messages}
-            context = {"form": form, "previews": upload.preview(messages), "fingerprint": upload.fingerprint(messages)}
+            # What was previewed waits in the session for the confirmation (at most 2 MB).
+            request.session[UPLOAD_SESSION_KEY] = {"name": file.name, "kind": kind, "content": content}
+            context = {"form": form, kind: preview, "fingerprint": upload.fingerprint(content)}
             return render(request, "interfaces/upload.html", context)
     return render(request, "interfaces/upload.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _import_upload(request):
     pending = request.session.get(UPLOAD_SESSION_KEY)
-    if not pending or upload.fingerprint(pending["messages"]) != request.POST.get("fingerprint"):
+    if not pending or upload.fingerprint(pending["content"]) != request.POST.get("fingerprint"):
         notices.error(request, "That preview has expired or was replaced by another upload: upload the file again.")
         return redirect("interfaces:upload")
-    counts = upload.import_all(pending["messages"], by=request.user)
     del request.session[UPLOAD_SESSION_KEY]
+    if pending["kind"] == "csv":
+        panels, results, refused = csv_import.import_csv(csv_import.plan_csv(pending["content"]), by=request.user)
+        notices.success(request, f"{pending['name']}: {results} results recorded in {panels} panels.")
+        for reason in refused:
+            notices.error(request, reason)
+        return redirect("home")
+    counts = upload.import_all(pending["content"], by=request.user)
     labels = dict(InboundMessage.Status.choices)
     summary = ", ".join(f"{labels[status].lower()}: {count}" for status, count in sorted(counts.items()))
     notices.success(request, f"{pending['name']}: {sum(counts.values())} messages received ({summary}).")

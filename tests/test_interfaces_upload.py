@@ -52,7 +52,7 @@ def test_who_may_upload(client, clinician, administrator):
 def test_the_preview_lists_each_message_and_saves_nothing(clinician_client, jane):
     response = clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE)})
     assert response.status_code == 200
-    previews = response.context["previews"]
+    previews = response.context["hl7"]
     assert [(p.plan.header.control_id, p.plan.status, p.plan.patient) for p in previews] == [
         ("U-1", "imported", jane),
         ("U-2", "held", None),
@@ -85,7 +85,7 @@ def test_the_samples_preview_as_they_import(clinician_client, patient_factory, c
         CodeMapping.objects.create(sending_facility="DEV", code=code, analyte=analytes[analyte])
     content = b"\n".join(path.read_bytes() for path in sorted(SAMPLES.glob("*.hl7")))
     response = clinician_client.post("/lab-messages/upload/", {"file": a_file(content)})
-    assert [p.plan.status for p in response.context["previews"]] == [
+    assert [p.plan.status for p in response.context["hl7"]] == [
         "rejected",
         "rejected",
         "held",
@@ -109,9 +109,9 @@ def test_a_preview_that_was_replaced_imports_nothing(clinician_client, jane):
     ("content", "error"),
     [
         (
-            b"patient MRN,collected at\n",
-            "notes.csv is not an HL7 v2 file: it must start with an MSH segment (or a batch header FHS/BHS), "
-            "framed for MLLP or not.",
+            b"name,value\nK,3.1\n",
+            "notes.csv is neither HL7 v2 nor Myolab's results CSV: an HL7 file starts with an MSH segment (or a "
+            "batch header FHS/BHS), framed for MLLP or not; a results CSV starts with the header of Myolab's export.",
         ),
         (
             b"MSH|" + b"x" * upload.MAX_UPLOAD_BYTES,
