@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db.models.functions import Lower
 
 from core.spreadsheet import BOM, FORMULA_STARTS
 from exports.csv_export import HEADER
@@ -94,10 +94,8 @@ def plan_csv(text: str) -> CsvPlan:
     analytes.update({loinc: by_code[code] for loinc, code in ALTERNATIVE_LOINC.items() if code in by_code})
     lines = list(reader)
     mrns = {_cell(line[0]).lower() for line in lines if line}
-    query = models.Q()
-    for mrn in mrns:
-        query |= models.Q(mrn__iexact=mrn)
-    patients = {p.mrn.lower(): p for p in Patient.objects.filter(query)} if mrns else {}
+    # Lower(mrn) is what the unique index on MRNs holds, so this is one indexed lookup per MRN.
+    patients = {p.mrn.lower(): p for p in Patient.objects.alias(key=Lower("mrn")).filter(key__in=mrns)}
     panels: dict[tuple, CsvPanel] = {}
     rows = []
     for number, line in enumerate(lines, start=2):
@@ -173,10 +171,12 @@ def _skip_recorded(panels) -> None:
     panels = list(panels)
     if not panels:
         return
-    query = models.Q()
-    for panel in panels:
-        query |= models.Q(patient_id=panel.patient.pk, collected_at=panel.collected_at)
-    recorded = set(Result.objects.filter(query).values_list("patient_id", "collected_at", "analyte_id"))
+    recorded = set(
+        Result.objects.filter(
+            patient_id__in={panel.patient.pk for panel in panels},
+            collected_at__in={panel.collected_at for panel in panels},
+        ).values_list("patient_id", "collected_at", "analyte_id")
+    )
     for panel in panels:
         for row in panel.importable:
             if (panel.patient.pk, panel.collected_at, row.entry.analyte.pk) in recorded:
