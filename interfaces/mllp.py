@@ -38,24 +38,31 @@ def frame(ack: str) -> bytes:
 
 
 def answer(raw: bytes) -> bytes:
-    """Store and import one message; its framed ACK. Runs in a worker thread, with its own connection."""
+    """Store and import one message; its framed ACK. Runs in a worker thread, with its own connection.
+
+    If even storing it fails (the database unreachable or busy), the sender is answered AE so that it
+    sends the message again: nothing of it was kept."""
     close_old_connections()
     try:
         receipt = receive(raw, channel=InboundMessage.Channel.MLLP)
         message = receipt.message
         logger.info("Message %s %s: %s", message.sending_facility, message.control_id, message.get_status_display())
         return frame(receipt.ack)
+    except Exception:
+        logger.exception("A message could not be stored")
+        reason = "Myolab could not store this message (its database did not answer); send it again."
+        return refuse_frame(raw, reason, code="AE", error="207")
     finally:
         close_old_connections()
 
 
-def refuse_frame(block: bytes, reason: str) -> bytes:
-    """An AR for bytes that are not a framed message (nothing is stored), naming the message if it can."""
+def refuse_frame(block: bytes, reason: str, *, code: str = "AR", error: str = "100") -> bytes:
+    """An ACK (AR unless told) for bytes that were not stored, naming the message if it can."""
     try:
         header = read_header(normalise(decode(block)))
     except Refused:
         header = Header()
-    return frame(acks.build(header, "AR", reason, [("100", reason)]))
+    return frame(acks.build(header, code, reason, [(error, reason)]))
 
 
 class Listener:

@@ -155,3 +155,19 @@ def test_an_error_is_answered_ae_and_kept_with_its_reason(listener, jane):
     assert msa(ack) == ["MSA", "AE", "M-1"]
     message = InboundMessage.objects.get()
     assert (message.status, message.ack) == (InboundMessage.Status.ERROR, ack)
+
+
+def test_a_message_that_cannot_even_be_stored_is_answered_ae_so_that_it_is_sent_again(listener, jane, monkeypatch):
+    def database_gone(*args, **kwargs):
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr("interfaces.mllp.receive", database_gone)
+    with connect(listener) as sock:
+        sock.sendall(START + oru("M-1") + END)
+        ack = read_frame(sock)
+        assert msa(ack) == ["MSA", "AE", "M-1"]
+        assert "Myolab could not store this message (its database did not answer); send it again." in ack
+        monkeypatch.undo()
+        sock.sendall(START + oru("M-2") + END)  # the connection and the listener go on
+        assert msa(read_frame(sock)) == ["MSA", "AA", "M-2"]
+    assert list(InboundMessage.objects.values_list("control_id", flat=True)) == ["M-2"]

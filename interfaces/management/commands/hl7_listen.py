@@ -6,6 +6,7 @@ import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from interfaces.mllp import Listener
 
@@ -21,6 +22,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host, port, workers, **options):
+        if connection.vendor == "sqlite" and workers > 1:
+            # SQLite takes one writer at a time: parallel workers would wait on its lock and time out.
+            self.stdout.write("SQLite: processing one message at a time (use PostgreSQL for --workers).")
+            workers = 1
         asyncio.run(self.serve(host, port, workers))
 
     async def serve(self, host, port, workers):
