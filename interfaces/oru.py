@@ -26,7 +26,8 @@ class Refused(Exception):
 
 def normalise(text: str) -> str:
     """One message as python-hl7 reads it: segments separated by CR, no BOM, framing or blank lines."""
-    text = text.replace(MLLP_START, "").replace(MLLP_END, "")
+    # NUL cannot be stored in PostgreSQL's text: it is kept visible as U+FFFD, like bytes that are not UTF-8.
+    text = text.replace(MLLP_START, "").replace(MLLP_END, "").replace("\x00", "\ufffd")
     # A byte-order mark starts a file, and a line wherever files were joined.
     lines = [line.lstrip("\ufeff") for line in re.split(r"\r\n|\r|\n", text) if line.strip("\ufeff \t")]
     return "\r".join(lines)

@@ -128,6 +128,11 @@ def test_framing_bom_and_line_endings_are_normalised():
     assert normalise(text) == "MSH|^~\\&|A\rPID|1\rOBX|1"
 
 
+def test_a_nul_character_is_kept_visible_as_a_replacement_character():
+    # Found by the property-based tests on PostgreSQL, whose text columns cannot hold NUL.
+    assert normalise("MSH|\x00|A") == "MSH|\ufffd|A"
+
+
 def test_a_file_splits_into_its_messages_without_batch_envelopes():
     # The third message kept the byte-order mark of the file it was copied from.
     text = "FHS|^~\\&\nBHS|^~\\&\nMSH|1\nPID|a\nMSH|2\nOBX|b\n\ufeffMSH|3\nBTS|2\nFTS|1\n"
