@@ -32,6 +32,7 @@ def listener():
     asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=10)
+    loop.close()
 
 
 def connect(port):
