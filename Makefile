@@ -33,10 +33,11 @@ demo: migrate
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo_results
 
-## make run: install, migrate, load reference data and a demo, serve on http://127.0.0.1:8000
+## make run: install, migrate, load reference data and a demo, serve on http://127.0.0.1:8000 and
+## listen for laboratory results (HL7 v2 over MLLP) on 127.0.0.1:2575; the Procfile lists both.
 run: demo
-	@echo "Myolab is starting on http://127.0.0.1:8000 (log in with a demo account above; Ctrl-C stops it)"
-	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Myolab is starting on http://127.0.0.1:8000 (log in with a demo account above), with the HL7 listener on 127.0.0.1:2575; Ctrl-C stops both"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start
 
 ## make test: install test dependencies and run the test suite (DATABASE_URL picks the database)
 test: install-dev

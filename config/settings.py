@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "labs",
     "guidance",
     "exports",
+    "interfaces",  # results from the laboratory (HL7 v2 over MLLP, uploads); records through guidance
     "benchmarks",  # manage.py generate_data, for make bench; above the domain apps it fills
     # The deployment's own code: config/admin.py shows the login lock-out records read-only.
     "config",
@@ -127,6 +128,15 @@ CACHES = {
 }
 # The identifier system of the medical record numbers in FHIR exports (Patient.identifier.system).
 FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:myolab:mrn")
+# Results from the laboratory (README, "Results from the laboratory"). MSH-11 processing IDs whose
+# messages are filed in patients' records: production only, unless a test system asks for T or D too.
+HL7_PROCESSING_IDS = env.list("HL7_PROCESSING_IDS", default=["P"])
+# PID-3 assigning authorities (PID-3.4) whose identifiers are this clinic's MRNs; empty: any authority
+# (the birth date and sex must agree in any case).
+HL7_MRN_AUTHORITIES = env.list("HL7_MRN_AUTHORITIES", default=[])
+# Where the MLLP listener (manage.py hl7_listen) listens.
+HL7_LISTEN_HOST = env.str("HL7_LISTEN_HOST", default="127.0.0.1")
+HL7_LISTEN_PORT = env.int("HL7_LISTEN_PORT", default=2575)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

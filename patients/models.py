@@ -227,9 +227,11 @@ class AccessLogEntry(models.Model):
         COHORT_CSV = "cohort-csv", "Cohort results (CSV)"
         ADMIN_PATIENT = "admin-patient", "Patient in the admin"
         ACCESS_LOG_CSV = "access-log-csv", "Access log (CSV)"
+        LAB_MESSAGE = "lab-message", "Message from the laboratory"
 
-    # Reads that span patients, logged with no patient.
-    WITHOUT_PATIENT = (What.COHORT_CSV, What.ACCESS_LOG_CSV)
+    # Reads logged with no patient: those that span patients, and a laboratory's message not yet matched
+    # to one (its page shows the patient as the message names them).
+    WITHOUT_PATIENT = (What.COHORT_CSV, What.ACCESS_LOG_CSV, What.LAB_MESSAGE)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # No index of its own: access_log_patient_idx starts with it.
@@ -257,9 +259,10 @@ class AccessLogEntry(models.Model):
         ordering = ["-accessed_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(patient__isnull=False) | models.Q(what__in=["cohort-csv", "access-log-csv"]),
+                condition=models.Q(patient__isnull=False)
+                | models.Q(what__in=["cohort-csv", "access-log-csv", "lab-message"]),
                 name="access_log_entry_names_patient",
-                violation_error_message="Only a read that spans patients may leave the patient empty.",
+                violation_error_message="Only a read that spans patients or an unmatched message may leave the patient empty.",
             ),
         ]
         indexes = [

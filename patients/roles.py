@@ -33,6 +33,11 @@ ROLE_PERMISSIONS = {
         "guidance.change_followupplan",
         "guidance.view_topic",
         "guidance.view_rule",
+        # Results from the laboratory: read the message log, match or reject held messages, upload files.
+        "interfaces.view_inboundmessage",
+        "interfaces.change_inboundmessage",
+        "interfaces.add_inboundmessage",
+        "interfaces.view_codemapping",
     ],
     ADMINISTRATOR: [
         # Users and their roles.
@@ -90,5 +95,12 @@ ROLE_PERMISSIONS = {
         # Two-factor sign-in: see who has an authenticator app, and reset a lost one by deleting it.
         "otp_totp.view_totpdevice",
         "otp_totp.delete_totpdevice",
+        # Results from the laboratory: read the message log (results are a clinician's to file) and keep
+        # the local code mappings.
+        "interfaces.view_inboundmessage",
+        "interfaces.view_codemapping",
+        "interfaces.add_codemapping",
+        "interfaces.change_codemapping",
+        "interfaces.delete_codemapping",
     ],
 }

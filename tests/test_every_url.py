@@ -15,6 +15,7 @@ from exports.models import PatientExport
 from exports.services import record_export
 from guidance import services
 from guidance.models import ActionType, Finding, ReviewSettings, Topic
+from interfaces.models import CodeMapping, InboundMessage
 from patients.models import AccessLogEntry, Patient
 
 from .factories import PatientFactory, UserFactory
@@ -90,6 +91,7 @@ def records(record, patient, clinician, administrator):
         by=clinician,
     )
     record_export(patient=patient, by=clinician, format=PatientExport.Format.RESULTS_CSV)
+    CodeMapping.objects.create(sending_facility="LAB", code="K", analyte=finding.result.analyte)
     AccessLogEntry.objects.create(user=clinician, patient=patient, what=AccessLogEntry.What.PATIENT_PAGE)
     StaticDevice.objects.create(user=administrator, name="Recovery codes")  # the administrator's app is there
     # The login lock-out's three kinds of record: a failed attempt, its log entry, a successful login
@@ -113,6 +115,14 @@ def records(record, patient, clinician, administrator):
             "guidance/findings/": finding.pk,
             "guidance/plans/": plan.pk,
             "guidance/reports/": finding.result.panel_id,
+            "lab-messages/": InboundMessage.objects.create(
+                raw="MSH|^~\\&|LIS|LAB|MYOLAB|CLINIC|20260301100000||ORU^R01|MSG-1|P|2.5.1",
+                channel=InboundMessage.Channel.MLLP,
+                sending_facility="LAB",
+                control_id="MSG-1",
+                status=InboundMessage.Status.HELD,
+                errors=["No patient with MRN X-1."],
+            ).pk,
             # django-otp's own admin pages of an authenticator app (the administrator's)
             "admin/otp_totp/totpdevice/": first_pk("otp_totp", "totpdevice"),
         },

@@ -1,0 +1,128 @@
+"""What laboratories send: each HL7 v2 message as received, what it became, and the code mappings.
+
+A message is stored (status "received") before it is processed, so one that fails is kept with its
+error; processing then sets its status, its acknowledgement and what it created in one transaction
+with the results themselves (interfaces.services).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from labs.models import Analyte, Result
+from patients.models import Patient
+
+
+class InboundMessage(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received, not yet processed"
+        IMPORTED = "imported", "Imported"
+        SKIPPED = "skipped", "Nothing Myolab tracks"
+        HELD = "held", "Held for review"
+        REJECTED = "rejected", "Rejected"
+        ERROR = "error", "Error"
+
+    class Channel(models.TextChoices):
+        MLLP = "mllp", "MLLP listener"
+        UPLOAD = "upload", "Upload"
+
+    # What a person may still act on in the queue (match, reject, reprocess).
+    OPEN = (Status.HELD, Status.ERROR)
+
+    raw = models.TextField("raw message", help_text="As received, segments separated by carriage returns.")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    sending_application = models.CharField("sending application (MSH-3)", max_length=200, blank=True)
+    sending_facility = models.CharField("sending facility (MSH-4)", max_length=200, blank=True)
+    control_id = models.CharField("message control ID (MSH-10)", max_length=200, blank=True)
+    message_type = models.CharField("message type (MSH-9)", max_length=40, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    ack_code = models.CharField("acknowledgement code (MSA-1)", max_length=2, blank=True)
+    ack = models.TextField("acknowledgement sent", blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="Why it was held, rejected or failed.")
+    skipped = models.JSONField(default=list, blank=True, help_text="Observations not imported, with why.")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    results_created = models.PositiveIntegerField(default=0)
+    results_changed = models.PositiveIntegerField(
+        default=0, help_text="Earlier results corrected or withdrawn by this message."
+    )
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who uploaded it; empty for the listener.",
+    )
+    processed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    review_note = models.TextField(blank=True, help_text="A person's match or rejection, with the reason.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # Idempotence: a sender that resends a message (its ACK was lost) gets the first answer again.
+            models.UniqueConstraint(
+                fields=["sending_facility", "control_id"],
+                condition=~models.Q(control_id=""),
+                name="inbound_message_once_per_facility",
+                violation_error_message="This facility has already sent a message with that control ID.",
+            ),
+        ]
+        indexes = [
+            # The message log filtered by status (the queue: held and failed messages), newest first.
+            models.Index(fields=["status", "-received_at"], name="inbound_status_received_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.sending_facility or '?'} {self.control_id or '(no control ID)'}: {self.get_status_display()}"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN
+
+
+class ImportedResult(models.Model):
+    """What the laboratory said about a result beside its value: its own range and flag and its notes.
+
+    Myolab interprets every value against its own ranges; the laboratory's are kept here, as sent, so
+    the message page can show both and say where the flags disagree.
+    """
+
+    message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="imported_results")
+    result = models.ForeignKey(Result, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, help_text="created, corrected or entered-in-error")
+    lab_range = models.CharField("laboratory's range (OBX-7)", max_length=100, blank=True)
+    lab_flag = models.CharField("laboratory's flag (OBX-8)", max_length=20, blank=True)
+    flag_disagreement = models.CharField(max_length=200, blank=True)
+    notes = models.TextField("laboratory's notes (NTE)", blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.result} from {self.message}"
+
+
+class CodeMapping(models.Model):
+    """A laboratory's local test code (OBX-3) mapped to an analyte of the catalogue, per sending facility."""
+
+    sending_facility = models.CharField(max_length=200, help_text="MSH-4 as the laboratory sends it, e.g. 'DEV'.")
+    code = models.CharField(max_length=50, help_text="The local code in OBX-3, e.g. 'K'.")
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sending_facility", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sending_facility", "code"],
+                name="code_mapping_once_per_facility",
+                violation_error_message="This facility's code is already mapped.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sending_facility} {self.code} → {self.analyte.name}"
