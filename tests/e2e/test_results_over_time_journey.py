@@ -44,11 +44,11 @@ def test_a_delta_finding_from_entry_to_review(clinician_page, patient, record):
     expect(delta).to_contain_text(change)
     check_page(page, "patient-page-delta-finding")
 
-    # The worklist row says it too, and leads to the finding.
+    # The worklist's report says it too; its finding page explains it.
     page.get_by_role("link", name="Worklist").click()
-    row = page.get_by_role("row").filter(has_text=DELTA_TITLE)
-    expect(row).to_contain_text(change)
-    row.get_by_role("link", name="Review").click()
+    report = page.get_by_role("listitem").filter(has_text=DELTA_TITLE).filter(has_text="Review this report")
+    expect(report).to_contain_text(change)
+    page.goto(f"/guidance/findings/{Finding.objects.get(delta_rule__isnull=False).pk}/")
     expect(page.get_by_role("heading", name=DELTA_TITLE)).to_be_visible()
     expect(page.get_by_text("rule: change > 14.9 % (reference change value) within 7 days")).to_be_visible()
     check_page(page, "delta-finding")
