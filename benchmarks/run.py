@@ -52,7 +52,9 @@ BASE = f"http://127.0.0.1:{PORT}"
 BENCH_USER = "bench-clinician"
 SAVE_PATIENT_MRN = "BENCH-SAVE"
 # Targets from issue 7: p95 in milliseconds by kind of page.
-TARGET_MS = {"html": 150, "csv": 150, "fhir": 150, "pdf": 1000, "floor": None}
+TARGET_MS = {"html": 150, "live": 150, "csv": 150, "fhir": 150, "pdf": 1000, "floor": None}
+# Targets of issues 12-14: p50 within this multiple of the /healthz floor of the same run.
+FLOOR_MULTIPLE = {"html": 40, "live": 10}
 # The 6-analyte panel the save benchmark posts (canonical units); CSRFTOKEN is filled in per session.
 PANEL = {"vitd25": "15.0", "mg": "2.10", "ca": "9.4", "k": "3.2", "ck": "250", "alb": "4.2"}
 
@@ -106,7 +108,10 @@ def main():
         sessions = [log_in(password, pages) for _ in range(USERS)]
         with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
             handle.writelines(f"{cookie}\t{token}\n" for cookie, token in sessions)
-        measured = [load(page, handle.name) for page in pages]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as bodies:
+            # More than 8 users can save in SECONDS (about 60 panels a second at best).
+            bodies.writelines(f"{body}\n" for body in panel_bodies(save_patient, 200 * SECONDS * USERS // 8 + 100))
+        measured = [load(page, handle.name, bodies.name) for page in pages]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -224,11 +229,31 @@ def plan_pages(save_patient):
         ("patient list, search 'smith'", "html", "patients:list", [], "?q=smith", None),
         (f"patient list, page {deep_page}", "html", "patients:list", [], f"?page={deep_page}", None),
         ("patient page, 1,000 results", "html", "guidance:patient_page", [long_patient.pk], "", typical_patient.pk),
+        (
+            "patient page, cumulative page 2",
+            "html",
+            "guidance:patient_page",
+            [long_patient.pk],
+            "?cumulative=2",
+            typical_patient.pk,
+        ),
+        ("entry page (GET)", "html", "guidance:enter_results", [save_patient.pk], "", None),
+        # What static/js/entry.js asks as the clinician types a value: its unit, range and flag.
+        (
+            "live interpretation (typing)",
+            "live",
+            "guidance:interpret_value",
+            [save_patient.pk],
+            "?" + live_query(),
+            None,
+        ),
         ("save a 6-analyte panel (POST)", "html", "guidance:enter_results", [save_patient.pk], "", None),
         ("worklist (home page)", "html", "home", [], "", None),
         # The bench clinician owns no plans, so the home page above has no follow-ups list; a clinician
         # with plans due sees one, as everyone's view shows (20 of them).
         ("worklist, everyone's follow-ups", "html", "home", [], "?plans=everyone", None),
+        ("report review page", "html", "guidance:report", ["report"], "", None),
+        ("finding page", "html", "guidance:finding", ["finding"], "", None),
         ("explanation page", "html", "guidance:topic", ["topic"], "", None),
         # The patient page's trend charts are images of their own URL: a browser asks for up to nine of
         # them with each new version of a patient's results (and keeps them while the version is current).
@@ -242,8 +267,8 @@ def plan_pages(save_patient):
         wanted = [page for page in wanted if page[1] == "floor" or any(word in page[0] for word in ONLY)]
     pages, missing = [], []
     for name, kind, url_name, args, query, small_pk in wanted:
-        if args == ["topic"]:
-            args = [explanation_slug()]
+        if args in (["topic"], ["report"], ["finding"]):
+            args = [{"topic": explanation_slug, "report": busiest_report, "finding": critical_finding}[args[0]]()]
             if args == [None]:
                 missing.append(name)
                 continue
@@ -253,10 +278,9 @@ def plan_pages(save_patient):
         except NoReverseMatch:
             missing.append(name)
             continue
-        page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET", "body": ""}
-        if url_name == "guidance:enter_results":
+        page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET"}
+        if "POST" in name:
             page["method"] = "POST"
-            page["body"] = panel_body()
         pages.append(page)
     return pages, missing
 
@@ -270,15 +294,58 @@ def explanation_slug():
     return topic.slug if topic else None
 
 
-def panel_body():
-    """The entry form's fields for PANEL, each value in its analyte's canonical unit."""
+def busiest_report():
+    """A report awaiting review with the most findings: the review page at its heaviest."""
+    from django.db.models import Count
+
+    from guidance.models import Finding
+
+    busiest = (
+        Finding.objects.awaiting_decision()
+        .values("result__panel_id")
+        .annotate(findings=Count("id"))
+        .order_by("-findings", "result__panel_id")
+        .first()
+    )
+    return busiest and busiest["result__panel_id"]
+
+
+def critical_finding():
+    """A finding of the 1,000-result patient: its page shows that test's last values and the panel."""
+    from guidance.models import Finding
+
+    finding = Finding.objects.filter(patient__mrn=f"S{SEED}-LONG").order_by("-critical", "-id").first()
+    return finding and finding.pk
+
+
+def live_query():
+    """A potassium typed in its canonical unit, as static/js/entry.js sends it."""
     from labs.models import Analyte
 
-    fields = {"csrfmiddlewaretoken": "CSRFTOKEN", "collected_at": "2026-01-15T09:30", "lab_name": "Bench lab"}
+    potassium = Analyte.objects.prefetch_related("units").get(code="k")
+    unit = next(u.pk for u in potassium.units.all() if u.unit == potassium.canonical_unit)
+    return urllib.parse.urlencode({"analyte": "k", "unit": unit, "value": "5.9", "collected_at": "2026-01-15T09:30"})
+
+
+def panel_bodies(patient, count, *, first_minute=0):
+    """`count` submissions of the entry form for PANEL (canonical units), each with its own one-time form
+    key (core.form_keys, issued with this process's SECRET_KEY, the server's) and its own collection
+    minute, so none is a resubmission or "looks like" an earlier panel: every one should save."""
+    from django.contrib.auth.models import User
+
+    from core import form_keys
+    from labs.models import Analyte
+
+    user = User.objects.get(username=BENCH_USER)
+    fields = {"csrfmiddlewaretoken": "CSRFTOKEN", "lab_name": "Bench lab"}
     for analyte in Analyte.objects.filter(code__in=PANEL).prefetch_related("units"):
         fields[f"{analyte.code}_value"] = PANEL[analyte.code]
         fields[f"{analyte.code}_unit"] = next(u.pk for u in analyte.units.all() if u.unit == analyte.canonical_unit)
-    return urllib.parse.urlencode(fields)
+    first = datetime.datetime(2020, 1, 1, 0, 0)
+    for minute in range(first_minute, first_minute + count):
+        fields["collected_at"] = f"{first + datetime.timedelta(minutes=minute):%Y-%m-%dT%H:%M}"
+        fields[form_keys.FIELD] = form_keys.issue(purpose=f"enter_results:{patient.pk}", user=user)
+        yield urllib.parse.urlencode(fields)
 
 
 def wait_for_server():
@@ -334,7 +401,7 @@ def csrf_token(html):
     return match.group(1)
 
 
-def load(page, sessions_file):
+def load(page, sessions_file, bodies_file):
     settle()
     print(f"wrk: {page['name']} ({page['method']} {page['path']}), {USERS} users, {SECONDS} s", flush=True)
     before = saved_panels() if page["method"] == "POST" else 0
@@ -342,7 +409,7 @@ def load(page, sessions_file):
         **os.environ,
         "BENCH_SESSIONS": "" if page["kind"] == "floor" else sessions_file,
         "BENCH_METHOD": page["method"],
-        "BENCH_BODY": page["body"],
+        "BENCH_BODIES": bodies_file if page["method"] == "POST" else "",
     }
     run = subprocess.run(
         ["wrk", f"-t{USERS}", f"-c{USERS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", ROOT / "benchmarks/wrk.lua"]
@@ -392,11 +459,15 @@ def count_queries(row, pages):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from patients.models import Patient
+
     page = next(p for p in pages if p["name"] == row["page"])
     client = Client()
     if page["kind"] != "floor":
         client.force_login(User.objects.get(username=BENCH_USER))
     counts = {}
+    # Minutes long after those the server was sent (each body its own key and minute).
+    bodies = panel_bodies(Patient.objects.get(mrn=SAVE_PATIENT_MRN), 20, first_minute=500_000)
     for label, path in (("queries", page["path"]), ("queries_40_results", page["small_path"])):
         if not path:
             continue
@@ -405,7 +476,7 @@ def count_queries(row, pages):
             started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
                 if page["method"] == "POST":
-                    response = client.post(path, dict(urllib.parse.parse_qsl(page["body"])))
+                    response = client.post(path, dict(urllib.parse.parse_qsl(next(bodies))))
                 else:
                     response = client.get(path)
             timings.append((time.perf_counter() - started) * 1000)
@@ -424,12 +495,17 @@ def report(rows, missing, pages):
     floor = next(row for row in rows if row["kind"] == "floor")
     for row in rows:
         row["p50_vs_floor"] = row["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else None
-        target = TARGET_MS[row["kind"]]
-        row["target_p95_ms"] = target
-        row["meets_target"] = row["requests"] > 0 and row["errors"] == 0 and (target is None or row["p95_ms"] <= target)
+        target, multiple = TARGET_MS[row["kind"]], FLOOR_MULTIPLE.get(row["kind"])
+        row["target_p95_ms"], row["target_p50_vs_floor"] = target, multiple
+        row["meets_target"] = (
+            row["requests"] > 0
+            and row["errors"] == 0
+            and (target is None or row["p95_ms"] <= target)
+            and (multiple is None or row["p50_vs_floor"] <= multiple)
+        )
     header = (
         f"{'page':<34} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
-        f"{'queries':>9} {'p50/floor':>9} {'alone ms':>8} {'KB':>6}  target"
+        f"{'queries':>9} {'p50/floor':>9} {'alone ms':>8} {'KB':>6}  target (p95 ms, p50 × floor)"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for row in rows:
@@ -437,6 +513,10 @@ def report(rows, missing, pages):
         if "queries_40_results" in row:
             queries += f" ({row['queries_40_results']})"
         verdict = "-" if row["target_p95_ms"] is None else ("met" if row["meets_target"] else "MISSED")
+        if verdict != "-":
+            verdict += f" (≤ {row['target_p95_ms']}" + (
+                f", ≤ {row['target_p50_vs_floor']}×)" if row["target_p50_vs_floor"] else ")"
+            )
         print(
             f"{row['page']:<34} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} "
             f"{row['p99_ms']:>8.1f} {row['requests_per_second']:>7.1f} {queries:>9} {row['p50_vs_floor'] or 0:>8.1f}× "

@@ -1,7 +1,9 @@
 -- wrk script for benchmarks/run.py. Each wrk thread holds one connection and plays one user with its
 -- own logged-in session (lines "cookie<TAB>csrf token" in the file named by BENCH_SESSIONS), so eight
 -- threads are eight clinicians, not one session shared eight times.
--- BENCH_METHOD and BENCH_BODY make it a form POST; "CSRFTOKEN" in the body is replaced by the user's token.
+-- BENCH_METHOD=POST with BENCH_BODIES (a file of form bodies, one a line) makes it a form POST: each thread
+-- takes every n-th line (n users) and sends each body once, in turn, since every body carries its own
+-- one-time form key; "CSRFTOKEN" in a body is replaced by the user's token.
 
 local sessions = {}
 local session_file = os.getenv("BENCH_SESSIONS")
@@ -18,25 +20,39 @@ function setup(thread)
   local session = sessions[(started - 1) % math.max(#sessions, 1) + 1] or { cookie = "", token = "" }
   thread:set("cookie", session.cookie)
   thread:set("token", session.token)
+  thread:set("number", started - 1)
+  thread:set("users", math.max(#sessions, 1))
 end
 
 function init(args)
-  local headers = {}
+  headers = {}
   if cookie ~= "" then
     headers["Cookie"] = cookie
   end
-  local body = os.getenv("BENCH_BODY")
-  if body and body ~= "" then
-    body = body:gsub("CSRFTOKEN", token)
+  method = os.getenv("BENCH_METHOD") or "GET"
+  bodies = {}
+  local bodies_file = os.getenv("BENCH_BODIES")
+  if bodies_file and bodies_file ~= "" then
+    local line_number = 0
+    for line in io.lines(bodies_file) do
+      if line_number % users == number then
+        bodies[#bodies + 1] = line:gsub("CSRFTOKEN", token)
+      end
+      line_number = line_number + 1
+    end
     headers["Content-Type"] = "application/x-www-form-urlencoded"
-  else
-    body = nil
   end
-  prepared = wrk.format(os.getenv("BENCH_METHOD") or "GET", nil, headers, body)
+  sent = 0
+  prepared = wrk.format(method, nil, headers, nil)
 end
 
 function request()
-  return prepared
+  if #bodies == 0 then
+    return prepared
+  end
+  -- Past the last body the keys repeat: those saves are refused and counted as errors.
+  sent = sent + 1
+  return wrk.format(method, nil, headers, bodies[(sent - 1) % #bodies + 1])
 end
 
 function done(summary, latency, requests)

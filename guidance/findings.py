@@ -37,6 +37,8 @@ def build_finding(
     return Finding(
         patient_id=match.result.patient_id,
         result=match.result,
+        panel_id=match.result.panel_id,
+        collected_at=match.result.collected_at,
         partner_result=match.partner,
         rule=match.rule,
         topic_id=match.rule.topic_id if match.rule else None,  # the id only: topics' long texts are not read

@@ -10,7 +10,7 @@ from simple_history.models import HistoricalRecords
 
 from core.text import display_name
 from labs.interpretation import ABNORMAL_FLAGS
-from labs.models import VALUE_DIGITS, Analyte, DeltaRule, Result
+from labs.models import VALUE_DIGITS, Analyte, DeltaRule, Panel, Result
 from patients.models import ContributingFactor, Patient
 
 
@@ -251,18 +251,24 @@ class FindingQuerySet(models.QuerySet):
         return self.filter(status__in=Finding.UNDECIDED)
 
     def for_display(self):
+        """What the finding page shows: the rows most findings have joined in one query; the optional ones
+        (a partner, a previous result and delta rule, a newer result, the critical call) each in a small
+        query of their own, and only when the finding has one (the call's is asked for always). Joining all eighteen tables made PostgreSQL spend
+        39 ms planning the query (2 ms running it) at 2,000,000 results."""
         return self.select_related(
             "patient",
             "result__analyte",
             "result__panel__specimen_condition",  # the finding page shows the specimen and comments
-            "partner_result__analyte",
-            "previous_result",
-            "delta_rule",
             "topic",
             "rule",
             "acknowledged_by",
             "decided_by",
+        ).prefetch_related(
+            "partner_result__analyte",
+            "previous_result",
+            "delta_rule",
             "superseded_by__analyte",
+            "critical_call__recorded_by",
         )
 
 
@@ -283,6 +289,12 @@ class Finding(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="findings")
     result = models.ForeignKey(Result, on_delete=models.PROTECT, related_name="findings")
+    # The report (panel) of `result` and its collection time, copied when the finding opens (neither
+    # changes afterwards: a correction changes a value, not when or in which report it was taken). The
+    # worklist lists reports oldest collected first from one index of these (finding_worklist_reports_idx)
+    # instead of reading every undecided finding's result and panel (9,400 of each at 2,000,000 results).
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="findings", editable=False)
+    collected_at = models.DateTimeField(editable=False)
     partner_result = models.ForeignKey(
         Result,
         on_delete=models.PROTECT,
@@ -351,7 +363,8 @@ class Finding(models.Model):
         help_text="The newer result of the same test that replaced this finding's result.",
     )
     superseded_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    # The report and collection time are the result's, which never change: nothing to keep history of.
+    history = HistoricalRecords(excluded_fields=["panel", "collected_at"])
 
     objects = FindingQuerySet.as_manager()
 
@@ -399,6 +412,12 @@ class Finding(models.Model):
                 fields=["created_at"],
                 condition=models.Q(status__in=["open", "acknowledged"]),
                 name="finding_worklist_undecided_idx",
+            ),
+            # Worklist: the reports awaiting review, oldest collected first.
+            models.Index(
+                fields=["collected_at", "panel"],
+                condition=models.Q(status__in=["open", "acknowledged"]),
+                name="finding_worklist_reports_idx",
             ),
             # The patient page: a patient's findings.
             models.Index(fields=["patient", "status"], name="finding_patient_idx"),

@@ -293,6 +293,8 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
         Finding(
             patient_id=result.patient_id,
             result=result,
+            panel_id=result.panel_id,
+            collected_at=result.collected_at,
             previous_result_id=previous_id,
             delta_rule=rule,
             topic_id=topic_id,

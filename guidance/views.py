@@ -3,6 +3,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -77,9 +78,7 @@ def worklist_list(request, which):
     everyone = request.GET.get("plans") == "everyone"
     today = timezone.localdate()
     if which == "reports":
-        page = IdsFirstPaginator(selectors.reports_awaiting_review(), REPORTS_PAGE_SIZE).get_page(
-            request.GET.get("page")
-        )
+        page = Paginator(selectors.ReportsAwaitingReview(), REPORTS_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(
             request,
             "guidance/worklist_list.html",

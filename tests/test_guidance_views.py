@@ -360,13 +360,14 @@ def test_worklist_query_count_does_not_grow(
     make_data(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
     # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 the review
-    # settings (minutes allowed to acknowledge a critical result), 9 the reports awaiting review shown,
-    # 10 their abnormal results, 11 their findings awaiting a decision, 12 those findings' topics'
-    # titles, 13 count of reports awaiting review, 14 plans due, 15 the analytes of their findings'
-    # results, 16 count of plans due by today, 17 count of plans due later whose repeat result is back,
-    # 18 the user's roles for the navigation bar. (A plan's own analyte and a repeat result that came
-    # back add up to three more: see tests/test_worklist_lists.py.)
-    with django_assert_num_queries(18):
+    # settings (minutes allowed to acknowledge a critical result), 9 the reports with a critical result
+    # waiting, 10 the ids of the other reports shown (fewer than ten are critical), 11 the reports shown,
+    # 12 their abnormal results, 13 their findings awaiting a decision, 14 those findings' topics'
+    # titles, 15 count of the other reports, 16 plans due, 17 the analytes of their findings' results,
+    # 18 count of plans due by today, 19 count of plans due later whose repeat result is back, 20 the
+    # user's roles for the navigation bar. (A plan's own analyte and a repeat result that came back add
+    # up to three more: see tests/test_worklist_lists.py.)
+    with django_assert_num_queries(20):
         response = clinician_client.get("/?plans=everyone")
     assert [row.panel.critical_waiting for row in response.context["reports"]] == [True] * size
     # Each report's six findings awaiting a decision: the low magnesium with the critical potassium and
@@ -397,10 +398,11 @@ def test_finding_page_query_count_does_not_grow(
             by=clinician,
         )
     # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
-    # results, analytes, topic, rule and critical call, 6 its plans with owners and analytes, 7 the access
-    # log insert, 8 the test's last values up to this one, 9 the rest of its panel, 10 the patient's
-    # contributing factors, 11 its history with users, 12 the user's roles for the navigation bar.
-    with django_assert_num_queries(12):
+    # result, analyte, panel, topic, rule and who decided, 6 its critical call (none), 7 its plans with
+    # owners and analytes, 8 the access log insert, 9 the test's last values up to this one, 10 the rest
+    # of its panel, 11 the patient's contributing factors, 12 its history with users, 13 the user's roles
+    # for the navigation bar. (A partner result, a previous result or a newer one add a query each.)
+    with django_assert_num_queries(13):
         response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
     context = response.context
     assert len(context["finding"].plans.all()) == size

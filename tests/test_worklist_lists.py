@@ -137,12 +137,13 @@ def test_home_page_query_count_with_repeat_results_back(
 ):
     make_plans(record, patient_factory, clinician, size)
     # 1 session, 2 user, 3-4 permissions, 5 count of critical findings, 6 count of undecided findings,
-    # 7 recent panels with their counts, 8 the review settings, 9 reports awaiting review shown, 10 their
-    # abnormal results, 11 their findings awaiting a decision, 12 those findings' topics' titles, 13
-    # count of reports awaiting review, 14 plans due, 15 the plans' analytes, 16 the repeat results that
-    # came back, 17 their analytes, 18 the analytes of the findings' results, 19 count of plans due by
-    # today, 20 count of plans due later whose repeat result is back, 21 roles for the navigation bar.
-    with django_assert_num_queries(21):
+    # 7 recent panels with their counts, 8 the review settings, 9 the reports with a critical result
+    # waiting, 10 the ids of the other reports shown, 11 the reports shown, 12 their abnormal results,
+    # 13 their findings awaiting a decision, 14 those findings' topics' titles, 15 count of the other
+    # reports, 16 plans due, 17 the plans' analytes, 18 the repeat results that came back, 19 their
+    # analytes, 20 the analytes of the findings' results, 21 count of plans due by today, 22 count of
+    # plans due later whose repeat result is back, 23 roles for the navigation bar.
+    with django_assert_num_queries(23):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
     # Each patient's first report (critical first): the critical potassium, and the magnesium pattern with
@@ -203,3 +204,37 @@ def test_plans_count_counts_due_and_results_back_once_each(clinician_client, rec
     assert {plan.pk for plan in context["plans"]} == {
         plans[name].pk for name in ("due today", "due later, result back", "overdue, result back")
     }
+
+
+def test_every_finding_carries_its_results_report_and_collection_time(record, patient):
+    # The worklist orders reports by the findings' own copies (finding_worklist_reports_idx): a pattern,
+    # a plain finding and a delta finding (potassium 3.6 then 5.1 two days later) each copy their result's.
+    two_days_ago = timezone.now() - datetime.timedelta(days=2)
+    earlier = record(patient, {"k": "3.6"}, at=two_days_ago)
+    later = record(patient, {"k": "5.1", "mg": "1.5"}, at=two_days_ago + datetime.timedelta(days=2))
+
+    findings = Finding.objects.filter(patient=patient)
+    assert sorted((f.result.analyte.code, f.delta_rule_id is not None, f.panel_id) for f in findings) == [
+        ("k", True, later.pk),
+        ("mg", False, later.pk),
+    ]
+    assert {f.collected_at for f in findings} == {later.collected_at}
+    assert earlier.collected_at != later.collected_at
+
+
+def test_reports_come_critical_first_then_oldest_collected_first(record, patient_factory, clinician):
+    now = timezone.now()
+    oldest, newest_critical, middle, older_critical = (patient_factory(created_by=clinician) for _ in range(4))
+    record(oldest, {"mg": "1.5"}, at=now - datetime.timedelta(days=9))
+    record(newest_critical, {"k": "6.5"}, at=now - datetime.timedelta(days=1))
+    record(middle, {"mg": "1.5"}, at=now - datetime.timedelta(days=5))
+    record(older_critical, {"k": "2.4"}, at=now - datetime.timedelta(days=3))
+
+    reports = selectors.ReportsAwaitingReview()
+
+    assert reports.count() == 4
+    assert [panel.patient for panel in reports[0:4]] == [older_critical, newest_critical, oldest, middle]
+    assert [panel.critical_waiting for panel in reports[0:4]] == [True, True, False, False]
+    # A page that starts among the critical reports and ends among the others, and one past them.
+    assert [panel.patient for panel in reports[1:3]] == [newest_critical, oldest]
+    assert [panel.patient for panel in reports[3:10]] == [middle]

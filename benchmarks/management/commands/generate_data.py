@@ -473,6 +473,7 @@ def write(plans: list[PatientPlan]) -> int:
     for review in reviews:  # the findings were built before their results had ids
         finding = review.finding
         finding.patient_id, finding.result_id = finding.result.patient_id, finding.result.pk
+        finding.panel_id = finding.result.panel_id
         finding.partner_result_id = finding.partner_result.pk if finding.partner_result else None
     insert(Finding, [review.finding for review in reviews])
     follow_ups = [review for review in reviews if review.plan]
