@@ -218,7 +218,14 @@ def _cumulative_cell(cell):
         warning = "⚠ " if result.flag in CRITICAL_FLAGS else ""
         markup += f' <font color="{colour}"><b>{warning}{result.flag}</b></font>'
     if cell.delta is not None:
-        change = describe_change(result.analyte, result.value, cell.delta.previous_value, cell.delta.previous_at)
+        change = describe_change(
+            result.analyte,
+            result.value,
+            cell.delta.previous_value,
+            cell.delta.previous_at,
+            comparator=result.comparator,
+            previous_comparator=cell.delta.previous_comparator,
+        )
         markup += f"<br/>{escape(change)}"
     return Paragraph(markup, SMALL)
 

@@ -414,8 +414,9 @@ class ResultQuerySet(models.QuerySet):
 
     def with_previous(self):
         """Each result with the patient's previous valid result of the same test (collected strictly
-        earlier; the newest such): `previous_id`, `previous_value`, `previous_at`, None when there is none.
-        Delta checks compare the two (labs.deltas); three subqueries on result_patient_analyte_idx."""
+        earlier; the newest such): `previous_id`, `previous_value`, `previous_at`, `previous_comparator`, None
+        when there is none. Delta checks compare the two (labs.deltas); four subqueries on
+        result_patient_analyte_idx."""
         previous = (
             Result.objects.valid()
             .filter(
@@ -429,6 +430,7 @@ class ResultQuerySet(models.QuerySet):
             previous_id=models.Subquery(previous.values("pk")[:1]),
             previous_value=models.Subquery(previous.values("value")[:1]),
             previous_at=models.Subquery(previous.values("collected_at")[:1]),
+            previous_comparator=models.Subquery(previous.values("comparator")[:1]),
         )
 
 

@@ -237,6 +237,8 @@ def _fired_deltas(rule, results: list[Result]) -> set[int]:
             collected_at=result.collected_at,
             previous_value=previous.value,
             previous_at=previous.collected_at,
+            comparator=result.comparator,
+            previous_comparator=previous.comparator,
         )
         if change is not None and change.fires:
             fired.add(result.pk)

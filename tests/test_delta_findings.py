@@ -3,14 +3,17 @@ finding even when both values are within range, and recording, correcting or wit
 brings it in line. The shipped potassium rule: change > 14.9 % (reference change value) within 7 days."""
 
 import datetime
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
 
 from guidance.models import Finding, Severity
-from guidance.services import correct_result, mark_entered_in_error
+from guidance.services import correct_result, mark_entered_in_error, record_results
 from labs.models import AnalyteUnit, DeltaRule, Result
+
+from .recording import entry
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +185,27 @@ def test_the_finding_page_names_the_previous_result_and_the_rule(clinician_clien
     assert "previous result 3.6 mmol/L, collected 1 Mar 2026 09:00" in page
     assert "rule: change &gt; 14.9 % (reference change value) within 7 days" in page
     assert "A large change since the previous result (delta check)" in page  # the topic's link
+
+
+def test_a_censored_potassium_opens_a_delta_finding_only_when_every_value_it_admits_would(
+    clinician, clinician_client, patient
+):
+    def censored(comparator, value, day):
+        panel = record_results(
+            patient=patient,
+            collected_at=at(day),
+            entries=[replace(entry("k", value), comparator=comparator)],
+            by=clinician,
+        )
+        return potassium(panel)
+
+    first = potassium(record_results(patient=patient, collected_at=at(1), entries=[entry("k", "3.6")], by=clinician))
+    censored("<", "4.0", 2)  # below 4.0: up to +11 % from 3.6, or a fall: not judged
+    assert delta_findings().count() == 0
+    high = censored(">", "5.0", 4)  # above 5.0, after "<4.0": a rise of at least 1.0 on at most 4.0 (+25 %)
+
+    finding = delta_findings().get()
+    assert (finding.result, finding.previous_result.comparator) == (high, "<")
+    assert first.flag == "N"
+    html = clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
+    assert "Δ at least +1.0 mmol/L from &lt;4.0 on 2 Mar 2026" in html

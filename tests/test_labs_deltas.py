@@ -1,5 +1,5 @@
-"""Delta rules: the pure check (labs.deltas) at every boundary, the rule's own validation, the shipped
-defaults and the admin. Censored values ("<5") are not covered: results have no comparator yet."""
+"""Delta rules: the pure check (labs.deltas) at every boundary, censored values ("<5") included, the
+rule's own validation, the shipped defaults and the admin."""
 
 import datetime
 from decimal import Decimal
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from labs.deltas import delta
+from labs.deltas import delta, describe_change
 from labs.models import Analyte, DeltaRule
 
 D = Decimal
@@ -63,6 +63,61 @@ def test_delta_fires_only_beyond_the_limit(the_rule, previous, current, fires, c
     assert found.percent == (D(percent) if percent is not None else None)
     assert found.previous_value == D(previous)
     assert found.previous_at == T0
+
+
+@pytest.mark.parametrize(
+    "the_rule, previous, current, fires, change",
+    [
+        # "<" after an exact value: it fell by at least previous − limit of detection
+        (ABSOLUTE_1, ("", "5.0"), ("<", "3.9"), True, "-1.1"),
+        (ABSOLUTE_1, ("", "5.0"), ("<", "4.0"), False, "-1.0"),  # at least −1.0: equal to the limit
+        (ABSOLUTE_1, ("", "3.0"), ("<", "4.0"), False, "0"),  # could have risen or fallen: not judged
+        # ">" after an exact value: it rose by at least the bound − previous
+        (ABSOLUTE_1, ("", "3.0"), (">", "4.5"), True, "1.5"),
+        (ABSOLUTE_1, ("", "5.0"), (">=", "4.5"), False, "0"),
+        # an exact value after a censored one
+        (ABSOLUTE_1, ("<", "2.0"), ("", "3.5"), True, "1.5"),
+        (ABSOLUTE_1, ("<=", "2.0"), ("", "1.0"), False, "0"),
+        (ABSOLUTE_1, (">", "9.0"), ("", "7.5"), True, "-1.5"),
+        # both censored on the same side: nothing is known of the change
+        (ABSOLUTE_1, ("<", "5.0"), ("<", "5.0"), False, "0"),
+        (ABSOLUTE_1, (">", "1000"), (">", "1000"), False, "0"),
+        # opposite sides: at least the distance between the bounds
+        (ABSOLUTE_1, ("<", "2.0"), (">", "4.0"), True, "2.0"),
+        # a percentage: a rise is judged on the previous value's highest admitted value...
+        (PERCENT_20, ("<", "4.0"), ("", "4.9"), True, "0.9"),  # at least 0.9 on at most 4.0: > 20 %
+        (PERCENT_20, ("<", "4.0"), ("", "4.8"), False, "0.8"),  # 0.8 on 4.0: exactly 20 %
+        # ...a fall on its lowest: after "<4" (as low as 0) no fall is known at all
+        (PERCENT_20, ("", "10"), ("<", "7.9"), True, "-2.1"),
+        (PERCENT_20, ("", "10"), ("<", "8.0"), False, "-2.0"),
+        (PERCENT_20, (">", "10"), ("", "7.9"), True, "-2.1"),
+    ],
+)
+def test_a_censored_value_fires_only_when_every_change_it_admits_would(the_rule, previous, current, fires, change):
+    found = delta(
+        the_rule,
+        value=D(current[1]),
+        comparator=current[0],
+        collected_at=T0 + datetime.timedelta(days=2),
+        previous_value=D(previous[1]),
+        previous_comparator=previous[0],
+        previous_at=T0,
+    )
+    assert (found.fires, found.change, found.percent, found.censored) == (fires, D(change), None, True)
+
+
+@pytest.mark.django_db
+def test_the_words_for_a_change_from_or_to_a_censored_value_say_the_least_it_is():
+    vitamin_d = Analyte.objects.get(code="vitd25")
+    at = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
+    assert (
+        describe_change(vitamin_d, D("5"), D("20"), at, comparator="<")
+        == "Δ at least −15.0 ng/mL from 20.0 on 1 Mar 2026"
+    )
+    assert describe_change(vitamin_d, D("30"), D("5"), at, previous_comparator="<") == (
+        "Δ at least +25.0 ng/mL from <5.0 on 1 Mar 2026"
+    )
+    assert describe_change(vitamin_d, D("30"), D("20"), at) == "Δ +10.0 ng/mL (+50.0 %) from 20.0 on 1 Mar 2026"
 
 
 @pytest.mark.parametrize(

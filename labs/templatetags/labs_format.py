@@ -40,9 +40,21 @@ def result_value(result):
 
 
 @register.simple_tag
-def delta_text(analyte, value, previous_value, previous_at):
-    """The change from a previous result (labs.deltas.describe_change), marked for styling."""
-    return format_html('<span class="delta">{}</span>', describe_change(analyte, value, previous_value, previous_at))
+def delta_text(result, previous_result):
+    """The change of `result` from `previous_result` (labs.deltas.describe_change), marked for styling."""
+    return _delta_span(result, previous_result.value, previous_result.collected_at, previous_result.comparator)
+
+
+def _delta_span(result, previous_value, previous_at, previous_comparator):
+    change = describe_change(
+        result.analyte,
+        result.value,
+        previous_value,
+        previous_at,
+        comparator=result.comparator,
+        previous_comparator=previous_comparator,
+    )
+    return format_html('<span class="delta">{}</span>', change)
 
 
 @register.simple_tag
@@ -74,7 +86,7 @@ def cumulative_cell(cell):
     if cell.delta is not None:
         change = format_html(
             '<small class="d-block border border-warning rounded px-1 mt-1">{}</small>',
-            delta_text(analyte, result.value, cell.delta.previous_value, cell.delta.previous_at),
+            _delta_span(result, cell.delta.previous_value, cell.delta.previous_at, cell.delta.previous_comparator),
         )
     return format_html(
         '<td><span class="text-nowrap"><strong>{}</strong> <small>{}</small> {}</span>{}{}</td>',
