@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -331,9 +331,9 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
     whose newer result is withdrawn moves to the next newer valid result, or awaits its decision again.
 
     Worked out from what the database holds after each write, for the tests `analyte_ids` just written:
-    one query reads the candidates (findings awaiting a decision or superseded, with the newest valid
-    result of their test for the patient, from result_patient_analyte_idx); changes are one bulk update
-    and one insert of history rows.
+    one query reads the candidates (findings awaiting a decision, or superseded by a result since
+    withdrawn, with the newest valid result of their test for the patient, from
+    result_patient_analyte_idx); changes are one bulk update and one insert of history rows.
     """
     newest = (
         Result.objects.valid()
@@ -342,10 +342,12 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
         .values("pk")[:1]
     )
     candidates = (
-        Finding.objects.filter(
-            patient=patient,
-            result__analyte_id__in=analyte_ids,
-            status__in=[*Finding.UNDECIDED, Finding.Status.SUPERSEDED],
+        Finding.objects.filter(patient=patient, result__analyte_id__in=analyte_ids)
+        # A superseded finding needs looking at only when its newer result was withdrawn: the others
+        # (most of a long history's findings) stay as they are, and are not read on every save.
+        .filter(
+            Q(status__in=Finding.UNDECIDED)
+            | Q(status=Finding.Status.SUPERSEDED, superseded_by__status=Result.Status.ENTERED_IN_ERROR)
         )
         .select_related("superseded_by")
         .annotate(newest_id=Subquery(newest))

@@ -71,8 +71,9 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), the delta
     # checks (evaluate_deltas): 34 each result's next result of its test, 35 the results to check with
     # their previous ones, 36 the delta rules, 37 the delta findings there are (no change here is large
-    # enough to open one); 38 the patient's findings of these tests awaiting a decision or superseded, with
-    # the newest valid result of each test (none superseded here: the earlier potassium's has a plan), 39
+    # enough to open one); 38 the patient's findings of these tests awaiting a decision or superseded by
+    # a result since withdrawn, with the newest valid result of each test (none superseded here: the
+    # earlier potassium's has a plan), 39
     # the open repeat-test plans (locked), 40 the plans met (one update), 41 their history rows (one
     # insert), 42–43 release (record_results, the view). (No session write: the idle expiry moves on at
     # most once a minute, tests/test_sessions.py.)
