@@ -19,7 +19,9 @@ def _helper(label, css="btn-primary"):
     # The app's messages say more than the browser's "Please fill out this field", so let them through.
     helper.attrs = {"novalidate": ""}
     button = Submit("submit", label)
-    button.field_classes = f"btn {css}"  # Submit always adds btn-primary, which hides an outline button's text
+    # Submit always adds btn-primary, which hides an outline button's text. A long label wraps rather than
+    # push a 390 px screen wider ("Record the decision for the ticked findings").
+    button.field_classes = f"btn text-wrap mw-100 {css}"
     helper.add_input(button)
     return helper
 

@@ -98,3 +98,8 @@ def test_the_worklist_at_390_px_keeps_each_value_with_its_unit_and_flag(clinicia
     assert "1.50 mg/dL Low" in [value["text"] for value in layout]
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "worklist-390px")
+    # The report's own page too: its long "Record the decision for the ticked findings" button wraps.
+    page.get_by_role("link", name="Review this report").first.click()
+    expect(page.get_by_role("button", name="Record the decision for the ticked findings")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "report-390px")
