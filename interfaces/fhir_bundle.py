@@ -11,7 +11,7 @@ What each FHIR element becomes:
 |---|---|
 | Bundle.identifier.value (else Bundle.id) | MSH-10 control ID (a resend is recognised by it) |
 | the API client's name | MSH-4 sending facility (panels' lab name, local code mappings) |
-| Patient.identifier (system, value), birthDate, gender | PID-3 (authority = system), PID-7, PID-8 |
+| Patient.identifier (system, value), birthDate, gender (else US Core's individual sex) | PID-3 (authority = system), PID-7, PID-8 |
 | Observation.identifier of type ACSN or FILL (v2-0203) | OBR-3 filler (accession) number |
 | Observation.code.coding (LOINC, else the first coding) | OBX-3 |
 | valueQuantity value / comparator / code (else unit) | OBX-5 (SN when censored) / OBX-6 |
@@ -46,6 +46,10 @@ STATUSES = {
     "cancelled": "X",
 }
 GENDERS = {"female": "F", "male": "M", "other": "O", "unknown": "U"}
+# Without Patient.gender: US Core's individual sex extension (SNOMED CT codes), the sex the reference
+# ranges are chosen by.
+INDIVIDUAL_SEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-individual-sex"
+SNOMED_SEXES = {"248152002": "F", "248153007": "M"}
 COMPARATORS = ("<", "<=", ">=", ">")
 DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 
@@ -175,8 +179,21 @@ def _read_patient(number: int, entry: dict, patient: dict) -> PatientIdentity:
         given_name=" ".join(str(given) for given in name.get("given") or []),
         # PID-7 and PID-8 as HL7 writes them, so interfaces.mapping reads them.
         birth_date=str(patient.get("birthDate") or "").replace("-", ""),
-        sex=GENDERS.get(str(patient.get("gender") or ""), str(patient.get("gender") or "")),
+        sex=_sex(patient),
     )
+
+
+def _sex(patient: dict) -> str:
+    """PID-8's letter for Patient.gender, else for the individual sex extension; what was sent if neither
+    is known (the match then says it does not agree)."""
+    gender = str(patient.get("gender") or "")
+    if gender:
+        return GENDERS.get(gender, gender)
+    for extension in patient.get("extension") or []:
+        if isinstance(extension, dict) and extension.get("url") == INDIVIDUAL_SEX:
+            code = str((extension.get("valueCoding") or {}).get("code") or "")
+            return SNOMED_SEXES.get(code, code)
+    return ""
 
 
 def _identifier(identifier: dict) -> Identifier:
