@@ -2,6 +2,8 @@
 -- own logged-in session (lines "cookie<TAB>csrf token" in the file named by BENCH_SESSIONS), so eight
 -- threads are eight clinicians, not one session shared eight times.
 -- BENCH_METHOD and BENCH_BODY make it a form POST; "CSRFTOKEN" in the body is replaced by the user's token.
+-- BENCH_HEADER ("Name: value", e.g. "Authorization: Bearer <token>") is sent with every request (the API's
+-- pages, which have no session); BENCH_CONTENT_TYPE sends the body as that type (a JSON POST).
 
 local sessions = {}
 local session_file = os.getenv("BENCH_SESSIONS")
@@ -25,10 +27,20 @@ function init(args)
   if cookie ~= "" then
     headers["Cookie"] = cookie
   end
+  local extra = os.getenv("BENCH_HEADER")
+  if extra and extra ~= "" then
+    local name, value = extra:match("^([^:]+):%s*(.*)$")
+    headers[name] = value
+  end
   local body = os.getenv("BENCH_BODY")
+  local content_type = os.getenv("BENCH_CONTENT_TYPE")
   if body and body ~= "" then
     body = body:gsub("CSRFTOKEN", token)
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if content_type and content_type ~= "" then
+      headers["Content-Type"] = content_type
+    else
+      headers["Content-Type"] = "application/x-www-form-urlencoded"
+    end
   else
     body = nil
   end
