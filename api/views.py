@@ -24,7 +24,7 @@ from guidance.models import FollowUpPlan
 from interfaces import services as interfaces_services
 from interfaces.fhir_bundle import is_fhir, read_bundle
 from interfaces.mapping import ALTERNATIVE_LOINC, Problem, read_time
-from interfaces.models import InboundMessage
+from interfaces.models import ImportedResult, InboundMessage
 from labs.models import Analyte, Result
 from patients.models import AccessLogEntry, Patient
 from patients.services import log_access, log_access_many
@@ -38,6 +38,11 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 LOINC = "http://loinc.org"
 FORMATS = ("json", "application/json", "application/fhir+json")
 What = AccessLogEntry.What
+# Myolab's range (the Observation's first referenceRange, its text "3.5–5.2 mmol/L") is the one the
+# interpretation was made against; this is said of the second, the laboratory's as sent.
+LAB_RANGE_ORIGIN = (
+    "the sending laboratory's own range, as sent; the interpretation is Myolab's, against the range before"
+)
 
 
 def _base(request) -> str:
@@ -236,19 +241,37 @@ def _results(patient):
 
 
 def _observations(results, patient, analytes) -> list[dict]:
+    """The export's Observations (exports.fhir.observation_resource), each result's analyte from
+    `analytes`; an imported result also carries the sending laboratory's own range, after Myolab's (one
+    query for the page)."""
     zone = timezone.get_current_timezone()
     subject = subject_reference(patient, ids=RestIds)
+    lab_ranges = dict(
+        ImportedResult.objects.filter(result_id__in=[result.pk for result in results])
+        .exclude(lab_range="")
+        .order_by("id")
+        .values_list("result_id", "lab_range")
+    )
     observations = []
     for result in results:
         result.analyte = analytes[result.analyte_id]
-        observations.append(observation_resource(result, patient, zone=zone, subject=subject, ids=RestIds))
+        observation = observation_resource(result, patient, zone=zone, subject=subject, ids=RestIds)
+        if result.pk in lab_ranges:
+            observation.setdefault("referenceRange", []).append(
+                {"text": f"{lab_ranges[result.pk]} ({LAB_RANGE_ORIGIN})"}
+            )
+        observations.append(observation)
     return observations
 
 
 @api_view()
 def observation_read(request, client, pk):
     rows = Result.objects.select_related("patient", "analyte", "panel__specimen_condition")
-    return _read(request, client, rows, pk, "Observation", observation_resource)
+    return _read(request, client, rows, pk, "Observation", _observation)
+
+
+def _observation(result, patient, *, ids):
+    return _observations([result], patient, {result.analyte_id: result.analyte})[0]
 
 
 def _keyset(results, query, sort: str):

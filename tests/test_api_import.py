@@ -101,6 +101,13 @@ def test_the_us_core_samples_import_and_read_back_equal_in_meaning(client, lab, 
     }
     assert by_code["17861-6"]["interpretation"][0]["coding"][0]["code"] == "L"  # as the laboratory said
     assert by_code["2823-3"]["interpretation"][0]["coding"][0]["code"] == "H"  # Myolab's range, not the lab's
+    # Both ranges, each saying where it comes from: Myolab's first (the interpretation's), then the lab's.
+    myolab, laboratory = by_code["2823-3"]["referenceRange"]
+    assert (myolab["low"]["value"], myolab["high"]["value"], myolab["text"]) == (3.5, 5.2, "3.5–5.2 mmol/L")
+    assert laboratory == {
+        "text": "3.5-5.5 (the sending laboratory's own range, as sent; the interpretation is Myolab's, against the "
+        "range before)"
+    }
     # The HL7 path's records: the message, its results with the laboratory's own view, the findings.
     message = InboundMessage.objects.get()
     assert (message.channel, message.status, message.sending_facility, message.control_id) == (
