@@ -15,6 +15,7 @@ import uuid
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from guidance.models import Finding, Severity, Topic
 from guidance.selectors import ATTENTION_RANK, ATTENTION_SHOWN, CLOSED_RANK
@@ -139,15 +140,14 @@ def _card(request, finding: Finding, topic: Topic | None) -> dict:
     summary = f"{finding.title}: {need.lower()}"
     if len(summary) > SUMMARY_LENGTH:
         summary = summary[: SUMMARY_LENGTH - 1].rstrip() + "…"
-    lines = [
+    paragraphs = [
         finding.summary,
-        "",
-        f"**{result.analyte.name}:** {result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()}), "
-        f"collected {result.collected_at:%Y-%m-%d}.",
+        f"**{result.analyte.name}:** {result.display_value} {result.analyte.canonical_unit} "
+        f"({result.get_flag_display().lower()}), collected {timezone.localtime(result.collected_at):%Y-%m-%d %H:%M}.",
         f"**Status in Myolab:** {finding.get_status_display()}; {need.lower()}.",
     ]
     if topic is not None and topic.sources.strip():
-        lines += ["", "**Sources:**", topic.sources.strip()]
+        paragraphs += ["**Sources:**", topic.sources.strip()]
     source = {"label": f"Myolab guidance: {topic.title}" if topic else "Myolab guidance"}
     if topic is not None:
         source["url"] = _absolute(request, "guidance:topic", topic.slug)
@@ -155,7 +155,7 @@ def _card(request, finding: Finding, topic: Topic | None) -> dict:
     return {
         "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"finding/{finding.pk}/{finding.status}")),
         "summary": summary,
-        "detail": "\n".join(lines),
+        "detail": "\n\n".join(paragraphs),
         "indicator": indicator,
         "source": source,
         "links": [
