@@ -70,7 +70,10 @@ def service(request, client, service_id):
         .order_by("rank", "-created_at", "id")[: ATTENTION_SHOWN + 1]
     )
     topics = Topic.objects.only("slug", "title", "sources").in_bulk({f.topic_id for f in findings if f.topic_id})
-    cards = [_card(request, finding, topics.get(finding.topic_id)) for finding in findings[:ATTENTION_SHOWN]]
+    for finding in findings:
+        if finding.topic_id:
+            finding.topic = topics[finding.topic_id]  # its title, without a query per finding
+    cards = [_card(request, finding, finding.topic) for finding in findings[:ATTENTION_SHOWN]]
     if len(findings) > ATTENTION_SHOWN:
         cards.append(_more_card(request, patient))
     return json_response({"cards": cards}, content_type=JSON)

@@ -54,6 +54,37 @@ COMPARATORS = ("<", "<=", ">=", ">")
 DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 
 
+# The planning (interfaces.services) names HL7 fields in what it says of an observation or the patient;
+# for a Bundle, plan_message says it in FHIR's terms. Longest first, where one contains another.
+FHIR_TERMS = [
+    ("OBX-11 W/D", "status entered-in-error"),
+    ("OBX-11 C", "status corrected or amended"),
+    ("OBX-11 P", "status preliminary"),
+    ("OBX-11 I", "status registered"),
+    ("OBX-11 X", "status cancelled"),
+    ("OBX-6 unit is empty and", "valueQuantity has no code or unit and"),
+    ("OBX-5", "valueQuantity"),
+    ("OBX-14", "effectiveDateTime"),
+    ("The message has no PID segment", "The Bundle names no patient"),
+    (
+        "PID-3 holds no patient identifier Myolab can match",
+        "Patient.identifier holds no identifier of FHIR_MRN_SYSTEMS",
+    ),
+    ("PID-3 identifiers", "Patient.identifier values"),
+    ("(PID-3)", "(Patient.identifier)"),
+    ("PID-7 birth date", "Patient.birthDate"),
+    ("is not an HL7 date (YYYYMMDD)", "is not a date"),
+    ("PID-8 sex", "Patient.gender"),
+    ("OBR-3 accession", "accession"),
+]
+
+
+def in_fhir_terms(text: str) -> str:
+    for hl7_name, fhir_name in FHIR_TERMS:
+        text = text.replace(hl7_name, fhir_name)
+    return text
+
+
 def is_fhir(text: str) -> bool:
     """A FHIR JSON resource rather than an HL7 v2 message (which starts with MSH)."""
     return text.lstrip("\ufeff \t\r\n").startswith("{")

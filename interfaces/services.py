@@ -45,6 +45,7 @@ from .oru import Header, Observation, OruMessage, PatientIdentity, Refused, norm
 logger = logging.getLogger(__name__)
 
 Status = InboundMessage.Status
+Channel = InboundMessage.Channel
 INTERFACE_USERNAME = "lab-interface"
 # ORU^R01's results segments have kept their meaning from 2.2 to 2.8.
 SUPPORTED_VERSIONS = ("2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
@@ -125,12 +126,20 @@ class Plan:
         return Status.IMPORTED if self.results else Status.SKIPPED
 
 
-def plan_message(text: str, *, patient: Patient | None = None, now=None, sender: str = "") -> Plan:
+def plan_message(text: str, *, patient: Patient | None = None, now=None, fhir: bool = False, sender: str = "") -> Plan:
     """What the normalised message `text` would do. Never raises for what the message holds; `patient`
-    is a person's match, which replaces the PID checks. `text` is an HL7 v2 message or a FHIR Bundle
-    (interfaces.fhir_bundle, read into the same structure); `sender` names a Bundle's sender (the API
-    client), as MSH-4 does a message's."""
-    if fhir_bundle.is_fhir(text):
+    is a person's match, which replaces the PID checks. `text` is an HL7 v2 message, or with `fhir` a
+    FHIR Bundle (interfaces.fhir_bundle, read into the same structure) from `sender` (the API client's
+    name, which plays MSH-4)."""
+    plan = _plan(text, patient=patient, now=now, fhir=fhir, sender=sender)
+    if fhir:  # what the planning says of HL7 fields, in the Bundle's terms
+        for reasons in (plan.errors, plan.holds, plan.skipped):
+            reasons[:] = [fhir_bundle.in_fhir_terms(reason) for reason in reasons]
+    return plan
+
+
+def _plan(text: str, *, patient, now, fhir: bool, sender: str) -> Plan:
+    if fhir:
         try:
             oru = fhir_bundle.read_bundle(text, sender=sender)
         except Refused as refusal:
@@ -437,7 +446,7 @@ def receive(raw: bytes | str, *, channel: str, by=None, sender: str = "") -> Rec
     kept as sent (JSON), from `sender` (the API client's name, its sending facility)."""
     text = decode(raw)
     try:
-        if fhir_bundle.is_fhir(text):
+        if channel == InboundMessage.Channel.FHIR:
             header = fhir_bundle.read_header(text, sender=sender)
         else:
             text = normalise(text)
@@ -503,7 +512,9 @@ def process(
     try:
         with transaction.atomic():
             locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
-            plan = plan_message(locked.raw, patient=patient, sender=locked.sending_facility)
+            plan = plan_message(
+                locked.raw, patient=patient, fhir=locked.channel == Channel.FHIR, sender=locked.sending_facility
+            )
             if plan.status == Status.IMPORTED:
                 _import(plan, locked, by=by)
             if review:
@@ -526,7 +537,7 @@ def process(
 
 def _header_of(message: InboundMessage) -> Header:
     try:
-        if fhir_bundle.is_fhir(message.raw):
+        if message.channel == Channel.FHIR:
             return fhir_bundle.read_header(message.raw, sender=message.sending_facility)
         return read_header(message.raw)
     except Refused:

@@ -161,3 +161,16 @@ def test_a_malformed_call_is_a_400_naming_the_field(client, ehr, body, field):
 def test_an_unknown_service_is_404(client, ehr):
     response = client.post("/cds-services/other", {}, content_type="application/json", **ehr)
     assert response.status_code == 404
+
+
+def test_the_call_costs_the_same_queries_for_one_finding_or_many(
+    client, ehr, patient, record, django_assert_num_queries
+):
+    record(patient, {"k": "3.1"})
+    # The client, the rate count, the patient, the access log row, the findings, their topics.
+    with django_assert_num_queries(6):
+        assert len(call(client, ehr, patient_id=str(patient.pk))["cards"]) == 1
+    for values in ({"vitd25": "8"}, {"ca": "8.2"}, {"ck": "2000"}):
+        record(patient, values)
+    with django_assert_num_queries(6):
+        assert len(call(client, ehr, patient_id=str(patient.pk))["cards"]) == 4

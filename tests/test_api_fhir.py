@@ -344,3 +344,17 @@ def test_every_read_is_logged_with_the_clients_name(client, administrator, patie
         (api_client.user_id, patient.pk, "fhir-api", "Ward EHR", f"/fhir/Patient/{patient.pk}"),
         (api_client.user_id, patient.pk, "fhir-api", "Ward EHR", f"/fhir/Observation?patient={patient.pk}&_count=5"),
     ]
+
+
+def test_a_patient_search_costs_the_same_queries_for_one_patient_or_many(
+    client, api, patient_factory, django_assert_num_queries
+):
+    patient_factory(family_name="Many")
+    # The client, the rate count, the page of patients, the access log rows (one INSERT).
+    with django_assert_num_queries(4):
+        assert len(get(client, api, "/fhir/Patient?family=many")["entry"]) == 1
+    for _ in range(9):
+        patient_factory(family_name="Many")
+    with django_assert_num_queries(4):
+        assert len(get(client, api, "/fhir/Patient?family=many")["entry"]) == 10
+    assert AccessLogEntry.objects.filter(what="fhir-api").count() == 11

@@ -144,7 +144,7 @@ def test_a_patient_myolab_does_not_know_is_held_for_review(client, lab, settings
     assert message.status == "held"
     assert [i["diagnostics"] for i in answer["issue"]] == [
         f"Held for review in Myolab's queue (message {message.pk}): nothing was imported yet.",
-        "No patient has the MRN 1032702 (PID-3): match it to a patient or register one.",
+        "No patient has the MRN 1032702 (Patient.identifier): match it to a patient or register one.",
     ]
     assert not Result.objects.exists()
 
@@ -153,7 +153,10 @@ def test_a_bundle_without_the_patient_resource_is_held_to_be_matched(client, lab
     potassium = sample("us-core_observation-serum-potassium.json")
     potassium["subject"] = {"identifier": {"system": SAMPLE_SYSTEM, "value": "1032702"}}
     answer = post(client, lab, bundle(potassium, patient=False), 202)
-    assert "PID-7 birth date '' is not an HL7 date (YYYYMMDD)." in answer["issue"][1]["diagnostics"]
+    assert (
+        (answer["issue"][1]["diagnostics"])
+        == "Patient.birthDate '' is not a date. The birth date must agree with patient 1032702's."
+    )
 
 
 def observation(value, *, status="final", accession="ACC-7", at="2026-03-01T09:30:00+00:00", unit="mmol/L"):
@@ -286,3 +289,13 @@ def test_the_message_log_shows_the_bundle(client, lab, amy, clinician_client):
 def test_a_collection_bundle_imports_too(client, lab, amy):
     post(client, lab, bundle(observation(4.1), kind="collection"), 200)
     assert Result.objects.get().collected_at == timezone.make_aware(datetime.datetime(2026, 3, 1, 9, 30))
+
+
+def test_a_bundle_is_read_as_fhir_only_from_the_api(amy):
+    """The same JSON sent to the MLLP listener is not a Bundle there: refused as not HL7 (AR)."""
+    from interfaces.services import receive
+
+    receipt = receive(json.dumps(bundle(observation(4.1))), channel=InboundMessage.Channel.MLLP)
+    assert (receipt.message.status, receipt.message.ack_code) == ("rejected", "AR")
+    assert receipt.message.errors == ["Not an HL7 v2 message: it must start with an MSH segment."]
+    assert not Result.objects.exists()
