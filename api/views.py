@@ -13,6 +13,7 @@ import datetime
 import json
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
 from django.http import HttpResponse
 from django.urls import reverse
@@ -226,7 +227,6 @@ def patient_search(request, client):
 
 OBSERVATION_PARAMETERS = {
     "patient": False,
-    "subject": False,
     "category": False,
     "code": False,
     "date": True,
@@ -297,10 +297,9 @@ def _next_query(query, last, sort: str):
 def observation_search(request, client):
     query = request.GET
     _check(query, OBSERVATION_PARAMETERS)
-    if ("patient" in query) == ("subject" in query):
+    if "patient" not in query:
         raise bad("patient", "is required (Observation?patient=<id>): Myolab searches one patient's results.")
-    name = "patient" if "patient" in query else "subject"
-    patient = _patient(search.parse_reference(name, query[name]))
+    patient = _patient(search.parse_reference("patient", query["patient"]))
     count = search.parse_count(query.get("_count"))
     sort = query.get("_sort", "-date")
     if sort not in ("date", "-date"):
@@ -390,6 +389,11 @@ def bundle_import(request, client):
         )
     try:
         text = request.body.decode("utf-8")
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+        raise ApiError(
+            413, "too-costly", f"The Bundle is larger than {limit:.1f} MB: send fewer results a Bundle."
+        ) from None
     except UnicodeDecodeError:
         raise ApiError(400, "invalid", "The body is not UTF-8 JSON.") from None
     if not is_fhir(text):

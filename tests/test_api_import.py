@@ -299,3 +299,11 @@ def test_a_bundle_is_read_as_fhir_only_from_the_api(amy):
     assert (receipt.message.status, receipt.message.ack_code) == ("rejected", "AR")
     assert receipt.message.errors == ["Not an HL7 v2 message: it must start with an MSH segment."]
     assert not Result.objects.exists()
+
+
+def test_a_bundle_over_the_size_limit_is_a_413(client, lab, amy, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+    big = bundle(*[observation(4.1, at=f"2026-03-01T09:{n % 60:02d}:00+00:00") for n in range(400)])
+    answer = post(client, lab, big, 413)
+    assert answer["issue"][0]["diagnostics"] == "The Bundle is larger than 0.5 MB: send fewer results a Bundle."
+    assert not InboundMessage.objects.exists()
