@@ -90,6 +90,16 @@ def test_patient_read_and_searches(client, api, patient_factory, clinician):
     assert found("birthdate=gt1980-03-01&birthdate=lt1981-01-01") == ["MRN-BOB"]
     assert found("birthdate=1980") == ["MRN-ADA", "MRN-BOB"]
     assert found("family=Lo&birthdate=le1980-03-01") == ["MRN-ADA"]
+    # A day the clocks go forward has 23 hours; it is still one birth date.
+    dst = patient_factory(mrn="MRN-DST", date_of_birth=datetime.date(1980, 3, 16))
+    assert dst.date_of_birth == datetime.date(1980, 3, 16)
+    assert found("birthdate=1980-03-16") == ["MRN-DST"]
+    assert found("birthdate=2026-03-29") == []
+    refused = get(client, api, "/fhir/Patient?birthdate=1980-03-01T00:00Z", status=400)
+    assert (
+        refused["issue"][0]["diagnostics"]
+        == "birthdate: '1980-03-01T00:00Z' is not a date (YYYY, YYYY-MM or YYYY-MM-DD)."
+    )
 
 
 def test_patient_search_pages_by_keyset(client, api, patient_factory):
