@@ -4,9 +4,9 @@ Resources are built by exports.fhir (the export's builders, with RestIds: the ro
 id, references as Patient/12), so the API and the export never disagree about what a result says.
 Every read names the patient it reads in the access log, with the API client's name.
 
-Queries of a search page (constant in the patient's number of results, tests/test_api_fhir.py): the
-client, the rate count (two or three, the database cache), the patient, the catalogue, the page of
-results, the access log row.
+Queries of an Observation search page (constant in the patient's number of results and in the page's
+depth, tests/test_api_fhir.py): the client, the rate count (one UPDATE), the patient, the catalogue,
+the page of results, the laboratory's ranges of the imported ones, the access log row.
 """
 
 import datetime
@@ -400,6 +400,12 @@ def bundle_import(request, client):
     return import_response(receipt.message)
 
 
+CHANGED = {
+    "corrected": "Corrected the result recorded before.",
+    "entered-in-error": "Marked the result recorded before as entered in error.",
+}
+
+
 def import_response(message: InboundMessage) -> HttpResponse:
     """The answer to an imported Bundle, from the message as stored (so a resend is answered the same):
     imported or nothing to import: a transaction-response Bundle with each entry's outcome; held for
@@ -438,8 +444,8 @@ def import_response(message: InboundMessage) -> HttpResponse:
             }
             if made.flag_disagreement:
                 said.append(made.flag_disagreement)
-            if made.action != "created":
-                said.insert(0, f"{made.action.capitalize()} the result recorded before.")
+            if made.action in CHANGED:
+                said.insert(0, CHANGED[made.action])
         if said:
             response["outcome"] = outcome([issue("information", "informational", text) for text in said])
         entries.append({"response": response})

@@ -189,7 +189,10 @@ def test_a_correction_and_a_withdrawal_follow_the_accession_number(client, lab, 
     )
     result.refresh_from_db()
     assert (str(result.value), result.status) == ("4.2000", "corrected")
-    post(client, lab, bundle(observation(4.2, status="entered-in-error"), identifier="b-3"), 200)
+    withdrawn = post(client, lab, bundle(observation(4.2, status="entered-in-error"), identifier="b-3"), 200)
+    assert withdrawn["entry"][1]["response"]["outcome"]["issue"][0]["diagnostics"] == (
+        "Marked the result recorded before as entered in error."
+    )
     result.refresh_from_db()
     assert result.status == "entered-in-error"
     read = client.get(f"/fhir/Observation/{result.pk}", **lab[1]).json()
