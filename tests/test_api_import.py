@@ -287,6 +287,7 @@ def test_the_message_log_shows_the_bundle(client, lab, amy, clinician_client):
     message = InboundMessage.objects.get()
     page = clinician_client.get(f"/lab-messages/{message.pk}/").content.decode()
     assert "City Lab" in page and "FHIR API" in page
+    assert "Answered over HTTP by the FHIR API" in page
 
 
 def test_a_collection_bundle_imports_too(client, lab, amy):
