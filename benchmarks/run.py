@@ -51,10 +51,11 @@ WORKERS = 2
 BASE = f"http://127.0.0.1:{PORT}"
 BENCH_USER = "bench-clinician"
 SAVE_PATIENT_MRN = "BENCH-SAVE"
+BENCH_API_CLIENT = "Bench EHR"
 # Targets from issue 7: p95 in milliseconds by kind of page.
-TARGET_MS = {"html": 150, "live": 150, "csv": 150, "fhir": 150, "pdf": 1000, "floor": None}
-# Targets of issues 12-14: p50 within this multiple of the /healthz floor of the same run.
-FLOOR_MULTIPLE = {"html": 40, "live": 10}
+TARGET_MS = {"html": 150, "live": 150, "csv": 150, "fhir": 150, "api": 150, "pdf": 1000, "floor": None}
+# Targets of issues 12-14 and 17: p50 within this multiple of the /healthz floor of the same run.
+FLOOR_MULTIPLE = {"html": 40, "live": 10, "api": 40}
 # The 6-analyte panel the save benchmark posts (canonical units); CSRFTOKEN is filled in per session.
 PANEL = {"vitd25": "15.0", "mg": "2.10", "ca": "9.4", "k": "3.2", "ck": "250", "alb": "4.2"}
 
@@ -70,6 +71,8 @@ ENV = {
     # testserver: the query counts use Django's test client in this process.
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "LOG_LEVEL": "WARNING",
+    # The API pages are driven as fast as the server answers: no per-client limit in the way.
+    "API_REQUESTS_PER_MINUTE": "100000000",
 }
 
 
@@ -85,7 +88,7 @@ def main():
     django.setup()
     ensure_data()
     password, save_patient = prepare_accounts()
-    pages, missing = plan_pages(save_patient)
+    pages, missing = plan_pages(save_patient, api_token=prepare_api_client())
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", PORT)) == 0:
             sys.exit(f"Port {PORT} is in use (an earlier run's server?); stop it or set BENCH_PORT.")
@@ -194,6 +197,20 @@ def prepare_accounts():
     return password, patient
 
 
+def prepare_api_client():
+    """A fresh API client credential for the API pages (the earlier run's is revoked): its bearer token."""
+    from django.contrib.auth.models import User
+
+    from api.models import ApiClient
+    from api.services import issue_client, revoke_client
+
+    admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_active": False})
+    for earlier in ApiClient.objects.active().filter(name__startswith=BENCH_API_CLIENT):
+        revoke_client(earlier, by=admin)
+    _, token = issue_client(name=f"{BENCH_API_CLIENT} {secrets.token_hex(4)}", by=admin)
+    return token
+
+
 def forget_earlier_saves(patient):
     """Delete the panels earlier runs saved for the bench patient, with their results and findings. A run
     saves a few thousand panels whose low values each open findings: left in place, they piled up on the
@@ -213,8 +230,9 @@ def forget_earlier_saves(patient):
         print(f"Deleted the {panels:,} panels earlier runs saved for {SAVE_PATIENT_MRN}.", flush=True)
 
 
-def plan_pages(save_patient):
-    """(pages to measure, names of the pages that do not exist in this version of the app)."""
+def plan_pages(save_patient, api_token=None):
+    """(pages to measure, names of the pages that do not exist in this version of the app). The API's
+    pages are asked with `api_token` as the bearer token instead of a session."""
     from django.urls import NoReverseMatch, reverse
 
     from patients.models import Patient
@@ -262,6 +280,10 @@ def plan_pages(save_patient):
         ("PDF summary, 1,000 results", "pdf", "exports:summary_pdf", [long_patient.pk], "", typical_patient.pk),
         ("CSV results, 1,000 results", "csv", "exports:results_csv", [long_patient.pk], "", typical_patient.pk),
         ("FHIR bundle, 1,000 results", "fhir", "exports:fhir", [long_patient.pk], "", typical_patient.pk),
+        # The API for other systems (bearer token, no session): a page of 100 of the 1,000 results, and
+        # a CDS Hooks patient-view call for the same patient (POST, its JSON body below).
+        ("API Observation search, _count=100", "api", "api:observation_search", [], "?patient=LONG&_count=100", None),
+        ("CDS Hooks patient-view (POST)", "api", "api:cds_service", ["myolab-findings"], "", None),
     ]
     if ONLY:
         wanted = [page for page in wanted if page[1] == "floor" or any(word in page[0] for word in ONLY)]
@@ -272,15 +294,25 @@ def plan_pages(save_patient):
             if args == [None]:
                 missing.append(name)
                 continue
+        if kind == "api" and api_token is None:
+            missing.append(name)
+            continue
+        query = query.replace("LONG", str(long_patient.pk))
         try:
             path = reverse(url_name, args=args) + query
             small = reverse(url_name, args=[small_pk, *args[1:]]) + query if small_pk else None
         except NoReverseMatch:
             missing.append(name)
             continue
-        page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET"}
-        if "POST" in name:
-            page["method"] = "POST"
+        page = {"name": name, "kind": kind, "path": path, "small_path": small, "method": "GET", "body": ""}
+        page["content_type"] = page["header"] = ""
+        if url_name == "guidance:enter_results" and "POST" in name:
+            page["method"] = "POST"  # the bodies come from panel_bodies(), each with its own one-time key
+        if kind == "api":
+            page["header"] = f"Authorization: Bearer {api_token}"
+        if url_name == "api:cds_service":
+            page["method"], page["content_type"] = "POST", "application/json"
+            page["body"] = cds_body(long_patient.pk)
         pages.append(page)
     return pages, missing
 
@@ -348,6 +380,17 @@ def panel_bodies(patient, count, *, first_minute=0):
         yield urllib.parse.urlencode(fields)
 
 
+def cds_body(patient_pk):
+    """A patient-view call naming the patient by Myolab's id (no prefetch)."""
+    return json.dumps(
+        {
+            "hook": "patient-view",
+            "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"userId": "Practitioner/bench", "patientId": str(patient_pk)},
+        }
+    )
+
+
 def wait_for_server():
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -385,7 +428,7 @@ def log_in(password, pages):
         if error.code != 302:
             raise
     for page in pages:
-        if page["method"] == "GET":
+        if page["method"] == "GET" and not page["header"]:
             with opener.open(BASE + page["path"]) as response:
                 assert response.status == 200, f"{page['name']}: HTTP {response.status}"
     with opener.open(f"{BASE}/") as response:  # the session's CSRF token, from the worklist's log-out form
@@ -404,12 +447,16 @@ def csrf_token(html):
 def load(page, sessions_file, bodies_file):
     settle()
     print(f"wrk: {page['name']} ({page['method']} {page['path']}), {USERS} users, {SECONDS} s", flush=True)
-    before = saved_panels() if page["method"] == "POST" else 0
+    saves = page["method"] == "POST" and page["kind"] == "html"  # the panel save: count what it saved
+    before = saved_panels() if saves else 0
     env = {
         **os.environ,
-        "BENCH_SESSIONS": "" if page["kind"] == "floor" else sessions_file,
+        "BENCH_SESSIONS": "" if page["kind"] in ("floor", "api") else sessions_file,
         "BENCH_METHOD": page["method"],
-        "BENCH_BODIES": bodies_file if page["method"] == "POST" else "",
+        "BENCH_BODIES": bodies_file if saves else "",
+        "BENCH_BODY": page["body"],
+        "BENCH_HEADER": page["header"],
+        "BENCH_CONTENT_TYPE": page["content_type"],
     }
     run = subprocess.run(
         ["wrk", f"-t{USERS}", f"-c{USERS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", ROOT / "benchmarks/wrk.lua"]
@@ -421,7 +468,7 @@ def load(page, sessions_file, bodies_file):
     )
     figures = json.loads(next(line[6:] for line in run.stdout.splitlines() if line.startswith("BENCH ")))
     errors = figures["socket_errors"] + figures["http_errors"]
-    if page["method"] == "POST":
+    if saves:
         # A form shown again with errors is a 200: count the panels actually saved, once the requests
         # still in flight when wrk stopped have been answered (they save panels wrk did not count).
         settle()
@@ -463,7 +510,11 @@ def count_queries(row, pages):
 
     page = next(p for p in pages if p["name"] == row["page"])
     client = Client()
-    if page["kind"] != "floor":
+    extra = {}
+    if page["header"]:  # the API: its bearer token, no session
+        name, _, value = page["header"].partition(": ")
+        extra["HTTP_" + name.upper().replace("-", "_")] = value
+    elif page["kind"] != "floor":
         client.force_login(User.objects.get(username=BENCH_USER))
     counts = {}
     # Minutes long after those the server was sent (each body its own key and minute).
@@ -475,10 +526,12 @@ def count_queries(row, pages):
         for _ in range(ALONE_REQUESTS + 1):  # the first request may fill caches (trend charts): not timed
             started = time.perf_counter()
             with CaptureQueriesContext(connection) as queries:
-                if page["method"] == "POST":
+                if page["content_type"]:
+                    response = client.post(path, page["body"], content_type=page["content_type"], **extra)
+                elif page["method"] == "POST":
                     response = client.post(path, dict(urllib.parse.parse_qsl(next(bodies))))
                 else:
-                    response = client.get(path)
+                    response = client.get(path, **extra)
             timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code in (200, 302), f"{page['name']}: HTTP {response.status_code}"
         counts[label] = len(queries)

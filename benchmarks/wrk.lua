@@ -3,7 +3,10 @@
 -- threads are eight clinicians, not one session shared eight times.
 -- BENCH_METHOD=POST with BENCH_BODIES (a file of form bodies, one a line) makes it a form POST: each thread
 -- takes every n-th line (n users) and sends each body once, in turn, since every body carries its own
--- one-time form key; "CSRFTOKEN" in a body is replaced by the user's token.
+-- one-time form key; "CSRFTOKEN" in a body is replaced by the user's token. BENCH_BODY is one body sent
+-- with every request instead (a JSON POST to the API, which has no one-time key).
+-- BENCH_HEADER ("Name: value", e.g. "Authorization: Bearer <token>") is sent with every request (the API's
+-- pages, which have no session); BENCH_CONTENT_TYPE sends the body as that type (a JSON POST).
 
 local sessions = {}
 local session_file = os.getenv("BENCH_SESSIONS")
@@ -29,6 +32,15 @@ function init(args)
   if cookie ~= "" then
     headers["Cookie"] = cookie
   end
+  local extra = os.getenv("BENCH_HEADER")
+  if extra and extra ~= "" then
+    local name, value = extra:match("^([^:]+):%s*(.*)$")
+    headers[name] = value
+  end
+  local content_type = os.getenv("BENCH_CONTENT_TYPE")
+  if not content_type or content_type == "" then
+    content_type = "application/x-www-form-urlencoded"
+  end
   method = os.getenv("BENCH_METHOD") or "GET"
   bodies = {}
   local bodies_file = os.getenv("BENCH_BODIES")
@@ -40,10 +52,17 @@ function init(args)
       end
       line_number = line_number + 1
     end
-    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    headers["Content-Type"] = content_type
+  end
+  local body = os.getenv("BENCH_BODY")
+  if body and body ~= "" then
+    body = body:gsub("CSRFTOKEN", token)
+    headers["Content-Type"] = content_type
+  else
+    body = nil
   end
   sent = 0
-  prepared = wrk.format(method, nil, headers, nil)
+  prepared = wrk.format(method, nil, headers, body)
 end
 
 function request()

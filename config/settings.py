@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "guidance",
     "exports",
     "interfaces",  # results from the laboratory (HL7 v2 over MLLP, uploads); records through guidance
+    "api",  # the FHIR R4 API, its import and the CDS Hooks service, for systems with a client credential
     "benchmarks",  # manage.py generate_data, for make bench; above the domain apps it fills
     # The deployment's own code: config/admin.py shows the login lock-out records read-only.
     "config",
@@ -128,6 +129,14 @@ CACHES = {
 }
 # The identifier system of the medical record numbers in FHIR exports (Patient.identifier.system).
 FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:myolab:mrn")
+# The identifier systems whose values are Myolab's MRNs in what systems send and search for (a FHIR
+# Bundle's Patient.identifier, Patient?identifier=, a CDS Hooks prefetch): the export's system by default.
+FHIR_MRN_SYSTEMS = env.list("FHIR_MRN_SYSTEMS", default=[FHIR_MRN_SYSTEM])
+# The API's rate limit: requests per minute per API client (api.auth); a request over it is answered 429.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=600)
+# The largest page an API search returns (_count above it is refused) and the page without _count.
+API_MAX_COUNT = 500
+API_DEFAULT_COUNT = 50
 # Results from the laboratory (README, "Results from the laboratory"). MSH-11 processing IDs whose
 # messages are filed in patients' records: production only, unless a test system asks for T or D too.
 HL7_PROCESSING_IDS = env.list("HL7_PROCESSING_IDS", default=["P"])

@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("guidance.urls")),
     path("", include("exports.urls")),
     path("", include("interfaces.urls")),
+    path("", include("api.urls")),
     path("admin/", admin.site.urls),
     # No trailing slash: SECURE_REDIRECT_EXEMPT matches "healthz" so load balancers can use plain HTTP.
     path("healthz", healthz, name="healthz"),

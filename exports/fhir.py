@@ -67,6 +67,35 @@ def full_url(kind: str, pk: int) -> str:
     return f"urn:uuid:{resource_id(kind, pk)}"
 
 
+class BundleIds:
+    """How resources are named in the export bundle: UUIDs derived from the row ids, referenced as urn:uuid."""
+
+    name = "bundle"
+
+    @staticmethod
+    def id(kind: str, pk: int) -> str:
+        return resource_id(kind, pk)
+
+    @staticmethod
+    def reference(kind: str, pk: int) -> str:
+        return full_url(kind, pk)
+
+
+class RestIds:
+    """How the FHIR API (the api app) names them: the row id, referenced as Patient/12, Observation/34."""
+
+    name = "rest"
+    TYPES = {"patient": "Patient", "result": "Observation", "plan": "Task"}
+
+    @staticmethod
+    def id(kind: str, pk: int) -> str:
+        return str(pk)
+
+    @classmethod
+    def reference(cls, kind: str, pk: int) -> str:
+        return f"{cls.TYPES[kind]}/{pk}"
+
+
 def number(value: Decimal):
     """A JSON number for a stored Decimal. JSON has no decimal type; values have at most 14 significant
     digits, which a float prints back exactly (5.4 stays 5.4)."""
@@ -87,10 +116,10 @@ def quantity(value: Decimal, unit: str) -> dict:
     return {"value": number(value), "unit": unit, "system": UCUM, "code": unit}
 
 
-def patient_resource(patient) -> dict:
+def patient_resource(patient, *, ids=BundleIds) -> dict:
     return {
         "resourceType": "Patient",
-        "id": resource_id("patient", patient.pk),
+        "id": ids.id("patient", patient.pk),
         "identifier": [
             {
                 "use": "usual",
@@ -107,15 +136,16 @@ def patient_resource(patient) -> dict:
     }
 
 
-def observation_resource(result: Result, patient, *, zone=None, subject=None) -> dict:
-    """`zone` and `subject` (the reference to the patient) may be passed in when the caller has them."""
+def observation_resource(result: Result, patient, *, zone=None, subject=None, ids=BundleIds) -> dict:
+    """`zone` and `subject` (the reference to the patient) may be passed in when the caller has them;
+    `ids`: BundleIds (the export's UUIDs) or RestIds (the API's row ids)."""
     analyte = result.analyte
     code = {"text": analyte.name}
     if analyte.loinc:
         code["coding"] = [{"system": LOINC, "code": analyte.loinc, "display": analyte.name}]
     observation = {
         "resourceType": "Observation",
-        "id": resource_id("result", result.pk),
+        "id": ids.id("result", result.pk),
         "status": OBSERVATION_STATUS[result.status],
         "category": [
             {
@@ -124,7 +154,7 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
             }
         ],
         "code": code,
-        "subject": subject or {"reference": full_url("patient", patient.pk), "display": patient.full_name},
+        "subject": subject or subject_reference(patient, ids=ids),
         "effectiveDateTime": instant(result.collected_at, zone),
         "issued": instant(result.updated_at, zone),
         "valueQuantity": quantity(result.value, analyte.canonical_unit),
@@ -167,17 +197,21 @@ def observation_resource(result: Result, patient, *, zone=None, subject=None) ->
     return observation
 
 
-def task_resource(plan, patient) -> dict:
+def subject_reference(patient, *, ids=BundleIds) -> dict:
+    return {"reference": ids.reference("patient", patient.pk), "display": patient.full_name}
+
+
+def task_resource(plan, patient, *, ids=BundleIds) -> dict:
     """A follow-up plan as a FHIR Task: what is to be done for the patient, by whom, by when."""
     task = {
         "resourceType": "Task",
-        "id": resource_id("plan", plan.pk),
+        "id": ids.id("plan", plan.pk),
         "status": TASK_STATUS[plan.status],
         "intent": "plan",
         "code": {"text": plan.get_action_type_display()},
         "description": plan.details or plan.get_action_type_display(),
-        "focus": {"reference": full_url("result", plan.finding.result_id)},
-        "for": {"reference": full_url("patient", patient.pk), "display": patient.full_name},
+        "focus": {"reference": ids.reference("result", plan.finding.result_id)},
+        "for": subject_reference(patient, ids=ids),
         "authoredOn": instant(plan.created_at),
         "lastModified": instant(plan.updated_at),
         "owner": {"display": display_name(plan.owner)},
@@ -235,7 +269,7 @@ def observation_entries(patient) -> list[orjson.Fragment]:
     key = f"fhir:observations:{patient.pk}:{hashlib.sha256(repr(inputs).encode()).hexdigest()}"
     entries = cache.get(key)
     if entries is None:
-        subject = {"reference": full_url("patient", patient.pk), "display": patient.full_name}
+        subject = subject_reference(patient)
         entries = []
         for result in results_for_bundle(patient, analytes):
             observation = observation_resource(result, patient, zone=zone, subject=subject)

@@ -25,6 +25,7 @@ class InboundMessage(models.Model):
     class Channel(models.TextChoices):
         MLLP = "mllp", "MLLP listener"
         UPLOAD = "upload", "Upload"
+        FHIR = "fhir", "FHIR API"
 
     # What a person may still act on in the queue (match, reject, reprocess).
     OPEN = (Status.HELD, Status.ERROR)

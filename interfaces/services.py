@@ -28,6 +28,7 @@ from labs.services import Entry, canonical_or_refuse
 from patients.models import Patient
 
 from . import ack as acks
+from . import fhir_bundle
 from .mapping import (
     ALTERNATIVE_LOINC,
     SEXES,
@@ -44,6 +45,7 @@ from .oru import Header, Observation, OruMessage, PatientIdentity, Refused, norm
 logger = logging.getLogger(__name__)
 
 Status = InboundMessage.Status
+Channel = InboundMessage.Channel
 INTERFACE_USERNAME = "lab-interface"
 # ORU^R01's results segments have kept their meaning from 2.2 to 2.8.
 SUPPORTED_VERSIONS = ("2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
@@ -124,28 +126,48 @@ class Plan:
         return Status.IMPORTED if self.results else Status.SKIPPED
 
 
-def plan_message(text: str, *, patient: Patient | None = None, now=None) -> Plan:
+def plan_message(text: str, *, patient: Patient | None = None, now=None, fhir: bool = False, sender: str = "") -> Plan:
     """What the normalised message `text` would do. Never raises for what the message holds; `patient`
-    is a person's match, which replaces the PID checks."""
-    try:
-        header = read_header(text)
-    except Refused as refusal:
-        return Plan(header=Header(), rejection=refusal)
-    plan = Plan(header=header)
-    plan.rejection = _refusal(header)
-    if plan.rejection:
-        return plan
-    try:
-        oru = read_oru(text)
-    except Refused as refusal:
-        plan.rejection = refusal
-        return plan
+    is a person's match, which replaces the PID checks. `text` is an HL7 v2 message, or with `fhir` a
+    FHIR Bundle (interfaces.fhir_bundle, read into the same structure) from `sender` (the API client's
+    name, which plays MSH-4)."""
+    plan = _plan(text, patient=patient, now=now, fhir=fhir, sender=sender)
+    if fhir:  # what the planning says of HL7 fields, in the Bundle's terms
+        for reasons in (plan.errors, plan.holds, plan.skipped):
+            reasons[:] = [fhir_bundle.in_fhir_terms(reason) for reason in reasons]
+    return plan
+
+
+def _plan(text: str, *, patient, now, fhir: bool, sender: str) -> Plan:
+    if fhir:
+        try:
+            oru = fhir_bundle.read_bundle(text, sender=sender)
+        except Refused as refusal:
+            header = Header(sending_facility=sender, message_type=fhir_bundle.MESSAGE_TYPE)
+            return Plan(header=header, rejection=refusal)
+        plan = Plan(header=oru.header)
+        authorities = settings.FHIR_MRN_SYSTEMS
+    else:
+        try:
+            header = read_header(text)
+        except Refused as refusal:
+            return Plan(header=Header(), rejection=refusal)
+        plan = Plan(header=header)
+        plan.rejection = _refusal(header)
+        if plan.rejection:
+            return plan
+        try:
+            oru = read_oru(text)
+        except Refused as refusal:
+            plan.rejection = refusal
+            return plan
+        authorities = settings.HL7_MRN_AUTHORITIES
     _plan_observations(plan, oru, now=now or timezone.now())
     if plan.errors or not plan.results:
         return plan
     plan.patient = patient
     if patient is None:
-        plan.patient = _match_patient(plan, oru.patient)
+        plan.patient = _match_patient(plan, oru.patient, authorities)
     if plan.patient is not None and not plan.patient.is_active:
         plan.errors.append(
             f"Patient {plan.patient.mrn} is deactivated: Myolab files no results for a deactivated patient "
@@ -287,12 +309,14 @@ def _plan_one(observation: Observation, analyte: Analyte) -> PlannedResult | Non
     )
 
 
-def _match_patient(plan: Plan, identity: PatientIdentity | None) -> Patient | None:
-    """The one patient PID-3 names whose birth date and sex agree; else None with the hold's reason."""
+def _match_patient(plan: Plan, identity: PatientIdentity | None, authorities) -> Patient | None:
+    """The one patient PID-3 names whose birth date and sex agree; else None with the hold's reason.
+    `authorities`: the assigning authorities (a Bundle's identifier systems) whose MRNs are Myolab's;
+    none: any."""
     if identity is None:
         plan.holds.append("The message has no PID segment: match it to a patient.")
         return None
-    authorities = {a.lower() for a in settings.HL7_MRN_AUTHORITIES}
+    authorities = {a.lower() for a in authorities}
     ids = [i.id for i in identity.identifiers if not authorities or i.authority.lower() in authorities]
     if not ids:
         plan.holds.append("PID-3 holds no patient identifier Myolab can match: match it to a patient.")
@@ -417,13 +441,18 @@ def decode(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def receive(raw: bytes | str, *, channel: str, by=None) -> Receipt:
-    """Store one message, then process it; never raises for what the message holds."""
-    text = normalise(decode(raw))
+def receive(raw: bytes | str, *, channel: str, by=None, sender: str = "") -> Receipt:
+    """Store one message, then process it; never raises for what the message holds. A FHIR Bundle is
+    kept as sent (JSON), from `sender` (the API client's name, its sending facility)."""
+    text = decode(raw)
     try:
-        header = read_header(text)
+        if channel == InboundMessage.Channel.FHIR:
+            header = fhir_bundle.read_header(text, sender=sender)
+        else:
+            text = normalise(text)
+            header = read_header(text)
     except Refused:
-        header = Header()
+        header = Header(sending_facility=sender)
     if header.control_id:
         earlier = InboundMessage.objects.filter(
             sending_facility=header.sending_facility[:200], control_id=header.control_id[:200]
@@ -459,8 +488,9 @@ def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, 
         if earlier.status == Status.RECEIVED:  # its processing was interrupted: finish it now
             return process(earlier, by=by)
         return Receipt(earlier, earlier.ack)
+    field = "Bundle.identifier" if header.message_type == fhir_bundle.MESSAGE_TYPE else "MSH-10 control ID"
     refusal = Refused(
-        f"MSH-10 control ID '{header.control_id}' was already used by {header.sending_facility or 'this sender'} "
+        f"{field} '{header.control_id}' was already used by {header.sending_facility or 'this sender'} "
         f"for a different message (received {timezone.localtime(earlier.received_at):%d %b %Y %H:%M}); "
         "every message needs its own control ID.",
         code="205",
@@ -482,7 +512,9 @@ def process(
     try:
         with transaction.atomic():
             locked = InboundMessage.objects.select_for_update().get(pk=message.pk)
-            plan = plan_message(locked.raw, patient=patient)
+            plan = plan_message(
+                locked.raw, patient=patient, fhir=locked.channel == Channel.FHIR, sender=locked.sending_facility
+            )
             if plan.status == Status.IMPORTED:
                 _import(plan, locked, by=by)
             if review:
@@ -505,9 +537,11 @@ def process(
 
 def _header_of(message: InboundMessage) -> Header:
     try:
+        if message.channel == Channel.FHIR:
+            return fhir_bundle.read_header(message.raw, sender=message.sending_facility)
         return read_header(message.raw)
     except Refused:
-        return Header()
+        return Header(sending_facility=message.sending_facility)
 
 
 def _import(plan: Plan, message: InboundMessage, *, by) -> None:
@@ -576,6 +610,8 @@ def _finish(message: InboundMessage, plan: Plan, *, answer: bool = True) -> None
         message.patient = plan.patient
     if answer:
         message.ack_code, message.ack = acks.for_message(message, plan.header, rejection=plan.rejection)
+        if plan.header.message_type == fhir_bundle.MESSAGE_TYPE:
+            message.ack = ""  # answered over HTTP by the api app, from the message's status and results
 
 
 # --- the queue: what a person does with a held message or one in error -----------------------------

@@ -197,6 +197,7 @@ ACCESS_LOG_HEADER = [
     "what",
     "address read",
     "client IP",
+    "API client",
 ]
 ACCESS_LOG_ROW_FIELDS = (
     "accessed_at",
@@ -208,6 +209,7 @@ ACCESS_LOG_ROW_FIELDS = (
     "what",
     "path",
     "client_ip",
+    "api_client",
 )
 
 
@@ -226,8 +228,9 @@ def access_log_csv_lines(rows):
                 labels.get(what, what),
                 address,
                 ip or "",
+                api_client,
             ]
-            for accessed_at, username, first_name, last_name, mrn, patient_id, what, address, ip in rows
+            for accessed_at, username, first_name, last_name, mrn, patient_id, what, address, ip, api_client in rows
         ),
     )
 
@@ -236,9 +239,9 @@ def access_log_csv_lines(rows):
 class AccessLogEntryAdmin(ReadOnlyAdmin):
     """The access log: administrators read it and export a period; nobody adds, edits or deletes a row."""
 
-    list_display = ["accessed_at", "user", "patient", "what", "client_ip", "path"]
+    list_display = ["accessed_at", "user", "api_client", "patient", "what", "client_ip", "path"]
     list_filter = ["what", "accessed_at"]
-    search_fields = ["patient__mrn", "patient__family_name", "user__username"]
+    search_fields = ["patient__mrn", "patient__family_name", "user__username", "api_client"]
     list_select_related = ["user", "patient"]
     # The log only grows: one count of the filtered rows a page, not a second one of every row.
     show_full_result_count = False

@@ -228,6 +228,8 @@ class AccessLogEntry(models.Model):
         ADMIN_PATIENT = "admin-patient", "Patient in the admin"
         ACCESS_LOG_CSV = "access-log-csv", "Access log (CSV)"
         LAB_MESSAGE = "lab-message", "Message from the laboratory"
+        FHIR_API = "fhir-api", "FHIR API (a system's read)"
+        CDS_HOOKS = "cds-hooks", "CDS Hooks cards (a system's request)"
 
     # Reads logged with no patient: those that span patients, and a laboratory's message not yet matched
     # to one (its page shows the patient as the message names them).
@@ -250,6 +252,13 @@ class AccessLogEntry(models.Model):
         "client IP address", null=True, blank=True, help_text="Where the request came from (see the README)."
     )
     path = models.CharField(max_length=300, help_text="The address read, with its query (e.g. a cohort's dates).")
+    api_client = models.CharField(
+        "API client",
+        max_length=100,
+        blank=True,
+        help_text="For a system's read through the API: the client credential's name when it read (the user is "
+        "its service account).",
+    )
 
     objects = AccessLogQuerySet.as_manager()
 

@@ -102,5 +102,9 @@ ROLE_PERMISSIONS = {
         "interfaces.add_codemapping",
         "interfaces.change_codemapping",
         "interfaces.delete_codemapping",
+        # API client credentials: issue (add), read and revoke (change); never deleted.
+        "api.view_apiclient",
+        "api.add_apiclient",
+        "api.change_apiclient",
     ],
 }

@@ -84,7 +84,7 @@ def touch_patient(patient: Patient) -> None:
     Patient.objects.filter(pk=patient.pk).update(last_activity_at=timezone.now())
 
 
-def log_access(request, patient: Patient | None, what: str) -> AccessLogEntry:
+def log_access(request, patient: Patient | None, what: str, *, api_client: str = "") -> AccessLogEntry:
     """Log that `request.user` read `patient`'s data (`what`, an AccessLogEntry.What): one INSERT.
 
     Called by each view that shows one patient's data, once the user's permission and the patient have
@@ -92,11 +92,24 @@ def log_access(request, patient: Patient | None, what: str) -> AccessLogEntry:
     atomic) and no full_clean(): validating the foreign keys and the constraint would cost three
     queries on every page, and every value here comes from the request and objects already fetched;
     the database's constraint still refuses a missing patient.
+
+    `api_client`: the name of the API client credential a system read with (request.user is then its
+    service account).
     """
-    return AccessLogEntry.objects.create(
-        user=request.user,
-        patient=patient,
-        what=what,
-        client_ip=client_ip(request),
-        path=request.get_full_path()[: AccessLogEntry._meta.get_field("path").max_length],
-    )
+    return AccessLogEntry.objects.create(**_entry_fields(request, what, api_client), patient=patient)
+
+
+def log_access_many(request, patients, what: str, *, api_client: str = "") -> None:
+    """log_access for each of `patients` read by one request (an API search's page): one INSERT."""
+    fields = _entry_fields(request, what, api_client)
+    AccessLogEntry.objects.bulk_create([AccessLogEntry(**fields, patient=patient) for patient in patients])
+
+
+def _entry_fields(request, what: str, api_client: str) -> dict:
+    return {
+        "user": request.user,
+        "what": what,
+        "client_ip": client_ip(request),
+        "path": request.get_full_path()[: AccessLogEntry._meta.get_field("path").max_length],
+        "api_client": api_client,
+    }

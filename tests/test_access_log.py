@@ -311,10 +311,10 @@ def test_export_of_a_period_as_csv(admin_client_, administrator, clinician, pati
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="myolab-access-log-2026-01-01-to-2026-01-31.csv"'
     assert b"".join(response.streaming_content).decode("utf-8").split("\r\n") == [
-        "\ufeffaccessed at,user,user's name,patient MRN,patient id,what,address read,client IP",
-        f"2026-01-01T00:00:00+00:00,alice,Alice Clinician,MRN-100,{anna.pk},Patient page,/a/,192.0.2.10",
-        f"2026-01-31T09:30:00+00:00,'@eve,Eve =cmd,MRN-100,{anna.pk},Results (CSV),/patients/1/,2001:db8::1",
-        "2026-01-31T23:59:59+00:00,bob,Bob Admin,,,Cohort results (CSV),/patients/1/,",
+        "\ufeffaccessed at,user,user's name,patient MRN,patient id,what,address read,client IP,API client",
+        f"2026-01-01T00:00:00+00:00,alice,Alice Clinician,MRN-100,{anna.pk},Patient page,/a/,192.0.2.10,",
+        f"2026-01-31T09:30:00+00:00,'@eve,Eve =cmd,MRN-100,{anna.pk},Results (CSV),/patients/1/,2001:db8::1,",
+        "2026-01-31T23:59:59+00:00,bob,Bob Admin,,,Cohort results (CSV),/patients/1/,,",
         "",
     ]
     # The export is itself a read, logged now (after the period exported).

@@ -14,7 +14,7 @@ from patients.models import Patient
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first: a module may import from its own app and from the apps before it, never after it.
-LAYERS = ["core", "patients", "labs", "guidance", "exports", "interfaces", "benchmarks"]
+LAYERS = ["core", "patients", "labs", "guidance", "exports", "interfaces", "api", "benchmarks"]
 
 
 def imported_apps(path: Path) -> set[str]:

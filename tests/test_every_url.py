@@ -11,6 +11,7 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from api.services import issue_client
 from exports.models import PatientExport
 from exports.services import record_export
 from guidance import services
@@ -25,6 +26,9 @@ pytestmark = pytest.mark.django_db
 # The only views anyone may open without logging in: the two login pages and the load balancer's check.
 # login/code/: the second step of signing in, for someone not signed in yet (config/two_factor.py).
 OPEN_TO_ANYONE = {"login/", "login/code/", "admin/login/", "healthz"}
+# The API for other systems (the api app) needs no login session but a client's bearer token: without
+# one, and with a browser's session alone, it answers 401.
+TOKEN_ONLY = ("fhir/", "cds-services")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
@@ -56,6 +60,7 @@ def url_for(route, ids):
     if route == "admin/(?P<url>.*)$":  # the admin's catch-all: an unknown admin page
         return "/admin/no-such-page/"
     values = {"code": "k", "which": "critical", "slug": ids["topic"], "content_type_id": ids["patient_type"]}
+    values |= {"rest": "Medication/1", "service_id": "myolab-findings"}
     if admin_model and re.search(r"<(\w+:)?(object_)?id>", route) and admin_model[1] != "r":
         values["object_id"] = values["id"] = first_pk(*admin_model.groups())
     else:
@@ -101,6 +106,7 @@ def records(record, patient, clinician, administrator):
     # (not the administrator's: an account with an authenticator app is not signed in by its password)
     client.post("/login/", {"username": UserFactory(username="dora").username, "password": "correct-horse-battery"})
     ReviewSettings.current()  # the administrator's review settings, made on first use
+    issue_client(name="Ward EHR", by=administrator)  # an API client credential (its admin pages)
     seeded = [("guidance", "Rule"), ("labs", "Analyte"), ("labs", "DeltaRule"), ("labs", "SpecimenCondition")]
     for model in (Topic, ReviewSettings, *(apps.get_model(*name) for name in seeded)):
         model.objects.order_by("pk").first().save()  # seeded by migrations, so without a history row yet
@@ -123,6 +129,9 @@ def records(record, patient, clinician, administrator):
                 status=InboundMessage.Status.HELD,
                 errors=["No patient with MRN X-1."],
             ).pk,
+            "fhir/Patient/": patient.pk,
+            "fhir/Observation/": finding.result_id,
+            "fhir/Task/": plan.pk,
             # django-otp's own admin pages of an authenticator app (the administrator's)
             "admin/otp_totp/totpdevice/": first_pk("otp_totp", "totpdevice"),
         },
@@ -135,7 +144,22 @@ def urls(ids):
 
 def test_only_the_login_pages_and_the_health_check_are_open_without_login():
     open_routes = {route for route, view in every_route() if not getattr(view, "login_required", True)}
-    assert open_routes == OPEN_TO_ANYONE
+    assert {route for route in open_routes if not route.startswith(TOKEN_ONLY)} == OPEN_TO_ANYONE
+    # Each of the others is the API's, which asks for a token (api.auth.api_view).
+    assert all(view.__module__.startswith("api.") for route, view in every_route() if route.startswith(TOKEN_ONLY))
+
+
+def test_every_api_url_refuses_the_anonymous_visitor_and_a_browser_session(client, administrator, records):
+    api_urls = [url for url in urls(records) if url.lstrip("/").startswith(TOKEN_ONLY)]
+    assert len(api_urls) >= 12
+    for session in (False, True):
+        if session:
+            client.force_login(administrator)
+        for url in api_urls:
+            response = client.get(url)
+            assert response.status_code == 401, url
+            assert response["WWW-Authenticate"] == 'Bearer realm="myolab"', url
+            assert response.json()["resourceType"] == "OperationOutcome", url
 
 
 def test_the_password_reset_and_change_pages_are_gone(client, clinician):
@@ -151,7 +175,7 @@ def test_the_password_reset_and_change_pages_are_gone(client, clinician):
 def test_every_other_url_sends_the_anonymous_visitor_to_a_login_page(client, records):
     checked = 0
     for url in urls(records):
-        if url.lstrip("/") in OPEN_TO_ANYONE:
+        if url.lstrip("/") in OPEN_TO_ANYONE or url.lstrip("/").startswith(TOKEN_ONLY):
             continue
         response = client.get(url)
         assert response.status_code == 302, url

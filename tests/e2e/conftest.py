@@ -35,6 +35,9 @@ Journeys covered:
     and forth and refuses a page past the end; at 1366 × 768 every test's newest value shows without
     scrolling and the table fits the width; at 390 px a value, its unit and flag stay on one line and
     the page itself is no wider than the screen.
+  - test_api_client_journey.py: an administrator issues an API client credential (the token shown once),
+    a request with it reads a patient (logged with the client's name) while the browser's own session
+    is refused, then the administrator revokes it and the token is refused.
 
 Steps still to add (TODO):
   - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
