@@ -161,7 +161,13 @@ FINDING_ROW_FIELDS = (
     *("created_at", "patient__mrn", "patient__given_name", "patient__family_name"),
     *(f"result__{name}" for name in RESULT_SHOWN),
     *(f"partner_result__{name}" for name in RESULT_SHOWN),
-    *("delta_rule_id", "previous_result_id", "previous_result__value", "previous_result__comparator", "previous_result__collected_at"),
+    *(
+        "delta_rule_id",
+        "previous_result_id",
+        "previous_result__value",
+        "previous_result__comparator",
+        "previous_result__collected_at",
+    ),
 )
 
 
@@ -279,7 +285,13 @@ REPORT_FINDING_FIELDS = (
     *(f"result__{name}" for name in RESULT_SHOWN),
     *(f"partner_result__{name}" for name in RESULT_SHOWN),
     # A delta finding's change: its rule and the previous result (labs_format.delta_text).
-    *("delta_rule_id", "previous_result_id", "previous_result__value", "previous_result__comparator", "previous_result__collected_at"),
+    *(
+        "delta_rule_id",
+        "previous_result_id",
+        "previous_result__value",
+        "previous_result__comparator",
+        "previous_result__collected_at",
+    ),
 )
 
 

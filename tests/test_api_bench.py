@@ -35,7 +35,8 @@ def test_the_bench_plans_the_api_pages_with_its_own_client(roles):
     token = run.prepare_api_client()
     pages, missing = run.plan_pages(save_patient, api_token=token)
 
-    assert missing == []
+    # Two tiny patients leave no report awaiting review, so only that page has nothing to measure.
+    assert missing == ["report review page"]
     api = {page["name"]: page for page in pages if page["kind"] == "api"}
     long_patient = Patient.objects.get(mrn=f"S{run.SEED}-LONG").pk
     search = api["API Observation search, _count=100"]
