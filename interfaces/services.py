@@ -417,8 +417,9 @@ def decode(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def receive(raw: bytes | str, *, channel: str, by=None) -> Receipt:
-    """Store one message, then process it; never raises for what the message holds."""
+def receive(raw: bytes | str, *, channel: str, by=None, import_job=None) -> Receipt:
+    """Store one message, then process it; never raises for what the message holds. `import_job`: the
+    uploaded file it came in (interfaces.jobs)."""
     text = normalise(decode(raw))
     try:
         header = read_header(text)
@@ -429,22 +430,23 @@ def receive(raw: bytes | str, *, channel: str, by=None) -> Receipt:
             sending_facility=header.sending_facility[:200], control_id=header.control_id[:200]
         ).first()
         if earlier is not None:
-            return _again(earlier, text, header, channel=channel, by=by)
-    message = _new_message(text, header, channel=channel, by=by)
+            return _again(earlier, text, header, channel=channel, by=by, import_job=import_job)
+    message = _new_message(text, header, channel=channel, by=by, import_job=import_job)
     try:
         with transaction.atomic():
             message.save()
     except IntegrityError:  # the same message arrived at the same moment on another connection
         earlier = InboundMessage.objects.get(sending_facility=message.sending_facility, control_id=message.control_id)
-        return _again(earlier, text, header, channel=channel, by=by)
+        return _again(earlier, text, header, channel=channel, by=by, import_job=import_job)
     return process(message, by=by)
 
 
-def _new_message(text: str, header: Header, *, channel: str, by) -> InboundMessage:
+def _new_message(text: str, header: Header, *, channel: str, by, import_job=None) -> InboundMessage:
     return InboundMessage(
         raw=text,
         channel=channel,
         received_by=by,
+        import_job=import_job,
         sending_application=header.sending_application[:200],
         sending_facility=header.sending_facility[:200],
         control_id=header.control_id[:200],
@@ -452,7 +454,7 @@ def _new_message(text: str, header: Header, *, channel: str, by) -> InboundMessa
     )
 
 
-def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, by) -> Receipt:
+def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, by, import_job=None) -> Receipt:
     """A control ID this facility used before: the same message gets its first answer again (a lost ACK);
     different content under a used control ID is refused and logged."""
     if earlier.raw == text:
@@ -465,7 +467,7 @@ def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, 
         "every message needs its own control ID.",
         code="205",
     )
-    message = _new_message(text, header, channel=channel, by=by)
+    message = _new_message(text, header, channel=channel, by=by, import_job=import_job)
     message.control_id = ""  # the control ID stays the first message's; this one is logged beside it
     _finish(message, Plan(header=header, rejection=refusal))
     message.save()

@@ -38,6 +38,9 @@ ROLE_PERMISSIONS = {
         "interfaces.change_inboundmessage",
         "interfaces.add_inboundmessage",
         "interfaces.view_codemapping",
+        # Their own uploads imported in the background, and their progress.
+        "interfaces.view_importjob",
+        "interfaces.add_importjob",
     ],
     ADMINISTRATOR: [
         # Users and their roles.
@@ -102,5 +105,8 @@ ROLE_PERMISSIONS = {
         "interfaces.add_codemapping",
         "interfaces.change_codemapping",
         "interfaces.delete_codemapping",
+        # Every user's uploads imported in the background (read only).
+        "interfaces.view_importjob",
+        "interfaces.view_every_importjob",
     ],
 }
