@@ -16,6 +16,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core.text import display_name
 from labs.deltas import fired
+from labs.interpretation import LabRange
 from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result, SpecimenCondition
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
@@ -104,7 +105,7 @@ def record_results(
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
             updated_by=by,
         )
-        interpret_result(result, patient)
+        interpret_result(result, patient, entry.lab_range)
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
@@ -120,10 +121,18 @@ def record_results(
 
 @transaction.atomic
 def correct_result(
-    result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by, comparator: str = ""
+    result: Result,
+    *,
+    value: Decimal,
+    unit: AnalyteUnit,
+    reason: str,
+    by,
+    comparator: str = "",
+    lab_range: LabRange | None = None,
 ) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
-    panel's findings in line with the new value."""
+    panel's findings in line with the new value. `lab_range`: the laboratory's limits sent with the
+    correction; without them a result read against the laboratory's limits keeps them."""
     check_writable(result.patient)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the correction."})
@@ -133,7 +142,7 @@ def correct_result(
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)
-    interpret_result(result, result.patient)
+    interpret_result(result, result.patient, lab_range or result.lab_range)
     result.status = Result.Status.CORRECTED
     result.status_reason = reason.strip()
     result.updated_by = by

@@ -23,6 +23,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from guidance.services import correct_result, mark_entered_in_error, record_results
+from labs.interpretation import LabRange, to_canonical
 from labs.models import Analyte, AnalyteUnit, Panel, Result
 from labs.services import Entry, canonical_or_refuse
 from patients.models import Patient
@@ -34,6 +35,7 @@ from .mapping import (
     Problem,
     flag_disagreement,
     read_birth_date,
+    read_range,
     read_time,
     read_value,
     unit_key,
@@ -89,6 +91,7 @@ class PlannedResult:
     unit: AnalyteUnit | None = None
     value: Decimal | None = None
     existing: Result | None = None
+    lab_range: LabRange | None = None  # the laboratory's normal limits (OBX-7), in the canonical unit
 
 
 @dataclass
@@ -197,7 +200,7 @@ def _plan_observations(plan: Plan, oru: OruMessage, *, now) -> None:
             if analyte is None:
                 continue
             try:
-                planned = _plan_one(observation, analyte)
+                planned = _plan_one(observation, analyte, facility)
                 if planned is None:
                     continue
                 collected_at = read_time(
@@ -255,7 +258,7 @@ def _analyte_for(observation: Observation, analytes, local, facility, plan) -> A
     return analyte
 
 
-def _plan_one(observation: Observation, analyte: Analyte) -> PlannedResult | None:
+def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> PlannedResult | None:
     status = observation.status.upper() or "F"
     if status in WITHDRAWN:
         return PlannedResult(observation=observation, analyte=analyte, action="withdraw")
@@ -284,7 +287,18 @@ def _plan_one(observation: Observation, analyte: Analyte) -> PlannedResult | Non
         action="correct" if status == "C" else "create",
         unit=unit,
         value=value,
+        lab_range=_lab_range(observation, unit, facility),
     )
+
+
+def _lab_range(observation: Observation, unit: AnalyteUnit, facility: str) -> LabRange | None:
+    """The laboratory's OBX-7 range in the canonical unit (it is in OBX-6's unit, as the value is), or None
+    when it sends none Myolab can read (then Myolab's default applies)."""
+    limits = read_range(observation.range_text)
+    if limits is None:
+        return None
+    low, high = (None if limit is None else to_canonical(limit, unit.factor) for limit in limits)
+    return LabRange(low, high, f"{facility or 'the laboratory'} (OBX-7 '{observation.range_text.strip()}')")
 
 
 def _match_patient(plan: Plan, identity: PatientIdentity | None) -> Patient | None:
@@ -521,7 +535,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
             panel = record_results(
                 patient=plan.patient,
                 collected_at=planned_panel.collected_at,
-                entries=[Entry(analyte=r.analyte, value=r.value, unit=r.unit) for r in new],
+                entries=[Entry(analyte=r.analyte, value=r.value, unit=r.unit, lab_range=r.lab_range) for r in new],
                 by=by,
                 lab_name=plan.header.sending_facility[:100],
                 accession_number=planned_panel.accession[:50],
@@ -544,6 +558,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     planned.existing,
                     value=planned.value,
                     unit=planned.unit,
+                    lab_range=planned.lab_range,
                     reason=f"Corrected by the laboratory: {reason}",
                     by=by,
                 )

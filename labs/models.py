@@ -12,7 +12,7 @@ from simple_history.models import HistoricalRecords
 from core.text import plain
 from patients.models import Patient
 
-from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits, places_to_show
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, LabRange, Limits, places_to_show
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
@@ -465,6 +465,17 @@ class Result(models.Model):
     range_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    # Empty: the normal limits are Myolab's default range (reference_range). Otherwise they are the
+    # laboratory's own, sent with the value (HL7 OBX-7): whose, and what Myolab's default said (a snapshot,
+    # like the limits, so the comparison shown never changes).
+    range_source = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Whose normal limits these are when they are the laboratory's (empty: Myolab's default range).",
+    )
+    range_default = models.CharField(
+        max_length=100, blank=True, help_text="Myolab's default range for comparison, when the laboratory's applies."
+    )
     comment = models.TextField(blank=True, validators=[COMMENT_LIMIT], help_text="A comment on this result alone.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
     status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
@@ -506,7 +517,24 @@ class Result(models.Model):
 
     @property
     def range_text(self):
-        return describe_limits(self.limits, self.analyte)
+        """The normal range applied, and where it comes from when it is the laboratory's: "3.5–5.5 mmol/L
+        (range from LABX (OBX-7 '3.5-5.5'); Myolab default 3.5–5.2 mmol/L)"."""
+        text = describe_limits(self.limits, self.analyte)
+        return f"{text} ({self.range_origin})" if self.range_source else text
+
+    @property
+    def range_origin(self) -> str:
+        """ "range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L", or "" for Myolab's own."""
+        if not self.range_source:
+            return ""
+        return f"range from {self.range_source}, Myolab default {self.range_default}"
+
+    @property
+    def lab_range(self) -> LabRange | None:
+        """The laboratory's limits this result was read against, if they were (kept on a correction)."""
+        if not self.range_source:
+            return None
+        return LabRange(self.range_low, self.range_high, self.range_source)
 
     @property
     def is_entered_in_error(self):

@@ -389,10 +389,81 @@ def test_a_low_potassium_opens_its_finding_with_the_import(jane):
 
 
 def test_a_flag_that_disagrees_with_myolab_is_said(jane):
-    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5", flag="N")))
+    # No range sent: Myolab's default (3.5–5.2) applies, and the laboratory said normal.
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", flag="N")))
     assert ImportedResult.objects.get().flag_disagreement == (
         "The laboratory flagged it N; Myolab's interpretation is high (H)."
     )
+
+
+def test_the_laboratorys_range_wins_over_the_default_and_the_default_stays_visible(jane):
+    # Potassium 5.3: high against Myolab's default 3.5–5.2, normal against the laboratory's 3.5–5.5.
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5", flag="N")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_low, result.range_high) == ("N", Decimal("3.5000"), Decimal("5.5000"))
+    # Critical limits are still Myolab's: laboratories rarely send them.
+    assert (result.range_critical_low, result.range_critical_high) == (Decimal("2.8000"), Decimal("6.2000"))
+    assert result.reference_range.normal_high == Decimal("5.2000")  # the default, linked for comparison
+    assert result.range_text == ("3.5–5.5 mmol/L (range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L)")
+    assert ImportedResult.objects.get().flag_disagreement == ""
+    assert not Finding.objects.exists()  # normal by the laboratory's range: no finding
+
+
+def test_a_laboratory_range_in_another_unit_is_converted_to_the_canonical_unit(jane):
+    # Calcium 2.12 mmol/L = 8.4970 mg/dL; the laboratory's 2.15–2.55 mmol/L is 8.6172–10.2204 mg/dL.
+    receive_upload(message(obx(1, "17861-6", "2.12", "mmol/L", range_="2.15-2.55", flag="L")))
+    result = Result.objects.get()
+    assert (result.value, result.flag) == (Decimal("8.4970"), "L")
+    assert (result.range_low, result.range_high) == (Decimal("8.6172"), Decimal("10.2204"))
+    assert (
+        result.range_origin == "range from LABX (OBX-7 '2.15-2.55'), Myolab default 8.8–10.2 mg/dL"
+    )  # Jane is 63: the 60-and-over band
+    finding = Finding.objects.get()
+    assert finding.result == result
+
+
+def test_a_range_myolab_cannot_read_leaves_the_default(jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="see report")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_high, result.range_source) == ("H", Decimal("5.2000"), "")
+    assert ImportedResult.objects.get().lab_range == "see report"  # kept as sent
+
+
+def test_a_laboratory_upper_limit_alone_and_a_critical_value(jane):
+    # "<6.0": the laboratory's upper limit; 6.5 is above it and above Myolab's critical 6.2.
+    receive_upload(message(obx(1, "2823-3", "6.5", "mmol/L", range_="<6.0")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_low, result.range_high) == ("HH", None, Decimal("6.0000"))
+    assert Finding.objects.get().critical
+
+
+def test_fhir_carries_the_range_applied_with_its_origin(clinician_client, jane):
+    from .test_exports_fhir import get_bundle, resources
+
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5")))
+    [observation] = resources(get_bundle(clinician_client, jane), "Observation")
+    [reference_range] = observation["referenceRange"]
+    assert (reference_range["low"]["value"], reference_range["high"]["value"]) == (3.5, 5.5)
+    assert reference_range["text"] == (
+        "3.5–5.5 mmol/L (range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L)"
+    )
+    assert observation["interpretation"][0]["coding"][0]["code"] == "N"
+
+
+def test_the_patient_page_and_the_history_show_whose_range_it_is(clinician_client, jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5")))
+    result = Result.objects.get()
+    origin = "range from LABX (OBX-7 &#x27;3.5-5.5&#x27;), Myolab default 3.5–5.2 mmol/L"
+    assert origin in clinician_client.get(f"/patients/{jane.pk}/").content.decode()
+    assert origin in clinician_client.get(f"/results/{result.pk}/history/").content.decode()
+
+
+def test_a_laboratory_correction_keeps_reading_against_its_range(jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5"), control="R-1"))
+    receive_upload(message(obx(1, "2823-3", "5.7", "mmol/L", range_="3.5-5.5", status="C"), control="R-2"))
+    result = Result.objects.get()
+    assert (result.status, result.flag, result.range_high) == ("corrected", "H", Decimal("5.5000"))
+    assert result.history.earliest().range_source == "LABX (OBX-7 '3.5-5.5')"
 
 
 def test_a_correction_goes_through_the_correction_service_naming_the_message(jane):
