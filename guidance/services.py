@@ -103,6 +103,7 @@ def record_results(
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
+            status=Result.Status.PRELIMINARY if entry.preliminary else Result.Status.FINAL,
             updated_by=by,
         )
         interpret_result(result, patient, entry.lab_range)
@@ -129,21 +130,30 @@ def correct_result(
     by,
     comparator: str = "",
     lab_range: LabRange | None = None,
+    status: str = Result.Status.CORRECTED,
 ) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
     panel's findings in line with the new value. `lab_range`: the laboratory's limits sent with the
-    correction; without them a result read against the laboratory's limits keeps them."""
+    correction; without them a result read against the laboratory's limits keeps them. `status`: the
+    new one: corrected; or final (or preliminary) when a laboratory's final (or newer preliminary) result
+    replaces its preliminary one."""
     check_writable(result.patient)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the correction."})
     if result.status == Result.Status.ENTERED_IN_ERROR:
         raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    if status not in (Result.Status.CORRECTED, Result.Status.FINAL, Result.Status.PRELIMINARY):
+        raise ValueError(f"A correction cannot make a result {status}.")
+    if status != Result.Status.CORRECTED and result.status != Result.Status.PRELIMINARY:
+        raise ValidationError(
+            "Only a preliminary result is replaced by a final or preliminary one; correct it instead."
+        )
     result.comparator = comparator
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)
     interpret_result(result, result.patient, lab_range or result.lab_range)
-    result.status = Result.Status.CORRECTED
+    result.status = status
     result.status_reason = reason.strip()
     result.updated_by = by
     result.full_clean()
@@ -151,7 +161,8 @@ def correct_result(
     result.save()
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
-    note = f"{result.analyte.name} corrected to {shown}: {reason.strip()}"
+    verb = "corrected to" if status == Result.Status.CORRECTED else f"replaced by the {status} result"
+    note = f"{result.analyte.name} {verb} {shown}: {reason.strip()}"
     evaluate_panel(result.panel, by=by, note=note)
     evaluate_deltas([result], by=by, note=note)
     _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)

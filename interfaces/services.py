@@ -51,7 +51,6 @@ INTERFACE_USERNAME = "lab-interface"
 SUPPORTED_VERSIONS = ("2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 # OBX-11 (HL7 table 0085) values that carry no result to import, and why.
 NOT_RESULTS = {
-    "P": "preliminary (OBX-11 P): Myolab imports the final result when it comes",
     "I": "pending (OBX-11 I)",
     "R": "not yet verified (OBX-11 R)",
     "S": "partial (OBX-11 S)",
@@ -87,7 +86,8 @@ class Skipped(Exception):
 class PlannedResult:
     observation: Observation
     analyte: Analyte
-    action: str  # "create", "correct" or "withdraw"
+    action: str  # "create", "correct", "replace" (a preliminary result) or "withdraw"
+    preliminary: bool = False  # OBX-11 P: recorded as preliminary, replaced by the final result later
     unit: AnalyteUnit | None = None
     value: Decimal | None = None
     existing: Result | None = None
@@ -262,7 +262,7 @@ def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> Plan
     status = observation.status.upper() or "F"
     if status in WITHDRAWN:
         return PlannedResult(observation=observation, analyte=analyte, action="withdraw")
-    if status not in ("F", "C"):
+    if status not in ("F", "C", "P"):
         if status in NOT_RESULTS:
             raise Skipped(NOT_RESULTS[status])
         raise Problem(f"OBX-11 result status '{status}' is not one HL7 defines (F, C, P, W, D, I, R, S, X, N, U).")
@@ -285,6 +285,7 @@ def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> Plan
         observation=observation,
         analyte=analyte,
         action="correct" if status == "C" else "create",
+        preliminary=status == "P",
         unit=unit,
         value=value,
         lab_range=_lab_range(observation, unit, facility),
@@ -400,6 +401,19 @@ def _plan_against_panel(plan: Plan, planned_panel: PlannedPanel, existing: Panel
             plan.skipped.append(f"{label}: already marked entered in error; it stays so.")
         elif planned.action == "withdraw":
             kept.append(planned)
+        elif recorded.status == Result.Status.PRELIMINARY:
+            # The final (or a corrected, or a newer preliminary) result replaces the preliminary one.
+            same = recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit
+            if planned.preliminary and same:
+                plan.skipped.append(f"{label}: already recorded as preliminary with this value; nothing changes.")
+            else:
+                planned.action = "replace"
+                kept.append(planned)
+        elif planned.preliminary:
+            plan.skipped.append(
+                f"{label}: preliminary (OBX-11 P), but Myolab already has the {recorded.get_status_display().lower()} "
+                "result; it stays."
+            )
         elif recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit:
             plan.skipped.append(f"{label}: already recorded with this value; nothing changes.")
         elif planned.action == "create":
@@ -535,7 +549,12 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
             panel = record_results(
                 patient=plan.patient,
                 collected_at=planned_panel.collected_at,
-                entries=[Entry(analyte=r.analyte, value=r.value, unit=r.unit, lab_range=r.lab_range) for r in new],
+                entries=[
+                    Entry(
+                        analyte=r.analyte, value=r.value, unit=r.unit, lab_range=r.lab_range, preliminary=r.preliminary
+                    )
+                    for r in new
+                ],
                 by=by,
                 lab_name=plan.header.sending_facility[:100],
                 accession_number=planned_panel.accession[:50],
@@ -553,6 +572,20 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     by=by,
                 )
                 _keep_lab_view(message, planned, result, action="entered-in-error")
+            elif planned.action == "replace":
+                status = Result.Status.PRELIMINARY if planned.preliminary else Result.Status.FINAL
+                if planned.observation.status.upper() == "C":
+                    status = Result.Status.CORRECTED
+                result = correct_result(
+                    planned.existing,
+                    value=planned.value,
+                    unit=planned.unit,
+                    lab_range=planned.lab_range,
+                    status=status,
+                    reason=f"The laboratory's {status} result replaces its preliminary one: {reason}",
+                    by=by,
+                )
+                _keep_lab_view(message, planned, result, action="replaced preliminary")
             else:
                 result = correct_result(
                     planned.existing,

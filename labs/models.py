@@ -443,6 +443,9 @@ class Result(models.Model):
         FINAL = "final", "Final"
         CORRECTED = "corrected", "Corrected"
         ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        # Sent by a laboratory before its final result (HL7 OBX-11 P): it counts, and opens findings, as a
+        # final one does (a critical preliminary potassium must not wait); the final result replaces it.
+        PRELIMINARY = "preliminary", "Preliminary"
 
     Flag = Flag
 

@@ -36,6 +36,7 @@ class Entry:
     comparator: str = Comparator.EXACT  # "<", "<=", ">=", ">" for a censored value ("<5")
     comment: str = ""
     lab_range: LabRange | None = None  # the laboratory's own normal limits (an import's OBX-7), which win
+    preliminary: bool = False  # a laboratory's preliminary result (OBX-11 P), to be replaced by the final one
 
 
 def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):

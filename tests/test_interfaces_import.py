@@ -306,12 +306,92 @@ def test_each_bad_value_holds_or_fails_the_message_with_its_reason_and_changes_n
     assert not Panel.objects.exists()
 
 
-def test_a_preliminary_result_is_skipped_until_the_final_one(jane):
-    receipt = receive_upload(message(obx(1, "2823-3", "4.1", "mmol/L", status="P")))
-    assert receipt.message.status == Status.SKIPPED
-    assert receipt.message.skipped == [
-        "Test (2823-3): preliminary (OBX-11 P): Myolab imports the final result when it comes"
-    ]
+def test_a_preliminary_result_is_recorded_as_preliminary_and_opens_its_findings(jane):
+    # A critical preliminary potassium must not wait for the final result.
+    receipt = receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, 1)
+    result = Result.objects.get()
+    assert (result.status, result.flag, result.get_status_display()) == ("preliminary", "HH", "Preliminary")
+    finding = Finding.objects.get()
+    assert (finding.result, finding.critical, finding.status) == (result, True, Finding.Status.OPEN)
+
+
+def test_the_final_result_replaces_the_preliminary_one_through_the_correction_service(jane):
+    receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    receipt = receive_upload(message(obx(1, "2823-3", "4.4", "mmol/L", status="F"), control="P-2"))
+    assert (receipt.message.status, receipt.message.results_created, receipt.message.results_changed) == (
+        Status.IMPORTED,
+        0,
+        1,
+    )
+    result = Result.objects.get()
+    assert (result.status, result.value_entered, result.flag) == ("final", Decimal("4.4000"), "N")
+    assert (
+        result.status_reason
+        == "The laboratory's final result replaces its preliminary one: Laboratory message LABX P-2"
+    )
+    earliest = result.history.earliest()
+    assert (earliest.status, earliest.value_entered) == ("preliminary", Decimal("6.6000"))
+    # Back in range: the critical finding of the preliminary value is resolved, with the reason.
+    finding = Finding.objects.get()
+    assert finding.status == Finding.Status.RESOLVED
+    assert finding.resolution_note.startswith("Potassium replaced by the final result 4.4 mmol/L (normal): ")
+    assert ImportedResult.objects.order_by("id").last().action == "replaced preliminary"
+
+
+def test_a_final_result_with_the_preliminary_value_makes_it_final_and_keeps_its_finding(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="F"), control="P-2"))
+    result = Result.objects.get()
+    assert (result.status, result.flag) == ("final", "L")
+    assert Finding.objects.get().status == Finding.Status.OPEN  # still called for: its review is kept
+
+
+def test_a_correction_of_a_preliminary_result_is_corrected(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.3", "mmol/L", status="C"), control="P-2"))
+    assert Result.objects.get().status == "corrected"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "status", "skipped"),
+    [
+        ("P", "P", "preliminary", "Test (2823-3): already recorded as preliminary with this value; nothing changes."),
+        (
+            "F",
+            "P",
+            "final",
+            "Test (2823-3): preliminary (OBX-11 P), but Myolab already has the final result; it stays.",
+        ),
+    ],
+)
+def test_a_preliminary_result_again_or_after_the_final_changes_nothing(jane, first, second, status, skipped):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status=first), control="P-1"))
+    receipt = receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status=second), control="P-2"))
+    assert (receipt.message.status, receipt.message.skipped) == (Status.SKIPPED, [skipped])
+    assert Result.objects.get().status == status
+
+
+def test_a_newer_preliminary_value_replaces_the_preliminary_one(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.4", "mmol/L", status="P"), control="P-2"))
+    result = Result.objects.get()
+    assert (result.status, result.value_entered) == ("preliminary", Decimal("3.4000"))
+
+
+def test_preliminary_is_said_wherever_the_result_is_shown(clinician_client, jane):
+    receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    result, finding = Result.objects.get(), Finding.objects.get()
+    patient_page = clinician_client.get(f"/patients/{jane.pk}/").content.decode()
+    assert '<span class="badge text-bg-info">Preliminary</span>' in patient_page  # the results table
+    assert '<small title="">preliminary</small>' in patient_page  # the cumulative view's cell
+    assert " · preliminary</span>" in clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
+    review = clinician_client.get(f"/guidance/reports/{result.panel_id}/").content.decode()
+    assert " · preliminary</span>" in review
+    from .test_exports_fhir import get_bundle, resources
+
+    [observation] = resources(get_bundle(clinician_client, jane), "Observation")
+    assert observation["status"] == "preliminary"
 
 
 @pytest.mark.parametrize(
