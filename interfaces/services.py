@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from guidance.services import correct_result, mark_entered_in_error, record_results
@@ -312,10 +312,7 @@ def _match_patient(plan: Plan, identity: PatientIdentity | None) -> Patient | No
     if not ids:
         plan.holds.append("PID-3 holds no patient identifier Myolab can match: match it to a patient.")
         return None
-    query = models.Q()
-    for mrn in ids:
-        query |= models.Q(mrn__iexact=mrn)
-    found = list(Patient.objects.filter(query)[:2])
+    found = list(Patient.objects.with_mrn(*ids)[:2])
     named = ", ".join(ids)
     if not found:
         plan.holds.append(f"No patient has the MRN {named} (PID-3): match it to a patient or register one.")
@@ -350,14 +347,10 @@ def _plan_against_recorded(plan: Plan) -> None:
     """Compare with what this laboratory's accession numbers already hold: a result sent again changes
     nothing unless OBX-11 says it is a correction (C) or a withdrawal (W, D)."""
     accessions = [panel.accession for panel in plan.panels if panel.accession]
-    query = models.Q()
-    for accession in accessions:
-        query |= models.Q(accession_number__iexact=accession)
     recorded = {}
     if accessions:
-        for panel in Panel.objects.filter(query, lab_name__iexact=plan.header.sending_facility).prefetch_related(
-            "results"
-        ):
+        panels = Panel.objects.with_accession(plan.header.sending_facility, *accessions).prefetch_related("results")
+        for panel in panels:
             recorded[panel.accession_number.lower()] = panel
     kept = []
     for planned_panel in plan.panels:
@@ -543,6 +536,7 @@ def _header_of(message: InboundMessage) -> Header:
 def _import(plan: Plan, message: InboundMessage, *, by) -> None:
     reason = f"Laboratory message {plan.header.sending_facility} {plan.header.control_id}"
     created = changed = 0
+    views: list[ImportedResult] = []  # the laboratory's view of each result, written in one insert
     for planned_panel in plan.panels:
         new = [r for r in planned_panel.results if r.existing is None]
         if new:
@@ -561,8 +555,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                 source=Panel.Source.IMPORT,
             )
             saved = {result.analyte_id: result for result in panel.results.all()}
-            for planned in new:
-                _keep_lab_view(message, planned, saved[planned.analyte.pk], action="created")
+            views += [_lab_view(message, planned, saved[planned.analyte.pk], action="created") for planned in new]
             created += len(new)
         for planned in [r for r in planned_panel.results if r.existing is not None]:
             if planned.action == "withdraw":
@@ -571,7 +564,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     reason=f"Withdrawn by the laboratory (OBX-11 {planned.observation.status}): {reason}",
                     by=by,
                 )
-                _keep_lab_view(message, planned, result, action="entered-in-error")
+                views.append(_lab_view(message, planned, result, action="entered-in-error"))
             elif planned.action == "replace":
                 status = Result.Status.PRELIMINARY if planned.preliminary else Result.Status.FINAL
                 if planned.observation.status.upper() == "C":
@@ -585,7 +578,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     reason=f"The laboratory's {status} result replaces its preliminary one: {reason}",
                     by=by,
                 )
-                _keep_lab_view(message, planned, result, action="replaced preliminary")
+                views.append(_lab_view(message, planned, result, action="replaced preliminary"))
             else:
                 result = correct_result(
                     planned.existing,
@@ -595,13 +588,14 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     reason=f"Corrected by the laboratory: {reason}",
                     by=by,
                 )
-                _keep_lab_view(message, planned, result, action="corrected")
+                views.append(_lab_view(message, planned, result, action="corrected"))
             changed += 1
+    ImportedResult.objects.bulk_create(views)
     message.patient = plan.patient
     message.results_created, message.results_changed = created, changed
 
 
-def _keep_lab_view(message: InboundMessage, planned: PlannedResult, result: Result, *, action: str) -> None:
+def _lab_view(message: InboundMessage, planned: PlannedResult, result: Result, *, action: str) -> ImportedResult:
     observation = planned.observation
     imported = ImportedResult(
         message=message,
@@ -613,7 +607,7 @@ def _keep_lab_view(message: InboundMessage, planned: PlannedResult, result: Resu
         notes="\n".join(observation.notes),
     )
     imported.full_clean(exclude=["message", "result"])
-    imported.save()
+    return imported
 
 
 def _finish(message: InboundMessage, plan: Plan, *, answer: bool = True) -> None:

@@ -95,11 +95,7 @@ def accession_clash(lab_name: str, accession_number: str) -> str:
     lab, accession = lab_name.strip(), accession_number.strip()
     if not accession:
         return ""
-    clash = (
-        Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession)
-        .select_related("entered_by")
-        .first()
-    )
+    clash = Panel.objects.with_accession(lab, accession).select_related("entered_by").first()
     if clash is None:
         return ""
     lab_text = f"lab “{lab}”" if lab else "an unnamed lab"

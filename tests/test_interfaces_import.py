@@ -592,9 +592,28 @@ def test_a_failure_inside_the_services_rolls_back_and_keeps_the_message_with_its
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("interfaces.services._keep_lab_view", fail)
+    monkeypatch.setattr("interfaces.services._lab_view", fail)
     receipt = receive_upload(message(obx(1, "2823-3", "3.0", "mmol/L")))
     assert receipt.message.status == Status.ERROR
     assert receipt.message.errors == ["Myolab could not process this message (RuntimeError); it is kept for review."]
     assert msa(receipt.ack)[1] == "AE"
     assert (Result.objects.count(), Panel.objects.count(), Finding.objects.count()) == (0, 0, 0)
+
+
+SIX = [("2823-3", "4.1", "mmol/L"), ("17861-6", "9.4", "mg/dL"), ("19123-9", "2.0", "mg/dL")]
+SIX += [("2157-6", "120", "U/L"), ("62292-8", "31", "ng/mL"), ("1751-7", "4.2", "g/dL")]
+
+
+@pytest.mark.parametrize("results", [2, 6])
+def test_a_message_costs_the_same_queries_whatever_its_number_of_results(jane, results, django_assert_num_queries):
+    receive_upload(message(obx(1, "2823-3", "4.0", "mmol/L"), control="Q-0", accession="ACC-Q0"))  # the interface user
+    observations = [obx(n, code, value, unit) for n, (code, value, unit) in enumerate(SIX[:results], 1)]
+    # Receiving: the earlier message with this control ID, the insert, savepoints. Planning: the catalogue
+    # with its units, the local codes, the patient, the panels of its accession numbers. Recording
+    # (guidance.services.record_results): the interface user, the catalogue with its ranges, the
+    # accession check, the panel and its history row, the results and theirs (one insert each), the
+    # patient's activity, the rules, findings, factors, delta checks (4), superseded findings, plans.
+    # Then the laboratory's view of every result (one insert) and the message's update.
+    with django_assert_num_queries(41):
+        receipt = receive_upload(message(*observations, control=f"Q-{results}", accession=f"ACC-Q{results}"))
+    assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, results)
