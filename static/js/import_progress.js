@@ -17,6 +17,9 @@
     for (const element of section.querySelectorAll("[data-count]")) {
       element.textContent = progress.counts[element.dataset.count];
     }
+    for (const element of section.querySelectorAll("[data-while]")) {
+      element.hidden = element.dataset.while !== progress.status;
+    }
   }
 
   async function poll() {
