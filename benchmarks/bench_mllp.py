@@ -15,7 +15,9 @@ import asyncio
 import datetime
 import io
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +43,9 @@ from labs.models import Result  # noqa: E402
 from patients.models import Patient  # noqa: E402
 
 SENDERS = 4
+# BENCH_LISTENER_PROCESSES=2: the listener as `manage.py hl7_listen --processes 2` beside this process,
+# instead of in it (one process runs its Python on one core at a time).
+PROCESSES = int(os.environ.get("BENCH_LISTENER_PROCESSES", "1"))
 # Six results a message, each a test Myolab tracks, in its canonical unit.
 OBX = [
     ("2823-3", "4.1", "mmol/L"),
@@ -82,19 +87,40 @@ async def sender(port: int, numbers: range, times: list[float]) -> None:
     await writer.wait_closed()
 
 
+def listener_processes() -> tuple[subprocess.Popen, int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "manage.py", "hl7_listen", "--port", str(port), "--processes", str(PROCESSES)]
+    command += ["--workers", str(max(1, SENDERS // PROCESSES))]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    for _ in range(PROCESSES):
+        while "Listening" not in process.stdout.readline():
+            pass
+    return process, port
+
+
 async def run(count: int) -> None:
-    listener = Listener(host="127.0.0.1", port=0, workers=SENDERS)
-    port = await listener.start()
+    if PROCESSES > 1:
+        process, port = listener_processes()
+    else:
+        listener = Listener(host="127.0.0.1", port=0, workers=SENDERS)
+        port = await listener.start()
     times: list[float] = []
     share = count // SENDERS
     started = time.perf_counter()
     await asyncio.gather(*(sender(port, range(i * share, (i + 1) * share), times) for i in range(SENDERS)))
     seconds = time.perf_counter() - started
-    await listener.stop()
+    if PROCESSES > 1:
+        process.terminate()
+        process.wait()
+    else:
+        await listener.stop()
     sent = share * SENDERS
     times.sort()
     print(
-        f"{sent} messages ({sent * len(OBX)} results) from {SENDERS} senders in {seconds:.1f} s: "
+        f"{sent} messages ({sent * len(OBX)} results) from {SENDERS} senders to {PROCESSES} listener process(es) "
+        f"in {seconds:.1f} s: "
         f"{sent / seconds:.0f} messages/s, {sent * len(OBX) / seconds:.0f} results/s; ACK median "
         f"{statistics.median(times) * 1000:.0f} ms, p95 {times[int(len(times) * 0.95)] * 1000:.0f} ms"
     )
