@@ -35,6 +35,9 @@ Journeys covered:
     and forth and refuses a page past the end; at 1366 × 768 every test's newest value shows without
     scrolling and the table fits the width; at 390 px a value, its unit and flag stay on one line and
     the page itself is no wider than the screen.
+  - test_upload_journey.py: a file of laboratory messages previewed (counts of what each would become),
+    imported in the background: the progress page waits for the worker, its script sees the import end
+    and shows the summary, whose held message opens with its reason.
 
 Steps still to add (TODO):
   - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
