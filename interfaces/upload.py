@@ -16,7 +16,10 @@ from .services import Plan, decode, plan_message
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_MESSAGES = 20_000
 MAX_CSV_BYTES = 2 * 1024 * 1024
-# The preview lists this many messages with a problem, and this many without, in full; it counts them all.
+# The preview reads this many messages (about 10–40 ms each: the page must answer in seconds); the others
+# are checked as they are imported, and the import's summary lists every one that needs someone.
+PREVIEW_PLANNED = 200
+# Of those, it lists this many with a problem, and this many without, in full; it counts them all.
 PREVIEW_PROBLEMS_SHOWN = 200
 PREVIEW_OTHERS_SHOWN = 50
 
@@ -99,19 +102,25 @@ class FilePreview:
     """A file's messages previewed: the count of each outcome over all of them, and the ones listed."""
 
     total: int
-    counts: dict[str, int]
+    counts: dict[str, int]  # of the messages planned
     shown: list[Preview]
+    planned: int
 
     @property
     def not_shown(self) -> int:
-        return self.total - len(self.shown)
+        return self.planned - len(self.shown)
+
+    @property
+    def not_planned(self) -> int:
+        return self.total - self.planned
 
 
 def preview(messages: list[str]) -> FilePreview:
-    """What each message would do, saving nothing."""
+    """What each of the first PREVIEW_PLANNED messages would do, saving nothing."""
     counts: dict[str, int] = {}
     problems, others = [], []
-    for number, text in enumerate(messages, start=1):
+    planned = messages[:PREVIEW_PLANNED]
+    for number, text in enumerate(planned, start=1):
         plan = plan_message(text)
         earlier = None
         if plan.header.control_id:
@@ -125,4 +134,4 @@ def preview(messages: list[str]) -> FilePreview:
         elif not one.has_problem and len(others) < PREVIEW_OTHERS_SHOWN:
             others.append(one)
     shown = sorted(problems + others, key=lambda one: one.number)
-    return FilePreview(total=len(messages), counts=counts, shown=shown)
+    return FilePreview(total=len(messages), counts=counts, shown=shown, planned=len(planned))

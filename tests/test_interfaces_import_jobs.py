@@ -240,3 +240,24 @@ def test_the_database_worker_runs_a_confirmed_import(clinician, jane, roles):
         call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
     job.refresh_from_db()
     assert (job.status, job.done, job.imported, job.results_created) == ("finished", 2, 2, 2)
+
+
+def test_a_large_file_is_previewed_in_part_and_imported_whole(
+    clinician_client, jane, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(upload, "PREVIEW_PLANNED", 3)
+    monkeypatch.setattr(upload, "PREVIEW_OTHERS_SHOWN", 1)
+    preview = clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE_MESSAGES)})
+    file_preview = preview.context["hl7"]
+    assert (file_preview.total, file_preview.planned, file_preview.not_planned) == (5, 3, 2)
+    assert file_preview.counts == {"imported": 2, "held": 1}  # of the three checked
+    assert [one.number for one in file_preview.shown] == [1, 3]  # the first without a problem, every one with
+    text = preview.content.decode()
+    assert "The first 3 are checked below; the other 2 are checked as they are imported" in text
+    fields = hidden_fields(preview)
+    with django_capture_on_commit_callbacks(execute=True):
+        clinician_client.post(
+            "/lab-messages/upload/", {"confirm": "1", "job": fields["job"], "form_key": fields["form_key"]}
+        )
+    job = ImportJob.objects.get(pk=fields["job"])
+    assert (job.done, job.imported, job.held, job.rejected, job.errors) == (5, 2, 1, 1, 1)
