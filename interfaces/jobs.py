@@ -16,6 +16,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_tasks import task
 
+from core import form_keys
+
 from .models import ImportJob, InboundMessage
 from .services import receive
 
@@ -32,7 +34,12 @@ COUNTED = {
 
 
 def create_job(messages: list[str], *, file_name: str, by) -> ImportJob:
-    """Keep a previewed file's (normalised) messages until they are confirmed; imports nothing."""
+    """Keep a previewed file's (normalised) messages until they are confirmed; imports nothing. `by`'s
+    previews too old to be confirmed (their one-time key has expired) are deleted: they hold a file and
+    nothing else refers to them."""
+    ImportJob.objects.filter(
+        created_by=by, status=ImportJob.Status.PREVIEWED, created_at__lt=timezone.now() - form_keys.MAX_AGE
+    ).delete()
     job = ImportJob(
         file_name=file_name[:255],
         content=ImportJob.SEPARATOR.join(messages),

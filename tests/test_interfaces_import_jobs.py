@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from interfaces import jobs, upload
 from interfaces.models import ImportJob, InboundMessage
@@ -261,3 +262,15 @@ def test_a_large_file_is_previewed_in_part_and_imported_whole(
         )
     job = ImportJob.objects.get(pk=fields["job"])
     assert (job.done, job.imported, job.held, job.rejected, job.errors) == (5, 2, 1, 1, 1)
+
+
+def test_previews_too_old_to_confirm_are_deleted_when_the_user_previews_again(clinician, other_clinician):
+    old = jobs.create_job(FILE_MESSAGES[:1], file_name="old.hl7", by=clinician)
+    theirs = jobs.create_job(FILE_MESSAGES[:1], file_name="theirs.hl7", by=other_clinician)
+    done = jobs.create_job(FILE_MESSAGES[:1], file_name="done.hl7", by=clinician)
+    a_day_ago = timezone.now() - datetime.timedelta(hours=24, minutes=1)
+    ImportJob.objects.update(created_at=a_day_ago)
+    ImportJob.objects.filter(pk=done.pk).update(status=ImportJob.Status.FINISHED)
+    recent = jobs.create_job(FILE_MESSAGES[:1], file_name="recent.hl7", by=clinician)
+    assert sorted(ImportJob.objects.values_list("pk", flat=True)) == sorted([theirs.pk, done.pk, recent.pk])
+    assert not ImportJob.objects.filter(pk=old.pk).exists()
