@@ -93,6 +93,8 @@ def test_a_confirmed_upload_is_counted_message_by_message_and_summarised(
 
     log = clinician_client.get(f"/lab-messages/?job={job.pk}&status=queue")
     assert [m.control_id for m in log.context["page"].object_list] == ["J-5", "J-3"]
+    detail = clinician_client.get(f"/lab-messages/{held.pk}/").content.decode()
+    assert f'in <a href="/lab-messages/imports/{job.pk}/">an uploaded file</a>' in detail
 
 
 def test_the_progress_endpoint_and_page_follow_a_running_job(clinician_client, clinician, jane):
