@@ -5,8 +5,9 @@ the transaction that uses up the confirmation's one-time key, queues it and enqu
 once that transaction commits. The task (run by `manage.py db_worker`, django-tasks' database backend)
 receives each message exactly as the listener would (`services.receive`: one transaction per message)
 and counts how it ended in the job's row, which the progress page reads. A message that raises is
-counted as an error and the job goes on; a job interrupted (the worker stopped) goes on from the
-message after the last one counted when it runs again, and a message received twice imports once.
+counted as an error and the job goes on. A job interrupted (its worker killed) stays "running" until its
+task is run again (nothing does that by itself yet); it then goes on from the message after the last
+one counted, and a message received twice imports once.
 """
 
 import logging
