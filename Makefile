@@ -34,9 +34,9 @@ demo: migrate
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo_results
 
 ## make run: install, migrate, load reference data and a demo, serve on http://127.0.0.1:8000 and
-## listen for laboratory results (HL7 v2 over MLLP) on 127.0.0.1:2575; the Procfile lists both.
+## listen for laboratory results (HL7 v2 over MLLP) on 127.0.0.1:2575 and run the background worker (uploads' imports); the Procfile lists all three.
 run: demo
-	@echo "Myolab is starting on http://127.0.0.1:8000 (log in with a demo account above), with the HL7 listener on 127.0.0.1:2575; Ctrl-C stops both"
+	@echo "Myolab is starting on http://127.0.0.1:8000 (log in with a demo account above), with the HL7 listener on 127.0.0.1:2575 and the background worker; Ctrl-C stops them"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(DEMO_ENV) $(BIN)/honcho start
 
 ## make test: install test dependencies and run the test suite (DATABASE_URL picks the database)

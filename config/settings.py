@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "csp",
     "simple_history",
+    # Background work (an uploaded file's import): django-tasks, the backport of Django 6's tasks, with
+    # its database backend (django-tasks-db; `manage.py db_worker` runs the tasks).
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "patients",
     "labs",
@@ -146,6 +150,9 @@ HL7_MRN_AUTHORITIES = env.list("HL7_MRN_AUTHORITIES", default=[])
 # Where the MLLP listener (manage.py hl7_listen) listens.
 HL7_LISTEN_HOST = env.str("HL7_LISTEN_HOST", default="127.0.0.1")
 HL7_LISTEN_PORT = env.int("HL7_LISTEN_PORT", default=2575)
+# Background tasks are rows of the database (django-tasks-db), run by `manage.py db_worker` (the Procfile's
+# worker): nothing else to run, on SQLite or PostgreSQL.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -23,3 +23,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # write-ahead log), which tests/test_no_duplicate_panels.py fires concurrent saves at.
     # One file per test run (Django deletes it at the end), so two runs side by side do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
+
+# Background tasks run at once, in the process that enqueues them (after its transaction commits);
+# tests/test_interfaces_import_jobs.py runs the database backend and its worker once.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -43,6 +43,7 @@ OBSERVATION_STATUS = {
     Result.Status.FINAL: "final",
     Result.Status.CORRECTED: "corrected",
     Result.Status.ENTERED_IN_ERROR: "entered-in-error",
+    Result.Status.PRELIMINARY: "preliminary",
 }
 # Myolab's flags are the v3-ObservationInterpretation codes; "no range" has no interpretation.
 INTERPRETATION_DISPLAY = {

@@ -44,7 +44,8 @@ ATTENTION_RANK = Case(
 
 USER_NAME = ("username", "first_name", "last_name")
 # A result's range snapshot: what its shown value's precision depends on (Result.display_value).
-LIMITS = ("range_low", "range_high", "range_critical_low", "range_critical_high")
+# A result's limits, and whose they are when the laboratory's (Result.range_text reads all six).
+LIMITS = ("range_low", "range_high", "range_critical_low", "range_critical_high", "range_source", "range_default")
 # What a plan line shows (guidance/includes/plan_line.html): building three whole users per plan, with
 # their passwords and dates, cost the patient page more than its query did.
 PLAN_LINE_FIELDS = (

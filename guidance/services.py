@@ -16,6 +16,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from core.text import display_name
 from labs.deltas import fired
+from labs.interpretation import LabRange
 from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result, SpecimenCondition
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
@@ -102,9 +103,10 @@ def record_results(
             value_entered=entry.value,
             unit_entered=entry.unit.unit,
             value=canonical_or_refuse(analyte, entry.value, entry.unit),
+            status=Result.Status.PRELIMINARY if entry.preliminary else Result.Status.FINAL,
             updated_by=by,
         )
-        interpret_result(result, patient)
+        interpret_result(result, patient, entry.lab_range)
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
@@ -120,21 +122,38 @@ def record_results(
 
 @transaction.atomic
 def correct_result(
-    result: Result, *, value: Decimal, unit: AnalyteUnit, reason: str, by, comparator: str = ""
+    result: Result,
+    *,
+    value: Decimal,
+    unit: AnalyteUnit,
+    reason: str,
+    by,
+    comparator: str = "",
+    lab_range: LabRange | None = None,
+    status: str = Result.Status.CORRECTED,
 ) -> Result:
     """Replace a result's value, keeping the earlier one in history with who, when and why, and bring the
-    panel's findings in line with the new value."""
+    panel's findings in line with the new value. `lab_range`: the laboratory's limits sent with the
+    correction; without them a result read against the laboratory's limits keeps them. `status`: the
+    new one: corrected; or final (or preliminary) when a laboratory's final (or newer preliminary) result
+    replaces its preliminary one."""
     check_writable(result.patient)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the correction."})
     if result.status == Result.Status.ENTERED_IN_ERROR:
         raise ValidationError("This result was marked entered in error and cannot be corrected.")
+    if status not in (Result.Status.CORRECTED, Result.Status.FINAL, Result.Status.PRELIMINARY):
+        raise ValueError(f"A correction cannot make a result {status}.")
+    if status != Result.Status.CORRECTED and result.status != Result.Status.PRELIMINARY:
+        raise ValidationError(
+            "Only a preliminary result is replaced by a final or preliminary one; correct it instead."
+        )
     result.comparator = comparator
     result.value_entered = value
     result.unit_entered = unit.unit
     result.value = canonical_or_refuse(result.analyte, value, unit)
-    interpret_result(result, result.patient)
-    result.status = Result.Status.CORRECTED
+    interpret_result(result, result.patient, lab_range or result.lab_range)
+    result.status = status
     result.status_reason = reason.strip()
     result.updated_by = by
     result.full_clean()
@@ -142,7 +161,8 @@ def correct_result(
     result.save()
     touch_patient(result.patient)
     shown = f"{result.display_value} {result.analyte.canonical_unit} ({result.get_flag_display().lower()})"
-    note = f"{result.analyte.name} corrected to {shown}: {reason.strip()}"
+    verb = "corrected to" if status == Result.Status.CORRECTED else f"replaced by the {status} result"
+    note = f"{result.analyte.name} {verb} {shown}: {reason.strip()}"
     evaluate_panel(result.panel, by=by, note=note)
     evaluate_deltas([result], by=by, note=note)
     _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)

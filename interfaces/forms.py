@@ -1,5 +1,6 @@
 from django import forms
 
+from core.form_keys import OneTimeKeyMixin
 from patients.models import Patient
 
 from .models import InboundMessage
@@ -14,6 +15,7 @@ class MessageFilterForm(forms.Form):
     )
     facility = forms.CharField(required=False, max_length=200, label="Sending facility")
     q = forms.CharField(required=False, max_length=200, label="Control ID or MRN")
+    job = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)
 
     def filter(self, messages):
         data = self.cleaned_data
@@ -26,6 +28,8 @@ class MessageFilterForm(forms.Form):
         if data["q"]:
             text = data["q"].strip()
             messages = messages.filter(control_id__iexact=text) | messages.filter(patient__mrn__iexact=text)
+        if data["job"]:
+            messages = messages.filter(import_job_id=data["job"])
         return messages
 
 
@@ -55,5 +59,19 @@ class RejectForm(forms.Form):
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="File of HL7 v2 messages",
-        help_text="One or many ORU^R01 messages; MLLP-framed or not; CR, LF or CRLF between segments; up to 2 MB.",
+        help_text=(
+            "One or many ORU^R01 messages (MLLP-framed or not; CR, LF or CRLF between segments), up to 20 MB and "
+            "20,000 messages; or a results CSV up to 2 MB."
+        ),
     )
+
+
+class ConfirmImportForm(OneTimeKeyMixin, forms.Form):
+    """The preview's "Import" button: its one-time key makes a second submission import nothing more."""
+
+    job = forms.IntegerField(min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, job_id: int, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["job"].initial = job_id
+        self.add_form_key(purpose=f"import-job-{job_id}", user=user)

@@ -69,6 +69,28 @@ def read_value(value_type: str, components: list[str]) -> Decimal:
         raise Problem(f"OBX-5 '{text}' is not a number.") from None
 
 
+RANGE_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+# OBX-7 as the samples write it: "3.5-5.1", "70_105", "4.3 to 6.2", "3.5 - 5.1"; "<0.95", "> 9.20".
+BOUNDED_RANGE = re.compile(rf"^{RANGE_NUMBER}\s*(?:-|_|–|to)\s*{RANGE_NUMBER}$", re.IGNORECASE)
+UPPER_LIMIT = re.compile(rf"^(?:<=|<|≤)\s*{RANGE_NUMBER}$")
+LOWER_LIMIT = re.compile(rf"^(?:>=|>|≥)\s*{RANGE_NUMBER}$")
+
+
+def read_range(text: str) -> tuple[Decimal | None, Decimal | None] | None:
+    """OBX-7's normal range as (low, high) in OBX-6's unit, an open side None; None when it is empty or
+    not a form Myolab reads (then Myolab's default range applies). "<0.95" is an upper limit and "> 9.20"
+    a lower one; a low not below its high is not a range."""
+    text = text.strip()
+    if bounded := BOUNDED_RANGE.match(text):
+        low, high = Decimal(bounded[1]), Decimal(bounded[2])
+        return (low, high) if low < high else None
+    if upper := UPPER_LIMIT.match(text):
+        return None, Decimal(upper[1])
+    if lower := LOWER_LIMIT.match(text):
+        return Decimal(lower[1]), None
+    return None
+
+
 def unit_key(text: str) -> str:
     """A unit as compared: case-insensitive, micro written u (µ and μ both), spaces dropped."""
     return text.replace("µ", "u").replace("μ", "u").replace(" ", "").lower()

@@ -66,15 +66,19 @@ def refuse_frame(block: bytes, reason: str, *, code: str = "AR", error: str = "1
 
 
 class Listener:
-    def __init__(self, *, host: str, port: int, workers: int = 4, idle_timeout: float = IDLE_TIMEOUT):
+    def __init__(
+        self, *, host: str, port: int, workers: int = 4, idle_timeout: float = IDLE_TIMEOUT, reuse_port: bool = False
+    ):
         self.host, self.port, self.idle_timeout = host, port, idle_timeout
+        # Several processes listening on one port (hl7_listen --processes): the kernel shares the connections.
+        self.reuse_port = reuse_port
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hl7")
         self.server = None
         self.connections: set[asyncio.Task] = set()
 
     async def start(self) -> int:
         """Start listening; the port listened on (useful when asked for port 0)."""
-        self.server = await asyncio.start_server(self.connection, self.host, self.port)
+        self.server = await asyncio.start_server(self.connection, self.host, self.port, reuse_port=self.reuse_port)
         self.port = self.server.sockets[0].getsockname()[1]
         logger.info("MLLP listener on %s:%s", self.host, self.port)
         return self.port

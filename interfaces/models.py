@@ -60,6 +60,14 @@ class InboundMessage(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     review_note = models.TextField(blank=True, help_text="A person's match or rejection, with the reason.")
+    import_job = models.ForeignKey(
+        "ImportJob",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="received_messages",
+        help_text="The uploaded file it came in, imported in the background.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -127,3 +135,64 @@ class CodeMapping(models.Model):
 
     def __str__(self):
         return f"{self.sending_facility} {self.code} → {self.analyte.name}"
+
+
+class ImportJob(models.Model):
+    """An uploaded file of HL7 messages, imported in the background message by message (interfaces.jobs).
+
+    Created when its preview is shown (holding the file's messages, so the confirmation need not send the
+    file again) and queued when a person confirms it; the worker then counts each message as it ends.
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed, not confirmed"
+        QUEUED = "queued", "Waiting for the worker"
+        RUNNING = "running", "Importing"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Stopped by an error"
+
+    # The messages' texts in `content` are separated by this character, which a normalised message never
+    # holds (interfaces.oru.normalise strips MLLP's framing bytes).
+    SEPARATOR = "\x1c"
+
+    file_name = models.CharField(max_length=255)
+    content = models.TextField(help_text="The file's messages, normalised, separated by 0x1C.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Messages in the file.")
+    done = models.PositiveIntegerField(default=0, help_text="Messages processed so far.")
+    imported = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Accepted, but nothing Myolab tracks.")
+    held = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0, help_text="Messages in error, or that could not be processed.")
+    results_created = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, help_text="Why the job stopped, if it did.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("view_every_importjob", "Can see every user's uploads and their imports")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(done__lte=models.F("total")), name="import_job_done_within_total"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name}: {self.get_status_display().lower()} ({self.done} of {self.total})"
+
+    @property
+    def messages(self) -> list[str]:
+        return self.content.split(self.SEPARATOR) if self.content else []
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in (self.Status.FINISHED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.done * 100 // self.total

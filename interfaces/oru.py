@@ -141,8 +141,12 @@ def _parse(text: str):
 
 
 def read_header(text: str) -> Header:
-    """MSH of a normalised message (raises Refused if there is none)."""
-    msh = _parse(text).segment("MSH")
+    """MSH of a normalised message (raises Refused if there is none). Parses the MSH segment alone: the
+    listener reads the header before the whole message, which is parsed once, by read_oru."""
+    return _header(_parse(text.split("\r", 1)[0]).segment("MSH"))
+
+
+def _header(msh) -> Header:
     event = _part(msh, 9, 1, 2)
     return Header(
         sending_application=_part(msh, 3),
@@ -159,7 +163,10 @@ def read_header(text: str) -> Header:
 def read_oru(text: str) -> OruMessage:
     """Every segment an ORU^R01 carries results in, in order. Raises Refused if it is not readable."""
     message = _parse(text)
-    header = read_header(text)
+    try:
+        header = _header(message.segment("MSH"))
+    except KeyError:  # pragma: no cover - _parse has checked the text starts with MSH
+        raise Refused("Not an HL7 v2 message: it must start with an MSH segment.", code="100") from None
     patient, orders, last = None, [], None
     for segment in message:
         name = str(segment[0]).strip()

@@ -19,10 +19,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from guidance.services import correct_result, mark_entered_in_error, record_results
+from labs.interpretation import LabRange, to_canonical
 from labs.models import Analyte, AnalyteUnit, Panel, Result
 from labs.services import Entry, canonical_or_refuse
 from patients.models import Patient
@@ -35,6 +36,7 @@ from .mapping import (
     Problem,
     flag_disagreement,
     read_birth_date,
+    read_range,
     read_time,
     read_value,
     unit_key,
@@ -51,7 +53,6 @@ INTERFACE_USERNAME = "lab-interface"
 SUPPORTED_VERSIONS = ("2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 # OBX-11 (HL7 table 0085) values that carry no result to import, and why.
 NOT_RESULTS = {
-    "P": "preliminary (OBX-11 P): Myolab imports the final result when it comes",
     "I": "pending (OBX-11 I)",
     "R": "not yet verified (OBX-11 R)",
     "S": "partial (OBX-11 S)",
@@ -87,10 +88,12 @@ class Skipped(Exception):
 class PlannedResult:
     observation: Observation
     analyte: Analyte
-    action: str  # "create", "correct" or "withdraw"
+    action: str  # "create", "correct", "replace" (a preliminary result) or "withdraw"
+    preliminary: bool = False  # OBX-11 P: recorded as preliminary, replaced by the final result later
     unit: AnalyteUnit | None = None
     value: Decimal | None = None
     existing: Result | None = None
+    lab_range: LabRange | None = None  # the laboratory's normal limits (OBX-7), in the canonical unit
 
 
 @dataclass
@@ -219,7 +222,7 @@ def _plan_observations(plan: Plan, oru: OruMessage, *, now) -> None:
             if analyte is None:
                 continue
             try:
-                planned = _plan_one(observation, analyte)
+                planned = _plan_one(observation, analyte, facility)
                 if planned is None:
                     continue
                 collected_at = read_time(
@@ -277,11 +280,11 @@ def _analyte_for(observation: Observation, analytes, local, facility, plan) -> A
     return analyte
 
 
-def _plan_one(observation: Observation, analyte: Analyte) -> PlannedResult | None:
+def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> PlannedResult | None:
     status = observation.status.upper() or "F"
     if status in WITHDRAWN:
         return PlannedResult(observation=observation, analyte=analyte, action="withdraw")
-    if status not in ("F", "C"):
+    if status not in ("F", "C", "P"):
         if status in NOT_RESULTS:
             raise Skipped(NOT_RESULTS[status])
         raise Problem(f"OBX-11 result status '{status}' is not one HL7 defines (F, C, P, W, D, I, R, S, X, N, U).")
@@ -304,9 +307,21 @@ def _plan_one(observation: Observation, analyte: Analyte) -> PlannedResult | Non
         observation=observation,
         analyte=analyte,
         action="correct" if status == "C" else "create",
+        preliminary=status == "P",
         unit=unit,
         value=value,
+        lab_range=_lab_range(observation, unit, facility),
     )
+
+
+def _lab_range(observation: Observation, unit: AnalyteUnit, facility: str) -> LabRange | None:
+    """The laboratory's OBX-7 range in the canonical unit (it is in OBX-6's unit, as the value is), or None
+    when it sends none Myolab can read (then Myolab's default applies)."""
+    limits = read_range(observation.range_text)
+    if limits is None:
+        return None
+    low, high = (None if limit is None else to_canonical(limit, unit.factor) for limit in limits)
+    return LabRange(low, high, f"{facility or 'the laboratory'} (OBX-7 '{observation.range_text.strip()}')")
 
 
 def _match_patient(plan: Plan, identity: PatientIdentity | None, authorities) -> Patient | None:
@@ -321,10 +336,7 @@ def _match_patient(plan: Plan, identity: PatientIdentity | None, authorities) ->
     if not ids:
         plan.holds.append("PID-3 holds no patient identifier Myolab can match: match it to a patient.")
         return None
-    query = models.Q()
-    for mrn in ids:
-        query |= models.Q(mrn__iexact=mrn)
-    found = list(Patient.objects.filter(query)[:2])
+    found = list(Patient.objects.with_mrn(*ids)[:2])
     named = ", ".join(ids)
     if not found:
         plan.holds.append(f"No patient has the MRN {named} (PID-3): match it to a patient or register one.")
@@ -359,14 +371,10 @@ def _plan_against_recorded(plan: Plan) -> None:
     """Compare with what this laboratory's accession numbers already hold: a result sent again changes
     nothing unless OBX-11 says it is a correction (C) or a withdrawal (W, D)."""
     accessions = [panel.accession for panel in plan.panels if panel.accession]
-    query = models.Q()
-    for accession in accessions:
-        query |= models.Q(accession_number__iexact=accession)
     recorded = {}
     if accessions:
-        for panel in Panel.objects.filter(query, lab_name__iexact=plan.header.sending_facility).prefetch_related(
-            "results"
-        ):
+        panels = Panel.objects.with_accession(plan.header.sending_facility, *accessions).prefetch_related("results")
+        for panel in panels:
             recorded[panel.accession_number.lower()] = panel
     kept = []
     for planned_panel in plan.panels:
@@ -410,6 +418,19 @@ def _plan_against_panel(plan: Plan, planned_panel: PlannedPanel, existing: Panel
             plan.skipped.append(f"{label}: already marked entered in error; it stays so.")
         elif planned.action == "withdraw":
             kept.append(planned)
+        elif recorded.status == Result.Status.PRELIMINARY:
+            # The final (or a corrected, or a newer preliminary) result replaces the preliminary one.
+            same = recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit
+            if planned.preliminary and same:
+                plan.skipped.append(f"{label}: already recorded as preliminary with this value; nothing changes.")
+            else:
+                planned.action = "replace"
+                kept.append(planned)
+        elif planned.preliminary:
+            plan.skipped.append(
+                f"{label}: preliminary (OBX-11 P), but Myolab already has the {recorded.get_status_display().lower()} "
+                "result; it stays."
+            )
         elif recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit:
             plan.skipped.append(f"{label}: already recorded with this value; nothing changes.")
         elif planned.action == "create":
@@ -441,9 +462,10 @@ def decode(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def receive(raw: bytes | str, *, channel: str, by=None, sender: str = "") -> Receipt:
+def receive(raw: bytes | str, *, channel: str, by=None, sender: str = "", import_job=None) -> Receipt:
     """Store one message, then process it; never raises for what the message holds. A FHIR Bundle is
-    kept as sent (JSON), from `sender` (the API client's name, its sending facility)."""
+    kept as sent (JSON), from `sender` (the API client's name, its sending facility). `import_job`: the
+    uploaded file it came in (interfaces.jobs)."""
     text = decode(raw)
     try:
         if channel == InboundMessage.Channel.FHIR:
@@ -458,22 +480,23 @@ def receive(raw: bytes | str, *, channel: str, by=None, sender: str = "") -> Rec
             sending_facility=header.sending_facility[:200], control_id=header.control_id[:200]
         ).first()
         if earlier is not None:
-            return _again(earlier, text, header, channel=channel, by=by)
-    message = _new_message(text, header, channel=channel, by=by)
+            return _again(earlier, text, header, channel=channel, by=by, import_job=import_job)
+    message = _new_message(text, header, channel=channel, by=by, import_job=import_job)
     try:
         with transaction.atomic():
             message.save()
     except IntegrityError:  # the same message arrived at the same moment on another connection
         earlier = InboundMessage.objects.get(sending_facility=message.sending_facility, control_id=message.control_id)
-        return _again(earlier, text, header, channel=channel, by=by)
+        return _again(earlier, text, header, channel=channel, by=by, import_job=import_job)
     return process(message, by=by)
 
 
-def _new_message(text: str, header: Header, *, channel: str, by) -> InboundMessage:
+def _new_message(text: str, header: Header, *, channel: str, by, import_job=None) -> InboundMessage:
     return InboundMessage(
         raw=text,
         channel=channel,
         received_by=by,
+        import_job=import_job,
         sending_application=header.sending_application[:200],
         sending_facility=header.sending_facility[:200],
         control_id=header.control_id[:200],
@@ -481,7 +504,7 @@ def _new_message(text: str, header: Header, *, channel: str, by) -> InboundMessa
     )
 
 
-def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, by) -> Receipt:
+def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, by, import_job=None) -> Receipt:
     """A control ID this facility used before: the same message gets its first answer again (a lost ACK);
     different content under a used control ID is refused and logged."""
     if earlier.raw == text:
@@ -495,7 +518,7 @@ def _again(earlier: InboundMessage, text: str, header: Header, *, channel: str, 
         "every message needs its own control ID.",
         code="205",
     )
-    message = _new_message(text, header, channel=channel, by=by)
+    message = _new_message(text, header, channel=channel, by=by, import_job=import_job)
     message.control_id = ""  # the control ID stays the first message's; this one is logged beside it
     _finish(message, Plan(header=header, rejection=refusal))
     message.save()
@@ -547,21 +570,26 @@ def _header_of(message: InboundMessage) -> Header:
 def _import(plan: Plan, message: InboundMessage, *, by) -> None:
     reason = f"Laboratory message {plan.header.sending_facility} {plan.header.control_id}"
     created = changed = 0
+    views: list[ImportedResult] = []  # the laboratory's view of each result, written in one insert
     for planned_panel in plan.panels:
         new = [r for r in planned_panel.results if r.existing is None]
         if new:
             panel = record_results(
                 patient=plan.patient,
                 collected_at=planned_panel.collected_at,
-                entries=[Entry(analyte=r.analyte, value=r.value, unit=r.unit) for r in new],
+                entries=[
+                    Entry(
+                        analyte=r.analyte, value=r.value, unit=r.unit, lab_range=r.lab_range, preliminary=r.preliminary
+                    )
+                    for r in new
+                ],
                 by=by,
                 lab_name=plan.header.sending_facility[:100],
                 accession_number=planned_panel.accession[:50],
                 source=Panel.Source.IMPORT,
             )
             saved = {result.analyte_id: result for result in panel.results.all()}
-            for planned in new:
-                _keep_lab_view(message, planned, saved[planned.analyte.pk], action="created")
+            views += [_lab_view(message, planned, saved[planned.analyte.pk], action="created") for planned in new]
             created += len(new)
         for planned in [r for r in planned_panel.results if r.existing is not None]:
             if planned.action == "withdraw":
@@ -570,22 +598,38 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                     reason=f"Withdrawn by the laboratory (OBX-11 {planned.observation.status}): {reason}",
                     by=by,
                 )
-                _keep_lab_view(message, planned, result, action="entered-in-error")
+                views.append(_lab_view(message, planned, result, action="entered-in-error"))
+            elif planned.action == "replace":
+                status = Result.Status.PRELIMINARY if planned.preliminary else Result.Status.FINAL
+                if planned.observation.status.upper() == "C":
+                    status = Result.Status.CORRECTED
+                result = correct_result(
+                    planned.existing,
+                    value=planned.value,
+                    unit=planned.unit,
+                    lab_range=planned.lab_range,
+                    status=status,
+                    reason=f"The laboratory's {status} result replaces its preliminary one: {reason}",
+                    by=by,
+                )
+                views.append(_lab_view(message, planned, result, action="replaced preliminary"))
             else:
                 result = correct_result(
                     planned.existing,
                     value=planned.value,
                     unit=planned.unit,
+                    lab_range=planned.lab_range,
                     reason=f"Corrected by the laboratory: {reason}",
                     by=by,
                 )
-                _keep_lab_view(message, planned, result, action="corrected")
+                views.append(_lab_view(message, planned, result, action="corrected"))
             changed += 1
+    ImportedResult.objects.bulk_create(views)
     message.patient = plan.patient
     message.results_created, message.results_changed = created, changed
 
 
-def _keep_lab_view(message: InboundMessage, planned: PlannedResult, result: Result, *, action: str) -> None:
+def _lab_view(message: InboundMessage, planned: PlannedResult, result: Result, *, action: str) -> ImportedResult:
     observation = planned.observation
     imported = ImportedResult(
         message=message,
@@ -597,7 +641,7 @@ def _keep_lab_view(message: InboundMessage, planned: PlannedResult, result: Resu
         notes="\n".join(observation.notes),
     )
     imported.full_clean(exclude=["message", "result"])
-    imported.save()
+    return imported
 
 
 def _finish(message: InboundMessage, plan: Plan, *, answer: bool = True) -> None:

@@ -1,7 +1,8 @@
-"""A file uploaded in the browser, HL7 messages or a results CSV: read it, preview what it would do, import.
+"""A file uploaded in the browser, HL7 messages or a results CSV: read it, preview what it would do.
 
-Synchronous, so the file is limited to MAX_UPLOAD_BYTES (README, "Upload a file"): a larger file is
-refused with a message, and goes through the MLLP listener instead.
+HL7 messages are imported in the background once confirmed (interfaces.jobs), so an HL7 file may be up to
+MAX_UPLOAD_BYTES and MAX_UPLOAD_MESSAGES (README, "Upload a file"); a results CSV is recorded while the
+page waits, so it is limited to MAX_CSV_BYTES. A larger file is refused with a message saying so.
 """
 
 import hashlib
@@ -10,10 +11,17 @@ from dataclasses import dataclass
 from . import csv_import
 from .models import InboundMessage
 from .oru import normalise, split_messages
-from .services import Plan, decode, plan_message, receive
+from .services import Plan, decode, plan_message
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-MAX_UPLOAD_MESSAGES = 500
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_MESSAGES = 20_000
+MAX_CSV_BYTES = 2 * 1024 * 1024
+# The preview reads this many messages (about 10–40 ms each: the page must answer in seconds); the others
+# are checked as they are imported, and the import's summary lists every one that needs someone.
+PREVIEW_PLANNED = 200
+# Of those, it lists this many with a problem, and this many without, in full; it counts them all.
+PREVIEW_PROBLEMS_SHOWN = 200
+PREVIEW_OTHERS_SHOWN = 50
 
 
 class NotAcceptable(ValueError):
@@ -26,6 +34,7 @@ def read_and_preview(raw: bytes, name: str):
     check_size(raw, name)
     text = decode(raw)
     if csv_import.looks_like_results_csv(text):
+        check_size(raw, name, limit=MAX_CSV_BYTES, larger="Split the CSV, or send the results as HL7 messages.")
         try:
             return "csv", text, csv_import.plan_csv(text)
         except ValueError as error:
@@ -34,11 +43,17 @@ def read_and_preview(raw: bytes, name: str):
     return "hl7", messages, preview(messages)
 
 
-def check_size(raw: bytes, name: str) -> None:
-    if len(raw) > MAX_UPLOAD_BYTES:
+def check_size(
+    raw: bytes,
+    name: str,
+    *,
+    limit: int = MAX_UPLOAD_BYTES,
+    larger: str = "Send larger batches through the MLLP listener, or split the file.",
+) -> None:
+    if len(raw) > limit:
+        kind = "a results CSV" if limit == MAX_CSV_BYTES else "an upload"
         raise NotAcceptable(
-            f"{name} is {len(raw) / (1024 * 1024):.1f} MB; an upload may be up to {MAX_UPLOAD_BYTES // (1024 * 1024)} "
-            "MB. Send larger batches through the MLLP listener, or split the file."
+            f"{name} is {len(raw) / (1024 * 1024):.1f} MB; {kind} may be up to {limit // (1024 * 1024)} MB. {larger}"
         )
 
 
@@ -53,7 +68,9 @@ def read_upload(raw: bytes, name: str) -> list[str]:
         )
     messages = split_messages(text)
     if len(messages) > MAX_UPLOAD_MESSAGES:
-        raise NotAcceptable(f"{name} holds {len(messages)} messages; an upload may hold up to {MAX_UPLOAD_MESSAGES}.")
+        raise NotAcceptable(
+            f"{name} holds {len(messages):,} messages; an upload may hold up to {MAX_UPLOAD_MESSAGES:,}. Split the file."
+        )
     return messages
 
 
@@ -65,29 +82,56 @@ def fingerprint(content: list[str] | str) -> str:
 
 @dataclass
 class Preview:
+    number: int  # its place in the file, from 1
     text: str
     plan: Plan
     earlier: InboundMessage | None  # the same control ID already received from this facility
 
+    @property
+    def outcome(self) -> str:
+        """What importing it would do: "again" (already received), else the plan's status."""
+        return "again" if self.earlier else self.plan.status
 
-def preview(messages: list[str]) -> list[Preview]:
-    """What each message would do, saving nothing."""
-    previews = []
-    for text in messages:
+    @property
+    def has_problem(self) -> bool:
+        return self.outcome not in (InboundMessage.Status.IMPORTED, InboundMessage.Status.SKIPPED)
+
+
+@dataclass
+class FilePreview:
+    """A file's messages previewed: the count of each outcome over all of them, and the ones listed."""
+
+    total: int
+    counts: dict[str, int]  # of the messages planned
+    shown: list[Preview]
+    planned: int
+
+    @property
+    def not_shown(self) -> int:
+        return self.planned - len(self.shown)
+
+    @property
+    def not_planned(self) -> int:
+        return self.total - self.planned
+
+
+def preview(messages: list[str]) -> FilePreview:
+    """What each of the first PREVIEW_PLANNED messages would do, saving nothing."""
+    counts: dict[str, int] = {}
+    problems, others = [], []
+    planned = messages[:PREVIEW_PLANNED]
+    for number, text in enumerate(planned, start=1):
         plan = plan_message(text)
         earlier = None
         if plan.header.control_id:
             earlier = InboundMessage.objects.filter(
                 sending_facility=plan.header.sending_facility[:200], control_id=plan.header.control_id[:200]
             ).first()
-        previews.append(Preview(text=text, plan=plan, earlier=earlier))
-    return previews
-
-
-def import_all(messages: list[str], *, by) -> dict[str, int]:
-    """Receive every message as the listener would (each in its own transaction); the count per status."""
-    counts: dict[str, int] = {}
-    for text in messages:
-        status = receive(text, channel=InboundMessage.Channel.UPLOAD, by=by).message.status
-        counts[status] = counts.get(status, 0) + 1
-    return counts
+        one = Preview(number=number, text=text, plan=plan, earlier=earlier)
+        counts[one.outcome] = counts.get(one.outcome, 0) + 1
+        if one.has_problem and len(problems) < PREVIEW_PROBLEMS_SHOWN:
+            problems.append(one)
+        elif not one.has_problem and len(others) < PREVIEW_OTHERS_SHOWN:
+            others.append(one)
+    shown = sorted(problems + others, key=lambda one: one.number)
+    return FilePreview(total=len(messages), counts=counts, shown=shown, planned=len(planned))

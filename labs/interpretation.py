@@ -54,6 +54,17 @@ class Limits:
     critical_high: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class LabRange:
+    """A laboratory's own normal limits for one result (HL7 OBX-7), in the canonical unit: they win over
+    Myolab's default range for that result (shared/DOMAIN.md). `source` names where they come from, e.g.
+    "LABX (OBX-7 '3.5-5.1')". Laboratories rarely send critical limits, so those stay Myolab's."""
+
+    low: Decimal | None
+    high: Decimal | None
+    source: str
+
+
 class RangeLike(Protocol):
     """What select_range needs of a reference range (the model satisfies it)."""
 

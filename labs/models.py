@@ -12,7 +12,7 @@ from simple_history.models import HistoricalRecords
 from core.text import plain
 from patients.models import Patient
 
-from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, Limits, places_to_show
+from .interpretation import ABNORMAL_FLAGS, CRITICAL_FLAGS, Comparator, Flag, LabRange, Limits, places_to_show
 
 # Room for CK up to 1,000,000 U/L with four decimals, and for conversion factors like 0.4006.
 VALUE_DIGITS = {"max_digits": 14, "decimal_places": 4}
@@ -362,6 +362,19 @@ COMMENT_LIMIT = MaxLengthValidator(
 )
 
 
+class PanelQuerySet(models.QuerySet):
+    def with_accession(self, lab_name: str, *accession_numbers: str):
+        """This lab's panels with any of these accession numbers, ignoring case, through the unique index
+        on (lower(lab_name), lower(accession_number)) (panel_accession_unique_per_lab, partial: hence the
+        `exclude`, which lets PostgreSQL use it; `__iexact` compares UPPER() and read every panel, 5–20 ms
+        a look-up at 20,000 panels)."""
+        return (
+            self.alias(lab_lower=Lower("lab_name"), accession_lower=Lower("accession_number"))
+            .filter(lab_lower=lab_name.lower(), accession_lower__in=[number.lower() for number in accession_numbers])
+            .exclude(accession_number="")
+        )
+
+
 class Panel(models.Model):
     """A set of results collected together and entered in one go."""
 
@@ -383,6 +396,8 @@ class Panel(models.Model):
     entered_at = models.DateTimeField(default=timezone.now, editable=False)
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     history = HistoricalRecords()
+
+    objects = PanelQuerySet.as_manager()
 
     class Meta:
         ordering = ["-collected_at", "-id"]
@@ -445,6 +460,9 @@ class Result(models.Model):
         FINAL = "final", "Final"
         CORRECTED = "corrected", "Corrected"
         ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        # Sent by a laboratory before its final result (HL7 OBX-11 P): it counts, and opens findings, as a
+        # final one does (a critical preliminary potassium must not wait); the final result replaces it.
+        PRELIMINARY = "preliminary", "Preliminary"
 
     Flag = Flag
 
@@ -467,6 +485,17 @@ class Result(models.Model):
     range_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_low = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
     range_critical_high = models.DecimalField(**VALUE_DIGITS, null=True, blank=True)
+    # Empty: the normal limits are Myolab's default range (reference_range). Otherwise they are the
+    # laboratory's own, sent with the value (HL7 OBX-7): whose, and what Myolab's default said (a snapshot,
+    # like the limits, so the comparison shown never changes).
+    range_source = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Whose normal limits these are when they are the laboratory's (empty: Myolab's default range).",
+    )
+    range_default = models.CharField(
+        max_length=100, blank=True, help_text="Myolab's default range for comparison, when the laboratory's applies."
+    )
     comment = models.TextField(blank=True, validators=[COMMENT_LIMIT], help_text="A comment on this result alone.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.FINAL)
     status_reason = models.TextField(blank=True, help_text="Why the result was corrected or marked in error.")
@@ -508,7 +537,24 @@ class Result(models.Model):
 
     @property
     def range_text(self):
-        return describe_limits(self.limits, self.analyte)
+        """The normal range applied, and where it comes from when it is the laboratory's: "3.5–5.5 mmol/L
+        (range from LABX (OBX-7 '3.5-5.5'); Myolab default 3.5–5.2 mmol/L)"."""
+        text = describe_limits(self.limits, self.analyte)
+        return f"{text} ({self.range_origin})" if self.range_source else text
+
+    @property
+    def range_origin(self) -> str:
+        """ "range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L", or "" for Myolab's own."""
+        if not self.range_source:
+            return ""
+        return f"range from {self.range_source}, Myolab default {self.range_default}"
+
+    @property
+    def lab_range(self) -> LabRange | None:
+        """The laboratory's limits this result was read against, if they were (kept on a correction)."""
+        if not self.range_source:
+            return None
+        return LabRange(self.range_low, self.range_high, self.range_source)
 
     @property
     def is_entered_in_error(self):

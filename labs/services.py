@@ -18,8 +18,8 @@ from django.utils import timezone
 from core.text import age_in_years, display_name
 from patients.models import Patient
 
-from .interpretation import Comparator, interpret_reported, select_range, to_canonical
-from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result
+from .interpretation import Comparator, LabRange, Limits, interpret_reported, select_range, to_canonical
+from .models import Analyte, AnalyteUnit, Panel, ReferenceRange, Result, describe_limits
 
 # A panel entered this recently with the same collection time and values is probably the same one again.
 SAME_PANEL_WINDOW = datetime.timedelta(hours=24)
@@ -35,6 +35,8 @@ class Entry:
     unit: AnalyteUnit
     comparator: str = Comparator.EXACT  # "<", "<=", ">=", ">" for a censored value ("<5")
     comment: str = ""
+    lab_range: LabRange | None = None  # the laboratory's own normal limits (an import's OBX-7), which win
+    preliminary: bool = False  # a laboratory's preliminary result (OBX-11 P), to be replaced by the final one
 
 
 def range_for(patient: Patient, analyte: Analyte, collected_at: datetime.datetime):
@@ -63,19 +65,28 @@ def canonical_or_refuse(analyte: Analyte, value: Decimal, unit: AnalyteUnit) -> 
     return canonical
 
 
-def interpret_result(result: Result, patient: Patient) -> None:
+def interpret_result(result: Result, patient: Patient, lab_range: LabRange | None = None) -> None:
     """Set the range applied (link and snapshot of its limits) and the flag on `result`, from its canonical
     value (and comparator, for a censored one), analyte and collection time. Saves nothing and reads `result.analyte.ranges.all()`: prefetch
     "ranges" when interpreting several results. Public because the synthetic data generator interprets
-    its synthetic results with it, so they follow the same rules as recorded ones."""
+    its synthetic results with it, so they follow the same rules as recorded ones.
+
+    `lab_range`, the laboratory's own normal limits sent with the value, wins over Myolab's default
+    (shared/DOMAIN.md): the result is flagged against it, `range_source` says whose it is and
+    `range_default` what Myolab's default says, which stays linked (`reference_range`) for comparison. The critical limits
+    stay Myolab's: laboratories rarely send them, and a panic value must not go unnoticed for want of one."""
     range_ = range_for(patient, result.analyte, result.collected_at)
     result.reference_range = range_
-    if range_ is None:
-        result.range_low = result.range_high = result.range_critical_low = result.range_critical_high = None
+    default = range_.limits if range_ else Limits()
+    result.range_critical_low, result.range_critical_high = default.critical_low, default.critical_high
+    if lab_range is None:
+        result.range_low, result.range_high = default.normal_low, default.normal_high
+        result.range_source = result.range_default = ""
     else:
-        result.range_low, result.range_high = range_.normal_low, range_.normal_high
-        result.range_critical_low, result.range_critical_high = range_.critical_low, range_.critical_high
-    result.flag = interpret_reported(result.value, result.comparator, range_.limits if range_ else None)
+        result.range_low, result.range_high = lab_range.low, lab_range.high
+        result.range_source = lab_range.source[:200]
+        result.range_default = describe_limits(default, result.analyte) if range_ else "none for this patient"
+    result.flag = interpret_reported(result.value, result.comparator, result.limits)
 
 
 def accession_clash(lab_name: str, accession_number: str) -> str:
@@ -84,11 +95,7 @@ def accession_clash(lab_name: str, accession_number: str) -> str:
     lab, accession = lab_name.strip(), accession_number.strip()
     if not accession:
         return ""
-    clash = (
-        Panel.objects.filter(lab_name__iexact=lab, accession_number__iexact=accession)
-        .select_related("entered_by")
-        .first()
-    )
+    clash = Panel.objects.with_accession(lab, accession).select_related("entered_by").first()
     if clash is None:
         return ""
     lab_text = f"lab “{lab}”" if lab else "an unnamed lab"

@@ -435,7 +435,7 @@ def _chart_url(patient, analyte):
 
 
 # What a trend reads of a result: the chart's points and band, the table's columns (range_text reads
-# all four limits). Building whole results took most of the page's trend time.
+# all four limits and the laboratory's range's origin). Building whole results took most of the page's trend time.
 TREND_FIELDS = (
     "analyte_id",
     "collected_at",
@@ -446,6 +446,8 @@ TREND_FIELDS = (
     "range_high",
     "range_critical_low",
     "range_critical_high",
+    "range_source",
+    "range_default",
 )
 
 

@@ -43,6 +43,11 @@ class PatientQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
 
+    def with_mrn(self, *mrns: str):
+        """The patients with any of these MRNs, ignoring case, through the unique index on lower(mrn)
+        (patient_mrn_unique_ignoring_case; `mrn__iexact` compares UPPER() and reads every patient)."""
+        return self.alias(mrn_lower=Lower("mrn")).filter(mrn_lower__in=[mrn.lower() for mrn in mrns])
+
     def search(self, text):
         """Patients whose MRN, given or family name contains every word of `text` (any case)."""
         queryset = self
@@ -179,7 +184,7 @@ class Patient(models.Model):
                     "check the year (allowed: 1 Jan 1900 to today)."
                 )
         if self.mrn:
-            clash = Patient.objects.filter(mrn__iexact=self.mrn).exclude(pk=self.pk)
+            clash = Patient.objects.with_mrn(self.mrn).exclude(pk=self.pk)
             if clash.exists():
                 errors["mrn"] = (
                     f"Medical record number '{self.mrn}' is already used by another patient "

@@ -38,6 +38,9 @@ ROLE_PERMISSIONS = {
         "interfaces.change_inboundmessage",
         "interfaces.add_inboundmessage",
         "interfaces.view_codemapping",
+        # Their own uploads imported in the background, and their progress.
+        "interfaces.view_importjob",
+        "interfaces.add_importjob",
     ],
     ADMINISTRATOR: [
         # Users and their roles.
@@ -106,5 +109,8 @@ ROLE_PERMISSIONS = {
         "api.view_apiclient",
         "api.add_apiclient",
         "api.change_apiclient",
+        # Every user's uploads imported in the background (read only).
+        "interfaces.view_importjob",
+        "interfaces.view_every_importjob",
     ],
 }

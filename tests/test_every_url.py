@@ -6,7 +6,7 @@ import re
 import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -16,6 +16,7 @@ from exports.models import PatientExport
 from exports.services import record_export
 from guidance import services
 from guidance.models import ActionType, Finding, ReviewSettings, Topic
+from interfaces import jobs
 from interfaces.models import CodeMapping, InboundMessage
 from patients.models import AccessLogEntry, Patient
 
@@ -111,6 +112,12 @@ def records(record, patient, clinician, administrator):
     for model in (Topic, ReviewSettings, *(apps.get_model(*name) for name in seeded)):
         model.objects.order_by("pk").first().save()  # seeded by migrations, so without a history row yet
     apps.get_model("labs", "ReferenceRange").objects.order_by("pk").first().save()
+    # An upload's import, and its task waiting in django-tasks' database backend (its admin pages).
+    job = jobs.create_job(
+        ["MSH|^~\\&|LIS|LAB|MYOLAB|CLINIC|20260301100000||ORU^R01|MSG-2|P|2.5.1"], file_name="a.hl7", by=clinician
+    )
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        jobs.run_import_job.enqueue(job.pk)
     return {
         "patient": patient.pk,
         "patient_type": ContentType.objects.get_for_model(Patient).pk,
@@ -121,6 +128,7 @@ def records(record, patient, clinician, administrator):
             "guidance/findings/": finding.pk,
             "guidance/plans/": plan.pk,
             "guidance/reports/": finding.result.panel_id,
+            "lab-messages/imports/": job.pk,
             "lab-messages/": InboundMessage.objects.create(
                 raw="MSH|^~\\&|LIS|LAB|MYOLAB|CLINIC|20260301100000||ORU^R01|MSG-1|P|2.5.1",
                 channel=InboundMessage.Channel.MLLP,

@@ -306,12 +306,92 @@ def test_each_bad_value_holds_or_fails_the_message_with_its_reason_and_changes_n
     assert not Panel.objects.exists()
 
 
-def test_a_preliminary_result_is_skipped_until_the_final_one(jane):
-    receipt = receive_upload(message(obx(1, "2823-3", "4.1", "mmol/L", status="P")))
-    assert receipt.message.status == Status.SKIPPED
-    assert receipt.message.skipped == [
-        "Test (2823-3): preliminary (OBX-11 P): Myolab imports the final result when it comes"
-    ]
+def test_a_preliminary_result_is_recorded_as_preliminary_and_opens_its_findings(jane):
+    # A critical preliminary potassium must not wait for the final result.
+    receipt = receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, 1)
+    result = Result.objects.get()
+    assert (result.status, result.flag, result.get_status_display()) == ("preliminary", "HH", "Preliminary")
+    finding = Finding.objects.get()
+    assert (finding.result, finding.critical, finding.status) == (result, True, Finding.Status.OPEN)
+
+
+def test_the_final_result_replaces_the_preliminary_one_through_the_correction_service(jane):
+    receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    receipt = receive_upload(message(obx(1, "2823-3", "4.4", "mmol/L", status="F"), control="P-2"))
+    assert (receipt.message.status, receipt.message.results_created, receipt.message.results_changed) == (
+        Status.IMPORTED,
+        0,
+        1,
+    )
+    result = Result.objects.get()
+    assert (result.status, result.value_entered, result.flag) == ("final", Decimal("4.4000"), "N")
+    assert (
+        result.status_reason
+        == "The laboratory's final result replaces its preliminary one: Laboratory message LABX P-2"
+    )
+    earliest = result.history.earliest()
+    assert (earliest.status, earliest.value_entered) == ("preliminary", Decimal("6.6000"))
+    # Back in range: the critical finding of the preliminary value is resolved, with the reason.
+    finding = Finding.objects.get()
+    assert finding.status == Finding.Status.RESOLVED
+    assert finding.resolution_note.startswith("Potassium replaced by the final result 4.4 mmol/L (normal): ")
+    assert ImportedResult.objects.order_by("id").last().action == "replaced preliminary"
+
+
+def test_a_final_result_with_the_preliminary_value_makes_it_final_and_keeps_its_finding(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="F"), control="P-2"))
+    result = Result.objects.get()
+    assert (result.status, result.flag) == ("final", "L")
+    assert Finding.objects.get().status == Finding.Status.OPEN  # still called for: its review is kept
+
+
+def test_a_correction_of_a_preliminary_result_is_corrected(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.3", "mmol/L", status="C"), control="P-2"))
+    assert Result.objects.get().status == "corrected"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "status", "skipped"),
+    [
+        ("P", "P", "preliminary", "Test (2823-3): already recorded as preliminary with this value; nothing changes."),
+        (
+            "F",
+            "P",
+            "final",
+            "Test (2823-3): preliminary (OBX-11 P), but Myolab already has the final result; it stays.",
+        ),
+    ],
+)
+def test_a_preliminary_result_again_or_after_the_final_changes_nothing(jane, first, second, status, skipped):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status=first), control="P-1"))
+    receipt = receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status=second), control="P-2"))
+    assert (receipt.message.status, receipt.message.skipped) == (Status.SKIPPED, [skipped])
+    assert Result.objects.get().status == status
+
+
+def test_a_newer_preliminary_value_replaces_the_preliminary_one(jane):
+    receive_upload(message(obx(1, "2823-3", "3.1", "mmol/L", status="P"), control="P-1"))
+    receive_upload(message(obx(1, "2823-3", "3.4", "mmol/L", status="P"), control="P-2"))
+    result = Result.objects.get()
+    assert (result.status, result.value_entered) == ("preliminary", Decimal("3.4000"))
+
+
+def test_preliminary_is_said_wherever_the_result_is_shown(clinician_client, jane):
+    receive_upload(message(obx(1, "2823-3", "6.6", "mmol/L", status="P"), control="P-1"))
+    result, finding = Result.objects.get(), Finding.objects.get()
+    patient_page = clinician_client.get(f"/patients/{jane.pk}/").content.decode()
+    assert '<span class="badge text-bg-info">Preliminary</span>' in patient_page  # the results table
+    assert '<small title="">preliminary</small>' in patient_page  # the cumulative view's cell
+    assert " · preliminary</span>" in clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
+    review = clinician_client.get(f"/guidance/reports/{result.panel_id}/").content.decode()
+    assert " · preliminary</span>" in review
+    from .test_exports_fhir import get_bundle, resources
+
+    [observation] = resources(get_bundle(clinician_client, jane), "Observation")
+    assert observation["status"] == "preliminary"
 
 
 @pytest.mark.parametrize(
@@ -389,10 +469,81 @@ def test_a_low_potassium_opens_its_finding_with_the_import(jane):
 
 
 def test_a_flag_that_disagrees_with_myolab_is_said(jane):
-    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5", flag="N")))
+    # No range sent: Myolab's default (3.5–5.2) applies, and the laboratory said normal.
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", flag="N")))
     assert ImportedResult.objects.get().flag_disagreement == (
         "The laboratory flagged it N; Myolab's interpretation is high (H)."
     )
+
+
+def test_the_laboratorys_range_wins_over_the_default_and_the_default_stays_visible(jane):
+    # Potassium 5.3: high against Myolab's default 3.5–5.2, normal against the laboratory's 3.5–5.5.
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5", flag="N")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_low, result.range_high) == ("N", Decimal("3.5000"), Decimal("5.5000"))
+    # Critical limits are still Myolab's: laboratories rarely send them.
+    assert (result.range_critical_low, result.range_critical_high) == (Decimal("2.8000"), Decimal("6.2000"))
+    assert result.reference_range.normal_high == Decimal("5.2000")  # the default, linked for comparison
+    assert result.range_text == ("3.5–5.5 mmol/L (range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L)")
+    assert ImportedResult.objects.get().flag_disagreement == ""
+    assert not Finding.objects.exists()  # normal by the laboratory's range: no finding
+
+
+def test_a_laboratory_range_in_another_unit_is_converted_to_the_canonical_unit(jane):
+    # Calcium 2.12 mmol/L = 8.4970 mg/dL; the laboratory's 2.15–2.55 mmol/L is 8.6172–10.2204 mg/dL.
+    receive_upload(message(obx(1, "17861-6", "2.12", "mmol/L", range_="2.15-2.55", flag="L")))
+    result = Result.objects.get()
+    assert (result.value, result.flag) == (Decimal("8.4970"), "L")
+    assert (result.range_low, result.range_high) == (Decimal("8.6172"), Decimal("10.2204"))
+    assert (
+        result.range_origin == "range from LABX (OBX-7 '2.15-2.55'), Myolab default 8.8–10.2 mg/dL"
+    )  # Jane is 63: the 60-and-over band
+    finding = Finding.objects.get()
+    assert finding.result == result
+
+
+def test_a_range_myolab_cannot_read_leaves_the_default(jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="see report")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_high, result.range_source) == ("H", Decimal("5.2000"), "")
+    assert ImportedResult.objects.get().lab_range == "see report"  # kept as sent
+
+
+def test_a_laboratory_upper_limit_alone_and_a_critical_value(jane):
+    # "<6.0": the laboratory's upper limit; 6.5 is above it and above Myolab's critical 6.2.
+    receive_upload(message(obx(1, "2823-3", "6.5", "mmol/L", range_="<6.0")))
+    result = Result.objects.get()
+    assert (result.flag, result.range_low, result.range_high) == ("HH", None, Decimal("6.0000"))
+    assert Finding.objects.get().critical
+
+
+def test_fhir_carries_the_range_applied_with_its_origin(clinician_client, jane):
+    from .test_exports_fhir import get_bundle, resources
+
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5")))
+    [observation] = resources(get_bundle(clinician_client, jane), "Observation")
+    [reference_range] = observation["referenceRange"]
+    assert (reference_range["low"]["value"], reference_range["high"]["value"]) == (3.5, 5.5)
+    assert reference_range["text"] == (
+        "3.5–5.5 mmol/L (range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L)"
+    )
+    assert observation["interpretation"][0]["coding"][0]["code"] == "N"
+
+
+def test_the_patient_page_and_the_history_show_whose_range_it_is(clinician_client, jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5")))
+    result = Result.objects.get()
+    origin = "range from LABX (OBX-7 &#x27;3.5-5.5&#x27;), Myolab default 3.5–5.2 mmol/L"
+    assert origin in clinician_client.get(f"/patients/{jane.pk}/").content.decode()
+    assert origin in clinician_client.get(f"/results/{result.pk}/history/").content.decode()
+
+
+def test_a_laboratory_correction_keeps_reading_against_its_range(jane):
+    receive_upload(message(obx(1, "2823-3", "5.3", "mmol/L", range_="3.5-5.5"), control="R-1"))
+    receive_upload(message(obx(1, "2823-3", "5.7", "mmol/L", range_="3.5-5.5", status="C"), control="R-2"))
+    result = Result.objects.get()
+    assert (result.status, result.flag, result.range_high) == ("corrected", "H", Decimal("5.5000"))
+    assert result.history.earliest().range_source == "LABX (OBX-7 '3.5-5.5')"
 
 
 def test_a_correction_goes_through_the_correction_service_naming_the_message(jane):
@@ -441,9 +592,28 @@ def test_a_failure_inside_the_services_rolls_back_and_keeps_the_message_with_its
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("interfaces.services._keep_lab_view", fail)
+    monkeypatch.setattr("interfaces.services._lab_view", fail)
     receipt = receive_upload(message(obx(1, "2823-3", "3.0", "mmol/L")))
     assert receipt.message.status == Status.ERROR
     assert receipt.message.errors == ["Myolab could not process this message (RuntimeError); it is kept for review."]
     assert msa(receipt.ack)[1] == "AE"
     assert (Result.objects.count(), Panel.objects.count(), Finding.objects.count()) == (0, 0, 0)
+
+
+SIX = [("2823-3", "4.1", "mmol/L"), ("17861-6", "9.4", "mg/dL"), ("19123-9", "2.0", "mg/dL")]
+SIX += [("2157-6", "120", "U/L"), ("62292-8", "31", "ng/mL"), ("1751-7", "4.2", "g/dL")]
+
+
+@pytest.mark.parametrize("results", [2, 6])
+def test_a_message_costs_the_same_queries_whatever_its_number_of_results(jane, results, django_assert_num_queries):
+    receive_upload(message(obx(1, "2823-3", "4.0", "mmol/L"), control="Q-0", accession="ACC-Q0"))  # the interface user
+    observations = [obx(n, code, value, unit) for n, (code, value, unit) in enumerate(SIX[:results], 1)]
+    # Receiving: the earlier message with this control ID, the insert, savepoints. Planning: the catalogue
+    # with its units, the local codes, the patient, the panels of its accession numbers. Recording
+    # (guidance.services.record_results): the interface user, the catalogue with its ranges, the
+    # accession check, the panel and its history row, the results and theirs (one insert each), the
+    # patient's activity, the rules, findings, factors, delta checks (4), superseded findings, plans.
+    # Then the laboratory's view of every result (one insert) and the message's update.
+    with django_assert_num_queries(41):
+        receipt = receive_upload(message(*observations, control=f"Q-{results}", accession=f"ACC-Q{results}"))
+    assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, results)

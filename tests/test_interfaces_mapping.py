@@ -6,7 +6,15 @@ from decimal import Decimal
 import pytest
 
 from interfaces.ack import escape
-from interfaces.mapping import Problem, flag_disagreement, read_birth_date, read_time, read_value, unit_key
+from interfaces.mapping import (
+    Problem,
+    flag_disagreement,
+    read_birth_date,
+    read_range,
+    read_time,
+    read_value,
+    unit_key,
+)
 from interfaces.oru import normalise, split_messages
 
 UTC = datetime.UTC
@@ -141,3 +149,31 @@ def test_a_file_splits_into_its_messages_without_batch_envelopes():
 
 def test_ack_text_is_escaped():
     assert escape("a|b^c&d~e\\f\rg") == "a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f g"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.5-5.1", (Decimal("3.5"), Decimal("5.1"))),
+        ("3.5 - 5.1", (Decimal("3.5"), Decimal("5.1"))),
+        ("70_105", (Decimal("70"), Decimal("105"))),
+        ("4.3 to 6.2", (Decimal("4.3"), Decimal("6.2"))),
+        ("4.3 TO 6.2", (Decimal("4.3"), Decimal("6.2"))),
+        (" 8.6–10.0 ", (Decimal("8.6"), Decimal("10.0"))),
+        ("<0.95", (None, Decimal("0.95"))),
+        ("<= 200", (None, Decimal("200"))),
+        ("> 9.20", (Decimal("9.20"), None)),
+        (">=20", (Decimal("20"), None)),
+        # Not a range Myolab reads: Myolab's default applies.
+        ("", None),
+        ("see report", None),
+        ("5.1-3.5", None),  # low above high
+        ("4-4", None),
+        ("-1-5", None),
+        ("3.5-", None),
+        ("< 3.5-5.1", None),
+        ("negative", None),
+    ],
+)
+def test_reference_ranges(text, expected):
+    assert read_range(text) == expected

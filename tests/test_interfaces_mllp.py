@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
 
 from interfaces.mllp import END, START, Listener
 from interfaces.models import CodeMapping, InboundMessage
@@ -172,3 +174,14 @@ def test_a_message_that_cannot_even_be_stored_is_answered_ae_so_that_it_is_sent_
         sock.sendall(START + oru("M-2") + END)  # the connection and the listener go on
         assert msa(read_frame(sock)) == ["MSA", "AA", "M-2"]
     assert list(InboundMessage.objects.values_list("control_id", flat=True)) == ["M-2"]
+
+
+def test_several_listening_processes_need_postgresql(monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "sqlite")  # what the command checks, on either database
+    with pytest.raises(CommandError, match="--processes needs PostgreSQL: SQLite takes one writer at a time."):
+        call_command("hl7_listen", "--port", "0", "--processes", "2")
+
+
+def test_the_listener_needs_at_least_one_process_and_worker():
+    with pytest.raises(CommandError, match="--processes and --workers must be at least 1."):
+        call_command("hl7_listen", "--port", "0", "--processes", "0")

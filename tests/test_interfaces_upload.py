@@ -12,6 +12,7 @@ from labs.models import Result
 from patients.models import Patient
 
 from .factories import UserFactory
+from .form_keys import hidden_fields
 
 SAMPLES = Path(__file__).parent / "data" / "hl7"
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_who_may_upload(client, clinician, administrator):
 def test_the_preview_lists_each_message_and_saves_nothing(clinician_client, jane):
     response = clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE)})
     assert response.status_code == 200
-    previews = response.context["hl7"]
+    previews = response.context["hl7"].shown
     assert [(p.plan.header.control_id, p.plan.status, p.plan.patient) for p in previews] == [
         ("U-1", "imported", jane),
         ("U-2", "held", None),
@@ -63,14 +64,27 @@ def test_the_preview_lists_each_message_and_saves_nothing(clinician_client, jane
     assert (InboundMessage.objects.count(), Result.objects.count()) == (0, 0)
 
 
-def test_confirming_imports_every_message_and_says_how_each_ended(clinician_client, clinician, jane):
+def confirmation(preview) -> dict:
+    """What the preview's Import button sends: the job, its one-time key (and the CSRF token)."""
+    fields = hidden_fields(preview)
+    return {"job": fields["job"], "form_key": fields["form_key"]}
+
+
+def confirm(client, preview):
+    """Press the preview's Import button (its job and one-time key)."""
+    return client.post("/lab-messages/upload/", {"confirm": "1", **confirmation(preview)}, follow=True)
+
+
+def test_confirming_imports_every_message_and_says_how_each_ended(
+    clinician_client, clinician, jane, django_capture_on_commit_callbacks
+):
     preview = clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE)})
-    response = clinician_client.post(
-        "/lab-messages/upload/", {"confirm": "1", "fingerprint": preview.context["fingerprint"]}, follow=True
-    )
-    assert [str(m) for m in response.context["messages"]] == [
-        "results.hl7: 2 messages received (held for review: 1, imported: 1)."
-    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = confirm(clinician_client, preview)
+    job = response.context["job"]
+    assert (job.status, job.total, job.done, job.imported, job.held) == ("queued", 2, 0, 0, 0)  # before the worker
+    job.refresh_from_db()
+    assert (job.status, job.total, job.done, job.imported, job.held, job.results_created) == ("finished", 2, 2, 1, 1, 1)
     messages = InboundMessage.objects.order_by("control_id")
     assert [(m.control_id, m.status, m.channel, m.received_by) for m in messages] == [
         ("U-1", "imported", "upload", clinician),
@@ -85,7 +99,7 @@ def test_the_samples_preview_as_they_import(clinician_client, patient_factory, c
         CodeMapping.objects.create(sending_facility="DEV", code=code, analyte=analytes[analyte])
     content = b"\n".join(path.read_bytes() for path in sorted(SAMPLES.glob("*.hl7")))
     response = clinician_client.post("/lab-messages/upload/", {"file": a_file(content)})
-    assert [p.plan.status for p in response.context["hl7"]] == [
+    assert [p.plan.status for p in response.context["hl7"].shown] == [
         "rejected",
         "rejected",
         "held",
@@ -96,12 +110,16 @@ def test_the_samples_preview_as_they_import(clinician_client, patient_factory, c
     ]
 
 
-def test_a_preview_that_was_replaced_imports_nothing(clinician_client, jane):
-    clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE)})
-    response = clinician_client.post("/lab-messages/upload/", {"confirm": "1", "fingerprint": "0" * 64}, follow=True)
-    assert [str(m) for m in response.context["messages"]] == [
-        "That preview has expired or was replaced by another upload: upload the file again."
-    ]
+def test_a_confirmation_for_another_job_imports_nothing(clinician_client, jane):
+    preview = clinician_client.post("/lab-messages/upload/", {"file": a_file(FILE)})
+    data = confirmation(preview)
+    for job in ["999999", "abc", "1" * 40, ""]:
+        response = clinician_client.post("/lab-messages/upload/", {**data, "confirm": "1", "job": job}, follow=True)
+        assert response.redirect_chain[-1][0] == "/lab-messages/upload/"
+        assert [str(m) for m in response.context["messages"]] == [
+            "One-time form key: it belongs to another form (another patient's, another page or another user). "
+            "Nothing was saved; check the entries and save again (the form now has a new key)."
+        ]
     assert not InboundMessage.objects.exists()
 
 
@@ -115,7 +133,7 @@ def test_a_preview_that_was_replaced_imports_nothing(clinician_client, jane):
         ),
         (
             b"MSH|" + b"x" * upload.MAX_UPLOAD_BYTES,
-            "notes.csv is 2.0 MB; an upload may be up to 2 MB. Send larger batches through the MLLP listener, or "
+            "notes.csv is 20.0 MB; an upload may be up to 20 MB. Send larger batches through the MLLP listener, or "
             "split the file.",
         ),
     ],

@@ -78,8 +78,8 @@ def cumulative_cell(cell):
         else format_html('<span title="{}">{}</span>', result.get_flag_display(), flag_badge(result.flag, result.flag))
     )
     corrected = (
-        format_html(' <small title="{}">corrected</small>', result.status_reason)
-        if result.status == "corrected"
+        format_html(' <small title="{}">{}</small>', result.status_reason, result.status)
+        if result.status in ("corrected", "preliminary")
         else ""
     )
     change = ""

@@ -38,6 +38,9 @@ Journeys covered:
   - test_api_client_journey.py: an administrator issues an API client credential (the token shown once),
     a request with it reads a patient (logged with the client's name) while the browser's own session
     is refused, then the administrator revokes it and the token is refused.
+  - test_upload_journey.py: a file of laboratory messages previewed (counts of what each would become),
+    imported in the background: the progress page waits for the worker, its script sees the import end
+    and shows the summary, whose held message opens with its reason.
 
 Steps still to add (TODO):
   - Debian's chromium here ships only the en-US locale, so the browser's own date inputs show
