@@ -39,10 +39,12 @@ CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 LOINC = "http://loinc.org"
 FORMATS = ("json", "application/json", "application/fhir+json")
 What = AccessLogEntry.What
-# Myolab's range (the Observation's first referenceRange, its text "3.5–5.2 mmol/L") is the one the
-# interpretation was made against; this is said of the second, the laboratory's as sent.
+# A laboratory's range that Myolab could read is the one applied: the Observation's referenceRange says
+# so ("range from LABX (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L"). One it could not read ("see
+# report") is added after Myolab's, which the interpretation was made against; this is said of it.
 LAB_RANGE_ORIGIN = (
-    "the sending laboratory's own range, as sent; the interpretation is Myolab's, against the range before"
+    "the sending laboratory's own range, as sent, in a form Myolab does not read; the interpretation is "
+    "against Myolab's range before"
 )
 
 
@@ -240,8 +242,8 @@ def _results(patient):
 
 def _observations(results, patient, analytes) -> list[dict]:
     """The export's Observations (exports.fhir.observation_resource), each result's analyte from
-    `analytes`; an imported result also carries the sending laboratory's own range, after Myolab's (one
-    query for the page)."""
+    `analytes`; an imported result whose laboratory range was not applied (not in a form Myolab reads)
+    also carries that range as sent, after Myolab's (one query for the page)."""
     zone = timezone.get_current_timezone()
     subject = subject_reference(patient, ids=RestIds)
     lab_ranges = dict(
@@ -254,7 +256,7 @@ def _observations(results, patient, analytes) -> list[dict]:
     for result in results:
         result.analyte = analytes[result.analyte_id]
         observation = observation_resource(result, patient, zone=zone, subject=subject, ids=RestIds)
-        if result.pk in lab_ranges:
+        if result.pk in lab_ranges and not result.range_source:
             observation.setdefault("referenceRange", []).append(
                 {"text": f"{lab_ranges[result.pk]} ({LAB_RANGE_ORIGIN})"}
             )

@@ -42,8 +42,10 @@ CENSORED = re.compile(r"^(<=|>=|<|>)\s*([+]?(\d+(\.\d*)?|\.\d+))$")
 NUMERIC_TYPES = ("NM", "ST", "SN")
 
 
-def read_value(value_type: str, components: list[str]) -> Decimal:
-    """OBX-5 as a number, or a Problem saying why it is not one Myolab can store."""
+def read_value(value_type: str, components: list[str]) -> tuple[str, Decimal]:
+    """OBX-5 as (comparator, number): "" and the number for an exact value, "<", "<=", ">=" or ">" for a
+    censored one ("<0.95", "> 9.20", SN "<^0.95": below or above what the method measures), stored as
+    such (labs.interpretation.Comparator); or a Problem saying why it is not one Myolab can store."""
     if value_type not in NUMERIC_TYPES:
         raise Problem(f"OBX-2 value type '{value_type}' is not numeric (Myolab takes NM, ST or SN values).")
     if not any(part.strip() for part in components):
@@ -58,13 +60,14 @@ def read_value(value_type: str, components: list[str]) -> Decimal:
         text = "^".join(components).strip()
     if not text:
         raise Problem("OBX-5 is empty: a final result needs a value.")
+    comparator = ""
     censored = CENSORED.match(text)
     if censored:
-        raise Problem(f"censored value {text}: Myolab cannot store it yet (it needs a comparator).", hold=True)
+        comparator, text = censored.group(1), censored.group(2)
     if not NUMBER.match(text):
         raise Problem(f"OBX-5 '{text}' is not a number (digits with an optional decimal point).")
     try:
-        return Decimal(text.lstrip("+"))
+        return comparator, Decimal(text.lstrip("+"))
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
         raise Problem(f"OBX-5 '{text}' is not a number.") from None
 

@@ -92,6 +92,7 @@ class PlannedResult:
     preliminary: bool = False  # OBX-11 P: recorded as preliminary, replaced by the final result later
     unit: AnalyteUnit | None = None
     value: Decimal | None = None
+    comparator: str = ""  # "<", "<=", ">=", ">" for a censored value ("<0.95"); "" for an exact one
     existing: Result | None = None
     lab_range: LabRange | None = None  # the laboratory's normal limits (OBX-7), in the canonical unit
 
@@ -250,7 +251,12 @@ def _plan_observations(plan: Plan, oru: OruMessage, *, now) -> None:
             twin = next((r for r in panel.results if r.analyte.pk == analyte.pk), None)
             if twin is None:
                 panel.results.append(planned)
-            elif (twin.action, twin.value, twin.unit) != (planned.action, planned.value, planned.unit):
+            elif (twin.action, twin.comparator, twin.value, twin.unit) != (
+                planned.action,
+                planned.comparator,
+                planned.value,
+                planned.unit,
+            ):
                 plan.errors.append(
                     f"{observation.label}: sent twice for accession '{order.filler_number}' with different values."
                 )
@@ -288,7 +294,7 @@ def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> Plan
         if status in NOT_RESULTS:
             raise Skipped(NOT_RESULTS[status])
         raise Problem(f"OBX-11 result status '{status}' is not one HL7 defines (F, C, P, W, D, I, R, S, X, N, U).")
-    value = read_value(observation.value_type, observation.value)
+    comparator, value = read_value(observation.value_type, observation.value)
     units = [unit for unit in analyte.units.all() if unit.active]
     unit = next((u for u in units if unit_key(u.unit) == unit_key(observation.units)), None)
     if unit is None:
@@ -310,6 +316,7 @@ def _plan_one(observation: Observation, analyte: Analyte, facility: str) -> Plan
         preliminary=status == "P",
         unit=unit,
         value=value,
+        comparator=comparator,
         lab_range=_lab_range(observation, unit, facility),
     )
 
@@ -420,8 +427,7 @@ def _plan_against_panel(plan: Plan, planned_panel: PlannedPanel, existing: Panel
             kept.append(planned)
         elif recorded.status == Result.Status.PRELIMINARY:
             # The final (or a corrected, or a newer preliminary) result replaces the preliminary one.
-            same = recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit
-            if planned.preliminary and same:
+            if planned.preliminary and _same_value(recorded, planned):
                 plan.skipped.append(f"{label}: already recorded as preliminary with this value; nothing changes.")
             else:
                 planned.action = "replace"
@@ -431,11 +437,11 @@ def _plan_against_panel(plan: Plan, planned_panel: PlannedPanel, existing: Panel
                 f"{label}: preliminary (OBX-11 P), but Myolab already has the {recorded.get_status_display().lower()} "
                 "result; it stays."
             )
-        elif recorded.value_entered == planned.value and recorded.unit_entered == planned.unit.unit:
+        elif _same_value(recorded, planned):
             plan.skipped.append(f"{label}: already recorded with this value; nothing changes.")
         elif planned.action == "create":
             plan.skipped.append(
-                f"{label}: already recorded as {recorded.value_entered.normalize():f} {recorded.unit_entered}; "
+                f"{label}: already recorded as {recorded.entered_text} {recorded.unit_entered}; "
                 "a different value changes it only as a correction (OBX-11 C)."
             )
         else:
@@ -567,6 +573,14 @@ def _header_of(message: InboundMessage) -> Header:
         return Header(sending_facility=message.sending_facility)
 
 
+def _same_value(recorded: Result, planned: PlannedResult) -> bool:
+    return (recorded.comparator, recorded.value_entered, recorded.unit_entered) == (
+        planned.comparator,
+        planned.value,
+        planned.unit.unit,
+    )
+
+
 def _import(plan: Plan, message: InboundMessage, *, by) -> None:
     reason = f"Laboratory message {plan.header.sending_facility} {plan.header.control_id}"
     created = changed = 0
@@ -579,7 +593,12 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                 collected_at=planned_panel.collected_at,
                 entries=[
                     Entry(
-                        analyte=r.analyte, value=r.value, unit=r.unit, lab_range=r.lab_range, preliminary=r.preliminary
+                        analyte=r.analyte,
+                        value=r.value,
+                        unit=r.unit,
+                        comparator=r.comparator,
+                        lab_range=r.lab_range,
+                        preliminary=r.preliminary,
                     )
                     for r in new
                 ],
@@ -606,6 +625,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                 result = correct_result(
                     planned.existing,
                     value=planned.value,
+                    comparator=planned.comparator,
                     unit=planned.unit,
                     lab_range=planned.lab_range,
                     status=status,
@@ -617,6 +637,7 @@ def _import(plan: Plan, message: InboundMessage, *, by) -> None:
                 result = correct_result(
                     planned.existing,
                     value=planned.value,
+                    comparator=planned.comparator,
                     unit=planned.unit,
                     lab_range=planned.lab_range,
                     reason=f"Corrected by the laboratory: {reason}",

@@ -74,10 +74,8 @@ def test_the_us_core_samples_import_and_read_back_equal_in_meaning(client, lab, 
     assert patient_entry["response"] == {"status": "200 OK"}
     assert calcium_entry["response"]["status"] == "201 Created"
     assert potassium_entry["response"]["status"] == "201 Created"
-    # The laboratory called 5.4 normal against its 3.5–5.5; Myolab's range is 3.5–5.2.
-    assert potassium_entry["response"]["outcome"]["issue"][0]["diagnostics"] == (
-        "The laboratory flagged it N; Myolab's interpretation is high (H)."
-    )
+    # The laboratory called 5.4 normal against its own 3.5–5.5, which wins over Myolab's 3.5–5.2: they agree.
+    assert "outcome" not in potassium_entry["response"]
 
     read = client.get(f"/fhir/Observation?patient={amy.pk}&_sort=date", **lab[1]).json()
     validate(read)
@@ -100,14 +98,11 @@ def test_the_us_core_samples_import_and_read_back_equal_in_meaning(client, lab, 
         "code": "mg/dL",
     }
     assert by_code["17861-6"]["interpretation"][0]["coding"][0]["code"] == "L"  # as the laboratory said
-    assert by_code["2823-3"]["interpretation"][0]["coding"][0]["code"] == "H"  # Myolab's range, not the lab's
-    # Both ranges, each saying where it comes from: Myolab's first (the interpretation's), then the lab's.
-    myolab, laboratory = by_code["2823-3"]["referenceRange"]
-    assert (myolab["low"]["value"], myolab["high"]["value"], myolab["text"]) == (3.5, 5.2, "3.5–5.2 mmol/L")
-    assert laboratory == {
-        "text": "3.5-5.5 (the sending laboratory's own range, as sent; the interpretation is Myolab's, against the "
-        "range before)"
-    }
+    assert by_code["2823-3"]["interpretation"][0]["coding"][0]["code"] == "N"  # against the lab's range
+    # The range applied is the laboratory's, saying so with Myolab's default beside it for comparison.
+    (applied,) = by_code["2823-3"]["referenceRange"]
+    assert (applied["low"]["value"], applied["high"]["value"]) == (3.5, 5.5)
+    assert applied["text"] == "3.5–5.5 mmol/L (range from City Lab (OBX-7 '3.5-5.5'), Myolab default 3.5–5.2 mmol/L)"
     # The HL7 path's records: the message, its results with the laboratory's own view, the findings.
     message = InboundMessage.objects.get()
     assert (message.channel, message.status, message.sending_facility, message.control_id) == (
@@ -118,7 +113,8 @@ def test_the_us_core_samples_import_and_read_back_equal_in_meaning(client, lab, 
     )
     assert message.received_by == lab[0].user
     assert sorted(ImportedResult.objects.values_list("lab_flag", "lab_range")) == [("L", "8.5-10.5"), ("N", "3.5-5.5")]
-    assert sorted(Finding.objects.values_list("result__analyte__code", flat=True)) == ["ca", "k"]
+    # Only the calcium is abnormal (7.7 mg/dL against the laboratory's 8.5–10.5): the potassium is normal.
+    assert sorted(Finding.objects.values_list("result__analyte__code", flat=True)) == ["ca"]
     assert set(Result.objects.values_list("panel__lab_name", "updated_by")) == {("City Lab", lab[0].user_id)}
 
 
@@ -311,3 +307,15 @@ def test_a_bundle_over_the_size_limit_is_a_413(client, lab, amy, settings):
     answer = post(client, lab, big, 413)
     assert answer["issue"][0]["diagnostics"] == "The Bundle is larger than 0.5 MB: send fewer results a Bundle."
     assert not InboundMessage.objects.exists()
+
+
+def test_a_censored_value_imports_with_its_comparator_and_reads_back_so(client, lab, amy):
+    sent = observation(2.5)
+    sent["valueQuantity"]["comparator"] = "<"
+    post(client, lab, bundle(sent), 200)
+
+    result = Result.objects.get()
+    # Every value below 2.5 mmol/L is critically low potassium (Myolab's critical limit is 2.5).
+    assert (result.comparator, result.entered_text, result.flag) == ("<", "<2.5", "LL")
+    read = client.get(f"/fhir/Observation/{result.pk}", **lab[1]).json()
+    assert (read["valueQuantity"]["comparator"], read["valueQuantity"]["value"]) == ("<", 2.5)

@@ -250,6 +250,38 @@ def test_numbers_come_as_nm_st_or_sn(jane, segment, value):
         assert Result.objects.get().value_entered == value
 
 
+@pytest.mark.parametrize(
+    ("segment", "comparator", "value", "flag", "shown"),
+    [
+        # ST "<2.5": every value below 2.5 mmol/L is critically low potassium (the limit is 2.5).
+        (obx(1, "2823-3", "<2.5", "mmol/L", value_type="ST"), "<", "2.5", "LL", "<2.5"),
+        # SN ">^9.20": every value above 9.20 is critically high (the critical limit is 6.5).
+        (obx(1, "2823-3", ">^9.20", "mmol/L", value_type="SN"), ">", "9.20", "HH", ">9.2"),
+        # "<4.0" admits 3.4 (low) and 3.6 (normal): not judged, and says so (indeterminate).
+        (obx(1, "2823-3", "<4.0", "mmol/L", value_type="ST"), "<", "4.0", "IND", "<4"),
+    ],
+)
+def test_a_censored_value_is_imported_with_its_comparator(jane, segment, comparator, value, flag, shown):
+    receipt = receive_upload(message(segment))
+
+    assert receipt.message.status == Status.IMPORTED, receipt.message.errors
+    result = Result.objects.get()
+    assert (result.comparator, result.value_entered, result.flag) == (comparator, Decimal(value), flag)
+    assert result.entered_text == shown
+
+
+def test_a_censored_value_sent_again_changes_nothing_and_an_exact_one_needs_a_correction(jane):
+    receive_upload(message(obx(1, "2823-3", "<2.5", "mmol/L", value_type="ST"), control="C-1"))
+    again = receive_upload(message(obx(1, "2823-3", "<2.5", "mmol/L", value_type="ST"), control="C-2"))
+    exact = receive_upload(message(obx(1, "2823-3", "2.5", "mmol/L"), control="C-3"))
+
+    assert again.message.skipped == ["Test (2823-3): already recorded with this value; nothing changes."]
+    assert exact.message.skipped == [
+        "Test (2823-3): already recorded as <2.5 mmol/L; a different value changes it only as a correction (OBX-11 C)."
+    ]
+    assert Result.objects.get().comparator == "<"
+
+
 def test_obx14_is_the_collection_time_else_obr7(jane):
     receive_upload(message(obx(1, "2823-3", "4.1", "mmol/L", at="202401150700-0500")))
     assert Result.objects.get().collected_at == datetime.datetime(2024, 1, 15, 12, 0, tzinfo=datetime.UTC)
@@ -258,16 +290,6 @@ def test_obx14_is_the_collection_time_else_obr7(jane):
 @pytest.mark.parametrize(
     ("segment", "status", "reason"),
     [
-        (
-            obx(1, "2823-3", "<0.95", "mmol/L", value_type="ST"),
-            Status.HELD,
-            "Test (2823-3): censored value <0.95: Myolab cannot store it yet (it needs a comparator).",
-        ),
-        (
-            obx(1, "2823-3", ">^9.20", "mmol/L", value_type="SN"),
-            Status.HELD,
-            "Test (2823-3): censored value >9.20: Myolab cannot store it yet (it needs a comparator).",
-        ),
         (
             obx(1, "2823-3", "4.1", "mmol/kg"),
             Status.HELD,
