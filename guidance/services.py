@@ -185,7 +185,7 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     note = f"{result.analyte.name} marked entered in error: {reason.strip()}"
     evaluate_panel(result.panel, by=by, note=note)
     evaluate_deltas([result], by=by, note=note)
-    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by)
+    _bring_superseding_in_line(result.patient, [result.analyte_id], by=by, withdrawn=result)
     _unmeet_repeat_plans(result, by=by)
     return result
 
@@ -343,7 +343,7 @@ def _pk(obj):
 SUPERSEDED_FIELDS = ["status", "superseded_by", "superseded_at"]
 
 
-def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
+def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by, withdrawn: Result | None = None) -> None:
     """A finding still awaiting a decision is superseded by the patient's newest valid result of its test
     when that is a newer one: the older value no longer needs a decision of its own, and the worklist
     shows the newer one. A critical result not yet acknowledged is never superseded (it needs its own
@@ -351,9 +351,11 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
     whose newer result is withdrawn moves to the next newer valid result, or awaits its decision again.
 
     Worked out from what the database holds after each write, for the tests `analyte_ids` just written:
-    one query reads the candidates (findings awaiting a decision, or superseded by a result since
-    withdrawn, with the newest valid result of their test for the patient, from
-    result_patient_analyte_idx); changes are one bulk update and one insert of history rows.
+    one query reads the candidates (findings awaiting a decision, and those superseded by `withdrawn`, the
+    result a withdrawal has just marked entered in error, with the newest valid result of their test for
+    the patient, from result_patient_analyte_idx); changes are one bulk update and one insert of history
+    rows. Only a withdrawal can leave a superseded finding in need of a change, so the superseded findings
+    of a long history are not read on every save.
     """
     newest = (
         Result.objects.valid()
@@ -363,12 +365,7 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by) -> None:
     )
     candidates = (
         Finding.objects.filter(patient=patient, result__analyte_id__in=analyte_ids)
-        # A superseded finding needs looking at only when its newer result was withdrawn: the others
-        # (most of a long history's findings) stay as they are, and are not read on every save.
-        .filter(
-            Q(status__in=Finding.UNDECIDED)
-            | Q(status=Finding.Status.SUPERSEDED, superseded_by__status=Result.Status.ENTERED_IN_ERROR)
-        )
+        .filter(Q(status__in=Finding.UNDECIDED) | Q(status=Finding.Status.SUPERSEDED, superseded_by=withdrawn))
         .select_related("superseded_by")
         .annotate(newest_id=Subquery(newest))
         # Locked, so a clinician's decision on one of them waits for this (and a decision taken first is seen).
