@@ -52,7 +52,8 @@ PLAN_LINE_FIELDS = (
     *("finding_id", "action_type", "analyte_id", "details", "due_date", "status", "outcome_note", "closed_at"),
     *("met_result_id", "version", "updated_at", "owner_id", "closed_by_id", "updated_by_id", "analyte__name"),
     *(f"{user}__{field}" for user in ("owner", "closed_by", "updated_by") for field in USER_NAME),
-    *(f"met_result__{field}" for field in ("comparator", "value", "flag", "collected_at", "analyte_id", *LIMITS)),
+    *(f"met_result__{field}" for field in ("comparator", "value", "flag", "status", "collected_at", "analyte_id")),
+    *(f"met_result__{field}" for field in LIMITS),
     *(f"met_result__analyte__{field}" for field in ("name", "canonical_unit", "display_decimal_places")),
 )
 
@@ -152,6 +153,7 @@ RESULT_SHOWN = (
     "comparator",
     "value",
     "flag",
+    "status",  # a preliminary result says so
     *LIMITS,  # the value is shown with the precision its flag needs (Result.display_value)
     "analyte__name",
     "analyte__canonical_unit",
@@ -364,7 +366,7 @@ def plans_needing_attention(*, user, everyone: bool, today):
             *("patient__mrn", "patient__given_name", "patient__family_name", "finding__result_id"),
             *("owner__username", "owner__first_name", "owner__last_name"),
             *("finding__result__comparator", "finding__result__value", "finding__result__flag"),
-            "finding__result__analyte_id",
+            *("finding__result__analyte_id", "finding__result__status"),
             *(f"finding__result__{name}" for name in LIMITS),
         )
         .prefetch_related("analyte", "met_result__analyte", "finding__result__analyte")

@@ -2,14 +2,16 @@
 list a page at a time, so that nothing abnormal drops off the home page unseen."""
 
 import datetime
+from dataclasses import replace
 
 import pytest
 from django.utils import timezone
 
 from guidance import selectors, services, views
 from guidance.models import ActionType, Finding
+from guidance.services import record_results
 
-from .recording import PHONED
+from .recording import PHONED, entry
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +240,20 @@ def test_reports_come_critical_first_then_oldest_collected_first(record, patient
     # A page that starts among the critical reports and ends among the others, and one past them.
     assert [panel.patient for panel in reports[1:3]] == [newest_critical, oldest]
     assert [panel.patient for panel in reports[3:10]] == [middle]
+
+
+def test_a_preliminary_result_says_so_on_the_worklist_and_the_finding_page(clinician_client, clinician, patient):
+    record_results(
+        patient=patient,
+        collected_at=timezone.now() - datetime.timedelta(hours=1),
+        entries=[replace(entry("k", "2.4"), preliminary=True)],
+        by=clinician,
+    )
+    finding = Finding.objects.get()
+
+    worklist = clinician_client.get("/").content.decode()
+    page = clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
+
+    assert worklist.count("<small>(preliminary)</small>") == 1  # the report's abnormal value
+    assert "<small>(preliminary)</small>" in page  # the value and its last values
+    assert finding.critical  # a critical preliminary result does not wait for the final one

@@ -31,12 +31,19 @@ def result_value(result):
     two each: a tag, like flag_badge, for the same reason)."""
     analyte = result.analyte
     return format_html(
-        '<span class="text-nowrap">{} <strong>{} {}</strong></span>\n{}',
+        '<span class="text-nowrap">{} <strong>{} {}</strong></span>\n{}{}',
         analyte.name,
         result.display_value,
         analyte.canonical_unit,
         flag_badge(result.flag, result.get_flag_display()),
+        preliminary_mark(result),
     )
+
+
+@register.simple_tag
+def preliminary_mark(result):
+    """ " (preliminary)" after a value the laboratory has not made final yet (OBX-11 P), else nothing."""
+    return mark_safe(" <small>(preliminary)</small>") if result.status == "preliminary" else ""  # noqa: S308 - constant markup
 
 
 @register.simple_tag
