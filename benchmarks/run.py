@@ -14,8 +14,9 @@
 6. Prints a table and writes it as JSON to benchmarks/results/.
 
 Settings: BENCH_DATABASE_URL, BENCH_PATIENTS (50000), BENCH_SECONDS per page (20), BENCH_USERS (8),
-BENCH_PORT (8105), BENCH_ONLY (measure only the pages whose names contain one of these comma-separated
-words, e.g. BENCH_ONLY=worklist,save; the floor is always measured).
+BENCH_PORT (8105), BENCH_WORKERS (gunicorn's sync workers, 2), BENCH_ONLY (measure only the pages whose
+names contain one of these comma-separated words, e.g. BENCH_ONLY=worklist,save; the floor is always
+measured).
 """
 
 import datetime
@@ -47,7 +48,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 PORT = int(os.environ.get("BENCH_PORT", "8105"))
 ALONE_REQUESTS = 5
 ONLY = [word.strip() for word in os.environ.get("BENCH_ONLY", "").split(",") if word.strip()]
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 BASE = f"http://127.0.0.1:{PORT}"
 BENCH_USER = "bench-clinician"
 SAVE_PATIENT_MRN = "BENCH-SAVE"
