@@ -6,7 +6,9 @@ recorded in one transaction through guidance.services.record_results (findings o
 with a row in error is not recorded, and the preview says so before anything is saved. A result the
 patient already has (same analyte, same collection time) is skipped, so importing a file twice, or an
 export into the database it came from, records nothing twice. Rows marked entered in error are skipped;
-corrected rows are recorded with their current value.
+corrected rows are recorded with their current value; a censored value keeps its comparator ("<" beside
+"5"), a preliminary one its status, and the comments and specimen condition come with them. The flag is Myolab's again, against the ranges of the database it
+is imported into (the export's own "reference range applied" and "flag" columns are not read).
 """
 
 import csv
@@ -21,13 +23,17 @@ from django.db.models.functions import Lower
 from core.spreadsheet import BOM, FORMULA_STARTS
 from exports.csv_export import HEADER
 from guidance.services import record_results
-from labs.models import Analyte, Panel, Result
+from labs.interpretation import Comparator
+from labs.models import Analyte, Panel, Result, SpecimenCondition
 from labs.services import Entry, canonical_or_refuse
 from patients.models import Patient
 
 from .mapping import ALTERNATIVE_LOINC, unit_key
 
 ENTERED_IN_ERROR = dict(Result.Status.choices)[Result.Status.ENTERED_IN_ERROR]
+PRELIMINARY = dict(Result.Status.choices)[Result.Status.PRELIMINARY]
+# The comparator column as exported (COMPARATOR_SYMBOLS: "<", "≤", "≥", ">"), or typed in ASCII.
+COMPARATORS = {symbol: code for code, symbol in Comparator.choices if code} | {"<=": "<=", ">=": ">="}
 
 
 def looks_like_results_csv(text: str) -> bool:
@@ -50,6 +56,8 @@ class CsvPanel:
     lab: str
     accession: str
     rows: list[Row] = field(default_factory=list)
+    comment: str = ""  # the panel comment, as its rows carry it
+    specimen_condition: SpecimenCondition | None = None
 
     @property
     def importable(self) -> list[Row]:
@@ -96,17 +104,18 @@ def plan_csv(text: str) -> CsvPlan:
     mrns = {_cell(line[0]).lower() for line in lines if line}
     # Lower(mrn) is what the unique index on MRNs holds, so this is one indexed lookup per MRN.
     patients = {p.mrn.lower(): p for p in Patient.objects.alias(key=Lower("mrn")).filter(key__in=mrns)}
+    conditions = {c.name.lower(): c for c in SpecimenCondition.objects.filter(active=True)}
     panels: dict[tuple, CsvPanel] = {}
     rows = []
     for number, line in enumerate(lines, start=2):
         if not any(cell.strip() for cell in line):
             continue
-        rows.append(_plan_row(number, line, patients, analytes, by_name, panels))
+        rows.append(_plan_row(number, line, patients, analytes, by_name, panels, conditions))
     _skip_recorded(panels.values())
     return CsvPlan(panels=list(panels.values()), rows=rows)
 
 
-def _plan_row(number, line, patients, analytes, by_name, panels) -> Row:
+def _plan_row(number, line, patients, analytes, by_name, panels, conditions) -> Row:
     if len(line) != len(HEADER):
         return Row(
             number, f"line {number}", error=f"Line {number} has {len(line)} columns; the header has {len(HEADER)}."
@@ -141,11 +150,23 @@ def _plan_row(number, line, patients, analytes, by_name, panels) -> Row:
         panel = panels.setdefault(key, CsvPanel(patient, collected_at, cells["lab"], cells["accession number"]))
         if row.entry and any(r.entry and r.entry.analyte.pk == analyte.pk for r in panel.rows):
             row.entry, row.error = None, f"{analyte.name} appears twice in this panel."
+        condition = cells["specimen condition"]
+        if condition and condition.lower() not in conditions:
+            row.entry = None
+            row.error = row.error or (
+                f"specimen condition '{condition}' is not in the list (allowed: "
+                f"{', '.join(c.name for c in conditions.values())}, or empty)."
+            )
+        panel.comment = panel.comment or cells["panel comment"]
+        panel.specimen_condition = panel.specimen_condition or conditions.get(condition.lower())
         panel.rows.append(row)
     return row
 
 
 def _entry(analyte, cells) -> tuple[Entry | None, str]:
+    comparator = cells["comparator"]
+    if comparator and comparator not in COMPARATORS:
+        return None, f"comparator '{comparator}' is not one Myolab stores: <, ≤, ≥ or > (empty for an exact value)."
     try:
         value = Decimal(cells["value as entered"])
     except InvalidOperation:
@@ -163,7 +184,15 @@ def _entry(analyte, cells) -> tuple[Entry | None, str]:
         canonical_or_refuse(analyte, value, unit)
     except ValidationError as error:
         return None, " ".join(error.messages)
-    return Entry(analyte=analyte, value=value, unit=unit), ""
+    entry = Entry(
+        analyte=analyte,
+        value=value,
+        unit=unit,
+        comparator=COMPARATORS.get(comparator, ""),
+        preliminary=cells["status"] == PRELIMINARY,
+        comment=cells["result comment"],
+    )
+    return entry, ""
 
 
 def _skip_recorded(panels) -> None:
@@ -198,6 +227,8 @@ def import_csv(plan: CsvPlan, *, by) -> tuple[int, int, list[str]]:
                 lab_name=panel.lab,
                 accession_number=panel.accession,
                 source=Panel.Source.IMPORT,
+                specimen_condition=panel.specimen_condition,
+                comment=panel.comment,
             )
         except ValidationError as error:
             refused.append(f"Lines {', '.join(str(r.number) for r in panel.rows)}: {' '.join(error.messages)}")

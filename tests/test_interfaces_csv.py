@@ -2,6 +2,7 @@
 saved, and a file imported twice records nothing twice."""
 
 import datetime
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -9,8 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from exports.csv_export import HEADER
 from guidance.models import Finding
-from guidance.services import mark_entered_in_error
-from labs.models import Panel, Result
+from guidance.services import mark_entered_in_error, record_results
+from labs.models import Panel, Result, SpecimenCondition
+
+from .recording import entry
 
 pytestmark = pytest.mark.django_db
 AT = datetime.datetime(2024, 3, 1, 9, 30, tzinfo=datetime.UTC)
@@ -149,3 +152,55 @@ def test_a_csv_with_another_header_is_refused(clinician_client):
             "results.csv: The first line is not the header of Myolab's results CSV; its columns must be: patient MRN, "
         )
     )
+
+
+def test_a_censored_preliminary_commented_haemolysed_panel_round_trips(
+    clinician_client, clinician, patient_factory, target
+):
+    source = patient_factory(mrn="SRC-2", date_of_birth=datetime.date(1970, 6, 15), created_by=clinician)
+    haemolysed = SpecimenCondition.objects.get(code="haemolysed")
+    record_results(
+        patient=source,
+        collected_at=AT,
+        entries=[
+            replace(entry("vitd25", "5"), comparator="<", comment="Below the method's limit"),
+            replace(entry("k", "5.9"), preliminary=True),
+        ],
+        by=clinician,
+        lab_name="City Lab",
+        accession_number="A-9",
+        specimen_condition=haemolysed,
+        comment="Drawn late",
+    )
+    text = exported(clinician_client, source).replace("SRC-2", "DST-1").replace(",A-9,", ",B-9,")
+
+    preview = upload(clinician_client, text)
+    assert [(row.error, row.skipped) for row in preview.context["csv"].rows] == [("", ""), ("", "")]
+    confirm(clinician_client, preview)
+
+    copied = {r.analyte.code: r for r in Result.objects.filter(patient=target)}
+    assert (copied["vitd25"].entered_text, copied["vitd25"].flag, copied["vitd25"].comment) == (
+        "<5",
+        "L",  # every value below 5 ng/mL is low
+        "Below the method's limit",
+    )
+    assert (copied["k"].entered_text, copied["k"].status) == ("5.9", Result.Status.PRELIMINARY)
+    panel = Panel.objects.get(patient=target)
+    assert (panel.comment, panel.specimen_condition) == ("Drawn late", haemolysed)
+
+
+@pytest.mark.parametrize(
+    ("cells", "error"),
+    [
+        ({"comparator": "~"}, "comparator '~' is not one Myolab stores: <, ≤, ≥ or > (empty for an exact value)."),
+        (
+            {"specimen_condition": "Frozen"},
+            "specimen condition 'Frozen' is not in the list (allowed: Haemolysed, Lipaemic, Icteric, Clotted, "
+            "Delayed in transit, or empty).",
+        ),
+    ],
+)
+def test_a_comparator_or_specimen_condition_myolab_does_not_know_is_refused(clinician_client, target, cells, error):
+    preview = upload(clinician_client, ",".join(HEADER) + "\n" + row(**cells) + "\n")
+    assert [r.error for r in preview.context["csv"].rows] == [error]
+    assert not Result.objects.exists()
