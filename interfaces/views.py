@@ -52,6 +52,9 @@ def _message_page(request, message, *, match_form=None, reject_form=None, status
         "match_form": match_form or MatchForm(),
         "reject_form": reject_form or RejectForm(),
         "can_act": message.is_open and request.user.has_perms(ACT),
+        # The uploaded file it came in, linked only for who may open it (its uploader, administrators).
+        "job_shown": bool(message.import_job_id)
+        and jobs.jobs_for(request.user).filter(pk=message.import_job_id).exists(),
     }
     return render(request, "interfaces/message_detail.html", context, status=status)
 

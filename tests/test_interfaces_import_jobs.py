@@ -276,3 +276,19 @@ def test_previews_too_old_to_confirm_are_deleted_when_the_user_previews_again(cl
     recent = jobs.create_job(FILE_MESSAGES[:1], file_name="recent.hl7", by=clinician)
     assert sorted(ImportJob.objects.values_list("pk", flat=True)) == sorted([theirs.pk, done.pk, recent.pk])
     assert not ImportJob.objects.filter(pk=old.pk).exists()
+
+
+def test_a_message_links_its_uploaded_file_only_for_who_may_open_it(client, clinician, other_clinician, jane):
+    job = jobs.create_job([oru("L-1")], file_name="mine.hl7", by=clinician)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)  # confirmed
+    jobs.run_import_job.call(job.pk)
+    message = InboundMessage.objects.get()
+    link = f'<a href="/lab-messages/imports/{job.pk}/">an uploaded file</a>'
+
+    client.force_login(clinician)
+    assert link in client.get(f"/lab-messages/{message.pk}/").content.decode()
+    client.force_login(other_clinician)
+    page = client.get(f"/lab-messages/{message.pk}/").content.decode()
+    assert link not in page
+    assert "in a file a colleague uploaded" in page
+    assert client.get(f"/lab-messages/imports/{job.pk}/").status_code == 404
