@@ -204,7 +204,8 @@ def findings_awaiting_review():
 # --- the worklist by report -----------------------------------------------------------------------
 
 REPORTS_SHOWN = 10  # reports on the home page (each row shows its values and findings)
-PATIENT_NAME = ("patient__mrn", "patient__given_name", "patient__family_name")
+# The patient as a report's row names them, and whether they are deactivated (then read-only).
+PATIENT_NAME = ("patient__mrn", "patient__given_name", "patient__family_name", "patient__is_active")
 
 
 class ReportsAwaitingReview:

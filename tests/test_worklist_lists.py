@@ -10,6 +10,7 @@ from django.utils import timezone
 from guidance import selectors, services, views
 from guidance.models import ActionType, Finding
 from guidance.services import record_results
+from patients.services import set_patient_active
 
 from .recording import PHONED, entry
 
@@ -257,3 +258,14 @@ def test_a_preliminary_result_says_so_on_the_worklist_and_the_finding_page(clini
     assert worklist.count("<small>(preliminary)</small>") == 1  # the report's abnormal value
     assert "<small>(preliminary)</small>" in page  # the value and its last values
     assert finding.critical  # a critical preliminary result does not wait for the final one
+
+
+def test_a_deactivated_patients_report_says_why_it_cannot_be_decided_here(
+    clinician_client, administrator, record, patient
+):
+    record(patient, {"mg": "1.5"})
+    set_patient_active(patient, active=False, by=administrator, reason="Duplicate record")
+
+    html = clinician_client.get("/").content.decode()
+
+    assert ">Patient deactivated: read-only</span>" in html
