@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 from core.spreadsheet import BOM, FORMULA_STARTS
 from exports.csv_export import HEADER
 from guidance.services import record_results
-from labs.interpretation import Comparator
+from labs.interpretation import COMPARATOR_CODES
 from labs.models import Analyte, Panel, Result, SpecimenCondition
 from labs.services import Entry, canonical_or_refuse
 from patients.models import Patient
@@ -32,8 +32,6 @@ from .mapping import ALTERNATIVE_LOINC, unit_key
 
 ENTERED_IN_ERROR = dict(Result.Status.choices)[Result.Status.ENTERED_IN_ERROR]
 PRELIMINARY = dict(Result.Status.choices)[Result.Status.PRELIMINARY]
-# The comparator column as exported (COMPARATOR_SYMBOLS: "<", "≤", "≥", ">"), or typed in ASCII.
-COMPARATORS = {symbol: code for code, symbol in Comparator.choices if code} | {"<=": "<=", ">=": ">="}
 
 
 def looks_like_results_csv(text: str) -> bool:
@@ -165,7 +163,7 @@ def _plan_row(number, line, patients, analytes, by_name, panels, conditions) -> 
 
 def _entry(analyte, cells) -> tuple[Entry | None, str]:
     comparator = cells["comparator"]
-    if comparator and comparator not in COMPARATORS:
+    if comparator and comparator not in COMPARATOR_CODES:
         return None, f"comparator '{comparator}' is not one Myolab stores: <, ≤, ≥ or > (empty for an exact value)."
     try:
         value = Decimal(cells["value as entered"])
@@ -188,7 +186,7 @@ def _entry(analyte, cells) -> tuple[Entry | None, str]:
         analyte=analyte,
         value=value,
         unit=unit,
-        comparator=COMPARATORS.get(comparator, ""),
+        comparator=COMPARATOR_CODES.get(comparator, ""),
         preliminary=cells["status"] == PRELIMINARY,
         comment=cells["result comment"],
     )

@@ -134,8 +134,9 @@ def describe_change(
     censored = bool(comparator or previous_comparator)
     percent = f" ({sign}{abs(change) / previous_value * 100:.1f} %)" if previous_value and not censored else ""
     when = timezone.localtime(previous_at)
-    previous = f"{Comparator(previous_comparator).label if previous_comparator else ''}"
-    previous += analyte.format_value(previous_value)
+    previous = (Comparator(previous_comparator).label if previous_comparator else "") + analyte.format_value(
+        previous_value
+    )
     return (
         f"Δ {'at least ' if censored else ''}{sign}{analyte.format_value(abs(change))} {analyte.canonical_unit}"
         f"{percent} from {previous} on {when:%-d %b %Y}"

@@ -14,6 +14,7 @@ from core.forms import AsciiDigitsMixin
 from core.text import display_name, plain
 
 from .interpretation import (
+    COMPARATOR_CODES,
     Comparator,
     Flag,
     Limits,
@@ -30,7 +31,6 @@ from .services import Entry, accession_clash, range_for, same_recent_panel
 # with an optional decimal point; a leading minus only so that we can say "negative" instead of "not a
 # number". No exponents, so "1e999999" cannot blow up the Decimal arithmetic.
 NUMBER = re.compile(r"^(<=|>=|<|>|≤|≥)?\s*(-?)(\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
-COMPARATORS = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
 MAX_VALUE_LENGTH = 20
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -55,7 +55,7 @@ def parse_value(text: str, analyte: Analyte, unit: AnalyteUnit, units) -> tuple[
             f"e.g. 4.25, or a value the lab reports as beyond a limit, e.g. <5 or >1000: one of <, ≤, >, ≥ "
             f"and then the number (in {unit.shown}, at most {MAX_VALUE_LENGTH} characters)."
         )
-    comparator = COMPARATORS.get(match.group(1) or "", "")
+    comparator = COMPARATOR_CODES.get(match.group(1) or "", "")
     if match.group(2):
         raise ValidationError(f"{analyte.name}: {text} {unit.shown} is negative; a lab value cannot be below zero.")
     value = Decimal(match.group(3))

@@ -42,6 +42,9 @@ class Comparator(models.TextChoices):
     GREATER = ">", ">"
 
 
+# A comparator as typed, exported or sent: its symbol ("≤") or in ASCII ("<="), to its code.
+COMPARATOR_CODES = {"<": "<", "<=": "<=", "≤": "<=", ">": ">", ">=": ">=", "≥": ">="}
+
 ABNORMAL_FLAGS = frozenset({Flag.LOW, Flag.HIGH, Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH})
 CRITICAL_FLAGS = frozenset({Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH})
 
