@@ -59,9 +59,12 @@ def record_results(
     for entry in entries:
         if entry.unit.analyte_id != entry.analyte.pk:
             raise ValidationError(f"{entry.unit.unit} is not a unit of {entry.analyte.name}.")
-    # Each analyte and all its range versions in two queries for the whole panel; this also proves the
-    # analytes exist, which full_clean() would otherwise check with a query per result.
-    catalogue = Analyte.objects.prefetch_related("ranges").in_bulk(analyte_ids)
+    # Each analyte with all its range versions, for the whole panel: the entry form's own (read from the
+    # catalogue with their ranges in this request), else two queries. Either proves the analytes exist,
+    # which full_clean() would otherwise check with a query per result.
+    catalogue = {entry.analyte.pk: entry.analyte for entry in entries if _ranges_read(entry.analyte)}
+    if len(catalogue) < len(entries):
+        catalogue |= Analyte.objects.prefetch_related("ranges").in_bulk(set(analyte_ids) - set(catalogue))
     missing = [entry.analyte.name for entry in entries if entry.analyte.pk not in catalogue]
     if missing:
         raise ValidationError(f"Not in the analyte catalogue: {', '.join(missing)}.")
@@ -79,8 +82,8 @@ def record_results(
     if clash:
         raise ValidationError({"accession_number": clash})
     # Its one constraint (panel_accession_unique_per_lab) was asked just above, with a sentence naming the
-    # earlier panel, and the insert enforces it.
-    panel.full_clean(validate_constraints=False)
+    # earlier panel, and the insert enforces it. The patient and the user are rows this request has read.
+    panel.full_clean(exclude=["patient", "entered_by"], validate_constraints=False)
     try:
         with transaction.atomic():
             panel.save()
@@ -110,11 +113,11 @@ def record_results(
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
-    bulk_create_with_history(results, Result, default_user=by)
+    # With their ids (the insert returns them on PostgreSQL and SQLite) and their analytes; all valid.
+    results = bulk_create_with_history(results, Result, default_user=by)
     touch_patient(patient)
-    results = list(panel.results.select_related("analyte"))  # with their ids; all valid, just recorded
-    evaluate_panel(panel, by=by, note="", results=results)
-    evaluate_deltas(results, by=by, note="")
+    evaluate_panel(panel, by=by, note="", results=results, new=True)
+    evaluate_deltas(results, by=by, note="", new=True)
     _bring_superseding_in_line(patient, analyte_ids, by=by)
     _meet_repeat_plans(panel, results, by=by)
     return panel
@@ -190,7 +193,12 @@ def mark_entered_in_error(result: Result, *, reason: str, by) -> Result:
     return result
 
 
-def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None = None) -> None:
+def _ranges_read(analyte: Analyte) -> bool:
+    """Whether `analyte` came with its range versions (prefetch_related("ranges"))."""
+    return "ranges" in getattr(analyte, "_prefetched_objects_cache", {})
+
+
+def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None = None, new: bool = False) -> None:
     """Bring the panel's findings in line with its results.
 
     A finding still called for is left as it is (with its review); one no longer called for (value back
@@ -198,8 +206,9 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
     called-for one is opened. Findings are keyed by result, rule, pattern partner, criticality and
     severity, so a value that turns critical on correction needs a fresh acknowledgement, and so does a
     low calcium the corrected albumin no longer explains (guidance.findings.finding_severity). `results`
-    are the panel's valid results with their analytes, when the caller has them already. Delta findings,
-    which compare results across panels, are evaluate_deltas'.
+    are the panel's valid results with their analytes, when the caller has them already; `new` says the
+    panel has just been recorded, so it has no findings yet to read. Delta findings, which compare results
+    across panels, are evaluate_deltas'.
 
     The queries do not grow with the panel: the rules, the open findings and the patient's factors are
     read once, and the findings resolved and opened are written with their history rows in bulk.
@@ -214,8 +223,12 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
         rule_pk = match.rule.pk if match.rule else None
         wanted[(match.result.pk, rule_pk, _pk(match.partner), match.result.is_critical, severity)] = match
     # Delta findings compare results across panels: evaluate_deltas keeps those.
-    existing = Finding.objects.filter(result__panel=panel, delta_rule__isnull=True).exclude(
-        status=Finding.Status.RESOLVED
+    existing = (
+        []
+        if new
+        else Finding.objects.filter(result__panel=panel, delta_rule__isnull=True).exclude(
+            status=Finding.Status.RESOLVED
+        )
     )
     now = timezone.now()
     _resolve_unwanted(
@@ -264,7 +277,7 @@ def _resolve_unwanted(existing, wanted: dict, *, key, note: str, by, now) -> Non
 DELTA_TOPIC = "delta-check"
 
 
-def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
+def evaluate_deltas(written: list[Result], *, by, note: str, new: bool = False) -> None:
     """Bring the delta findings in line after `written` results were recorded, corrected or withdrawn.
 
     A delta finding says a result changed from the patient's previous valid result of the test (collected
@@ -275,8 +288,9 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
     review; one no longer called for is resolved with `note`.
 
     Four queries whatever the number of results: the next results, the results to check with their
-    previous ones, the rules and the findings there are; then the findings written in bulk (and, when
-    one opens, the delta-check topic's id).
+    previous ones, the rules and the findings there are (only those of the next results when `written`
+    are `new`, just recorded, so without findings; none when there is no next result); then the
+    findings written in bulk (and, when one opens, the delta-check topic's id).
     """
     same_test_after = Result.objects.valid().filter(
         patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
@@ -294,8 +308,13 @@ def evaluate_deltas(written: list[Result], *, by, note: str) -> None:
         rule = rules.get(result.analyte_id)
         if fired(rule, result) is not None:
             wanted[(result.pk, rule.pk, result.previous_id)] = (result, rule)
-    existing = Finding.objects.filter(result_id__in=checked_ids, delta_rule__isnull=False).exclude(
-        status=Finding.Status.RESOLVED
+    with_findings = checked_ids - set(written_ids) if new else checked_ids
+    existing = (
+        Finding.objects.filter(result_id__in=with_findings, delta_rule__isnull=False).exclude(
+            status=Finding.Status.RESOLVED
+        )
+        if with_findings
+        else []
     )
     now = timezone.now()
     _resolve_unwanted(

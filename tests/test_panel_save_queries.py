@@ -61,23 +61,22 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     url = f"/patients/{patient.pk}/results/new/"
     data = panel_post(values, form_key=form_key(clinician_client, url))
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–8 the form's analytes,
-    # units and range versions (for the wrong-unit question), 9 the one-time key not used yet, 10 a recent
-    # panel with the same collection time (none); 11 savepoint (the view's transaction), 12–14 savepoint,
-    # the key consumed, release; 15 savepoint (record_results), 16 the panel's analytes, 17 their range
-    # versions, 18 the patient exists, 19 the user exists, 20 savepoint (for a concurrent save of the same
-    # accession number), 21 the panel, 22 its history row, 23 release, 24 the results (one insert), 25
-    # their history rows (one insert), 26 the patient's last activity, 27 the panel's results with
-    # analytes, 28 the active rules, 29 their relevant factors, 30 the panel's unresolved findings, 31 the
-    # patient's contributing factors, 32 the findings (one insert), 33 their history rows (one insert), the delta
-    # checks (evaluate_deltas): 34 each result's next result of its test, 35 the results to check with
-    # their previous ones, 36 the delta rules, 37 the delta findings there are (no change here is large
-    # enough to open one); 38 the patient's findings of these tests awaiting a decision or superseded by
-    # a result since withdrawn, with the newest valid result of each test (none superseded here: the
-    # earlier potassium's has a plan), 39
-    # the open repeat-test plans (locked), 40 the plans met (one update), 41 their history rows (one
-    # insert), 42–43 release (record_results, the view). (No session write: the idle expiry moves on at
-    # most once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(43):
+    # units and range versions (for the wrong-unit question, and reused by the save), 9 the one-time key
+    # not used yet, 10 a recent panel with the same collection time (none); 11 savepoint (the view's
+    # transaction), 12–14 savepoint, the key consumed, release; 15 savepoint (record_results), 16 savepoint
+    # (for a concurrent save of the same accession number), 17 the panel, 18 its history row, 19 release,
+    # 20 the results (one insert, returning their ids), 21 their history rows (one insert), 22 the
+    # patient's last activity, 23 the active rules, 24 their relevant factors (a new panel has no findings
+    # to read), 25 the patient's contributing factors, 26 the findings (one insert), 27 their history rows
+    # (one insert), the delta checks (evaluate_deltas): 28 each result's next result of its test, 29 the
+    # results to check with their previous ones, 30 the delta rules (no next result, so no delta findings
+    # to read; no change here is large enough to open one); 31 the patient's findings of these tests
+    # awaiting a decision or superseded by a result since withdrawn, with the newest valid result of each
+    # test (none superseded here: the earlier potassium's has a plan), 32 the open repeat-test plans
+    # (locked), 33 the plans met (one update), 34 their history rows (one insert), 35–36 release
+    # (record_results, the view). (No session write: the idle expiry moves on at most once a minute,
+    # tests/test_sessions.py.)
+    with django_assert_num_queries(36):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
