@@ -85,7 +85,9 @@ def record_results(
     # earlier panel, and the insert enforces it. The patient and the user are rows this request has read.
     panel.full_clean(exclude=["patient", "entered_by"], validate_constraints=False)
     try:
-        with transaction.atomic():
+        # A savepoint to come back to if the insert loses that race; without an accession number there
+        # is none to lose (the constraint leaves those panels out), so no savepoint's round trips.
+        with transaction.atomic(savepoint=bool(panel.accession_number)):
             panel.save()
     except IntegrityError:
         # Another save of the same accession number committed between the check above and this insert

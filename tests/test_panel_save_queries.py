@@ -63,20 +63,20 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–8 the form's analytes,
     # units and range versions (for the wrong-unit question, and reused by the save), 9 the one-time key
     # not used yet, 10 a recent panel with the same collection time (none); 11 savepoint (the view's
-    # transaction), 12–14 savepoint, the key consumed, release; 15 savepoint (record_results), 16 savepoint
-    # (for a concurrent save of the same accession number), 17 the panel, 18 its history row, 19 release,
-    # 20 the results (one insert, returning their ids), 21 their history rows (one insert), 22 the
-    # patient's last activity, 23 the active rules, 24 their relevant factors (a new panel has no findings
-    # to read), 25 the patient's contributing factors, 26 the findings (one insert), 27 their history rows
-    # (one insert), the delta checks (evaluate_deltas): 28 each result's next result of its test, 29 the
-    # results to check with their previous ones, 30 the delta rules (no next result, so no delta findings
-    # to read; no change here is large enough to open one); 31 the patient's findings of these tests
-    # awaiting a decision or superseded by a result since withdrawn, with the newest valid result of each
-    # test (none superseded here: the earlier potassium's has a plan), 32 the open repeat-test plans
-    # (locked), 33 the plans met (one update), 34 their history rows (one insert), 35–36 release
-    # (record_results, the view). (No session write: the idle expiry moves on at most once a minute,
-    # tests/test_sessions.py.)
-    with django_assert_num_queries(36):
+    # transaction), 12–14 savepoint, the key consumed, release; 15 savepoint (record_results), 16 the
+    # panel (no accession number, so no savepoint for a concurrent save of the same one), 17 its history
+    # row, 18 the results (one insert, returning their ids), 19 their history rows (one insert), 20 the
+    # patient's last activity, 21 the active rules, 22 their relevant factors (a new panel has no
+    # findings to read), 23 the patient's contributing factors, 24 the findings (one insert), 25 their
+    # history rows (one insert), the delta checks (evaluate_deltas): 26 each result's next result of its
+    # test, 27 the results to check with their previous ones, 28 the delta rules (no next result, so no
+    # delta findings to read; no change here is large enough to open one); 29 the patient's findings of
+    # these tests awaiting a decision or superseded by a result since withdrawn, with the newest valid
+    # result of each test (none superseded here: the earlier potassium's has a plan), 30 the open
+    # repeat-test plans (locked), 31 the plans met (one update), 32 their history rows (one insert), 33–34
+    # release (record_results, the view). (No session write: the idle expiry moves on at most once a
+    # minute, tests/test_sessions.py.)
+    with django_assert_num_queries(34):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
