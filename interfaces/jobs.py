@@ -5,15 +5,24 @@ the transaction that uses up the confirmation's one-time key, queues it and enqu
 once that transaction commits. The task (run by `manage.py db_worker`, django-tasks' database backend)
 receives each message exactly as the listener would (`services.receive`: one transaction per message)
 and counts how it ended in the job's row, which the progress page reads. A message that raises is
-counted as an error and the job goes on. A job interrupted (its worker killed) stays "running" until its
-task is run again (nothing does that by itself yet); it then goes on from the message after the last
-one counted, and a message received twice imports once.
+counted as an error and the job goes on.
+
+A job interrupted (its worker killed, the machine restarted) is stalled: no message counted for
+ImportJob.STALLED_AFTER. `resume_stalled_jobs` (run by `manage.py resume_import_jobs`, which the Procfile
+runs as the worker starts) and the job page's "Resume the import" button enqueue its task again; it goes
+on from the message after the last one counted, and a message received twice imports once (the listener's
+rule: the same control ID gets its first answer). Each run claims the job with a token of its own in
+one conditional UPDATE and counts each message only while the job is still its own, so a resumed job is
+never imported by two workers at once.
 """
 
 import logging
+import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
 
@@ -66,34 +75,48 @@ def confirm_job(job_id: int, *, by) -> ImportJob:
     return job
 
 
+class TakenOver(Exception):
+    """Another run of the task has claimed the job (it was resumed while this one was only slow)."""
+
+
 @task()
 def run_import_job(job_id: int) -> dict:
-    """Import the job's messages one by one, each in its own transaction; the counts when it ends."""
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
-        return {"status": job.status}
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.RUNNING, started_at=job.started_at or timezone.now()
+    """Import the job's messages one by one, each in its own transaction; the counts when it ends. A job
+    another run is importing (not stalled) is left to it."""
+    now, runner = timezone.now(), secrets.token_hex(16)
+    stalled = Q(progressed_at__lt=now - ImportJob.STALLED_AFTER) | Q(progressed_at__isnull=True)
+    claimable = Q(status=ImportJob.Status.QUEUED) | (Q(status=ImportJob.Status.RUNNING) & stalled)
+    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportJob.Status.RUNNING, started_at=Coalesce("started_at", now), progressed_at=now, runner=runner
     )
+    job = ImportJob.objects.get(pk=job_id)
+    if not claimed:
+        return {"status": job.status}
     try:
         for text in job.messages[job.done :]:
-            _import_one(job, text)
+            _import_one(job, text, runner=runner)
+    except TakenOver:
+        logger.warning("Import job %s: taken over by another run after %s messages", job.pk, job.done)
+        return {"status": "taken over"}
     except Exception as error:  # the database went away, say: the job stops and says so
         logger.exception("Import job %s stopped", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
+        ImportJob.objects.filter(pk=job.pk, runner=runner).update(
             status=ImportJob.Status.FAILED,
             finished_at=timezone.now(),
             failure=f"The import stopped after {job.done} of {job.total} messages ({type(error).__name__}).",
         )
         raise
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FINISHED, finished_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk, runner=runner).update(
+        status=ImportJob.Status.FINISHED, finished_at=timezone.now()
+    )
     job.refresh_from_db()
     return {name: getattr(job, name) for name in ("done", *COUNTED.values(), "results_created")}
 
 
-def _import_one(job: ImportJob, text: str) -> None:
-    """Receive one message and count it on the job (one UPDATE); a message that raises counts as an
-    error, logged with its place in the file, and the next one is imported."""
+def _import_one(job: ImportJob, text: str, *, runner: str) -> None:
+    """Receive one message and count it on the job (one UPDATE, while the job is still `runner`'s); a
+    message that raises counts as an error, logged with its place in the file, and the next one is
+    imported."""
     created = 0
     try:
         message = receive(text, channel=InboundMessage.Channel.UPLOAD, by=job.created_by, import_job=job).message
@@ -101,12 +124,42 @@ def _import_one(job: ImportJob, text: str) -> None:
     except Exception:
         logger.exception("Import job %s: message %s of %s could not be received", job.pk, job.done + 1, job.total)
         counter = "errors"
-    ImportJob.objects.filter(pk=job.pk).update(
+    counted = ImportJob.objects.filter(pk=job.pk, runner=runner).update(
         done=models.F("done") + 1,
         results_created=models.F("results_created") + created,
+        progressed_at=timezone.now(),
         **{counter: models.F(counter) + 1},
     )
+    if not counted:
+        raise TakenOver
     job.done += 1
+
+
+def resume_job(job_id: int, *, by) -> ImportJob:
+    """Enqueue a stalled job of those `by` may see again (the job page's button); refused otherwise."""
+    job = jobs_for(by).filter(pk=job_id).first()
+    if job is None:
+        raise ValidationError("That import does not exist or is not yours.")
+    if not job.is_stalled():
+        raise ValidationError(
+            f"This import is not stalled ({job.get_status_display().lower()}): there is nothing to resume."
+        )
+    transaction.on_commit(lambda: run_import_job.enqueue(job.pk))
+    return job
+
+
+def resume_stalled_jobs() -> list[ImportJob]:
+    """Enqueue every stalled job again (the worker's start: what it was importing when it stopped)."""
+    stalled = [
+        job
+        for job in ImportJob.objects.filter(status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)).defer(
+            "content"
+        )
+        if job.is_stalled()
+    ]
+    for job in stalled:
+        run_import_job.enqueue(job.pk)
+    return stalled
 
 
 def jobs_for(user):

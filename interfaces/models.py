@@ -5,6 +5,8 @@ error; processing then sets its status, its acknowledgement and what it created 
 with the results themselves (interfaces.services).
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -154,6 +156,7 @@ class ImportJob(models.Model):
     # The messages' texts in `content` are separated by this character, which a normalised message never
     # holds (interfaces.oru.normalise strips MLLP's framing bytes).
     SEPARATOR = "\x1c"
+    STALLED_AFTER = datetime.timedelta(minutes=5)
 
     file_name = models.CharField(max_length=255)
     content = models.TextField(help_text="The file's messages, normalised, separated by 0x1C.")
@@ -172,6 +175,12 @@ class ImportJob(models.Model):
     errors = models.PositiveIntegerField(default=0, help_text="Messages in error, or that could not be processed.")
     results_created = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True, help_text="Why the job stopped, if it did.")
+    # Which run of the task is importing (interfaces.jobs): a run that finds another has taken the job
+    # over stops, so a resumed job is never imported by two workers at once.
+    runner = models.CharField(max_length=32, blank=True, editable=False)
+    progressed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the import last counted a message (or started)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -188,6 +197,14 @@ class ImportJob(models.Model):
     @property
     def messages(self) -> list[str]:
         return self.content.split(self.SEPARATOR) if self.content else []
+
+    def is_stalled(self, now=None) -> bool:
+        """Confirmed but making no progress for STALLED_AFTER: its worker was stopped or lost the task.
+        (Importing one message takes well under a second, so minutes without one mean it stopped.)"""
+        if self.status not in (self.Status.QUEUED, self.Status.RUNNING):
+            return False
+        last = self.progressed_at or self.confirmed_at or self.created_at
+        return last < (now or timezone.now()) - self.STALLED_AFTER
 
     @property
     def is_over(self) -> bool:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("lab-messages/imports/", views.import_jobs, name="import_jobs"),
     path("lab-messages/imports/<int:pk>/", views.import_job, name="import_job"),
     path("lab-messages/imports/<int:pk>/progress/", views.import_job_progress, name="import_job_progress"),
+    path("lab-messages/imports/<int:pk>/resume/", views.resume_import_job, name="resume_import_job"),
     path("lab-messages/<int:pk>/", views.message_detail, name="message_detail"),
     path("lab-messages/<int:pk>/match/", views.match, name="match"),
     path("lab-messages/<int:pk>/reprocess/", views.reprocess, name="reprocess"),

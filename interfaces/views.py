@@ -225,6 +225,7 @@ def _progress(job):
         "counts": counts,
         "results_created": job.results_created,
         "over": job.is_over,
+        "stalled": job.is_stalled(),
     }
 
 
@@ -240,8 +241,30 @@ def import_job(request, pk):
             .order_by("id")[:JOB_PROBLEMS_SHOWN]
         )
     log = reverse("interfaces:message_list") + f"?job={job.pk}"
-    context = {"job": job, "progress": _progress(job), "problems": problems, "log": log}
+    context = {
+        "job": job,
+        "progress": _progress(job),
+        "problems": problems,
+        "log": log,
+        "may_resume": request.user.has_perms(UPLOAD_PERMISSIONS),
+    }
     return render(request, "interfaces/import_job.html", context)
+
+
+@require_POST
+@permission_required(UPLOAD_PERMISSIONS, raise_exception=True)
+def resume_import_job(request, pk):
+    """Enqueue a stalled import again (its worker stopped); it goes on after the last message counted.
+    Pressed twice, the second run finds the first importing and leaves the job to it."""
+    job = _get_job(request, pk)
+    try:
+        with transaction.atomic():
+            jobs.resume_job(job.pk, by=request.user)
+    except ValidationError as error:
+        notices.error(request, " ".join(error.messages))
+    else:
+        notices.success(request, f"The import of {job.file_name} goes on after message {job.done} of {job.total}.")
+    return redirect("interfaces:import_job", pk=job.pk)
 
 
 @require_GET

@@ -2,6 +2,7 @@
 summary, a message that fails, who sees which job, a confirmation pressed twice, and the worker."""
 
 import datetime
+import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -110,6 +111,7 @@ def test_the_progress_endpoint_and_page_follow_a_running_job(clinician_client, c
         "counts": {"imported": 2, "skipped": 0, "held": 0, "rejected": 0, "errors": 0},
         "results_created": 2,
         "over": False,
+        "stalled": False,
     }
     assert "no-store" in progress["Cache-Control"]
     text = clinician_client.get(f"/lab-messages/imports/{job.pk}/").content.decode()
@@ -147,11 +149,23 @@ def test_a_message_that_raises_is_counted_as_an_error_and_the_job_goes_on(clinic
     assert f"Import job {job.pk}: message 2 of 3 could not be received" in caplog.text
 
 
+def interrupted(job, *, minutes_ago=10, done=1):
+    """`job` as a worker killed `minutes_ago` left it, after counting (and importing) `done` messages."""
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING,
+        runner="the killed worker's",
+        progressed_at=timezone.now() - datetime.timedelta(minutes=minutes_ago),
+        done=done,
+        imported=done,
+        results_created=done,
+    )
+
+
 def test_an_interrupted_job_goes_on_after_the_last_message_counted(clinician, jane):
     job = jobs.create_job([oru("J-1"), oru("J-2", value="4.0")], file_name="b.hl7", by=clinician)
     # The worker stopped after counting the first message (which it had imported).
     jobs.receive(oru("J-1"), channel="upload", by=clinician, import_job=job)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, done=1, imported=1, results_created=1)
+    interrupted(job)
     jobs.run_import_job.call(job.pk)
     job.refresh_from_db()
     assert (job.status, job.done, job.imported, job.results_created) == ("finished", 2, 2, 2)
@@ -159,6 +173,102 @@ def test_an_interrupted_job_goes_on_after_the_last_message_counted(clinician, ja
     # A finished job run again (a task delivered twice) imports nothing more.
     assert jobs.run_import_job.call(job.pk) == {"status": "finished"}
     assert InboundMessage.objects.count() == 2
+
+
+def test_a_message_received_but_not_counted_when_the_worker_stopped_is_counted_once(clinician, jane):
+    job = jobs.create_job([oru("J-1"), oru("J-2", value="4.0")], file_name="b.hl7", by=clinician)
+    # Killed between receiving the first message and counting it.
+    jobs.receive(oru("J-1"), channel="upload", by=clinician, import_job=job)
+    interrupted(job, done=0)
+    jobs.run_import_job.call(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.imported, job.results_created) == ("finished", 2, 2, 2)
+    assert (InboundMessage.objects.count(), Result.objects.filter(patient=jane).count()) == (2, 2)
+
+
+def test_a_job_another_run_is_importing_is_left_to_it(clinician, jane):
+    job = jobs.create_job([oru("J-1"), oru("J-2", value="4.0")], file_name="b.hl7", by=clinician)
+    interrupted(job, minutes_ago=1, done=0)  # a minute ago: slow, not stalled
+    assert jobs.run_import_job.call(job.pk) == {"status": "running"}
+    job.refresh_from_db()
+    assert (job.done, job.runner, InboundMessage.objects.count()) == (0, "the killed worker's", 0)
+
+
+def test_a_run_whose_job_was_taken_over_stops_without_counting(clinician, jane, monkeypatch):
+    job = jobs.create_job([oru("J-1"), oru("J-2", value="4.0"), oru("J-6")], file_name="b.hl7", by=clinician)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    real_receive = jobs.receive
+
+    def receive(text, **kwargs):
+        if "J-2" in text:  # meanwhile the job was resumed elsewhere, which claimed it
+            ImportJob.objects.filter(pk=job.pk).update(runner="another run")
+        return real_receive(text, **kwargs)
+
+    monkeypatch.setattr(jobs, "receive", receive)
+    assert jobs.run_import_job.call(job.pk) == {"status": "taken over"}
+    job.refresh_from_db()
+    # The first message counted; the second received (the other run will count it, once) and the third
+    # left to the other run.
+    assert (job.status, job.done, job.runner) == ("running", 1, "another run")
+    assert sorted(InboundMessage.objects.values_list("control_id", flat=True)) == ["J-1", "J-2"]
+
+
+def test_a_stalled_import_says_so_and_its_uploader_resumes_it(
+    client, clinician, other_clinician, jane, django_capture_on_commit_callbacks
+):
+    job = jobs.create_job([oru("J-1"), oru("J-2", value="4.0")], file_name="b.hl7", by=clinician)
+    jobs.receive(oru("J-1"), channel="upload", by=clinician, import_job=job)
+    interrupted(job)
+    url = f"/lab-messages/imports/{job.pk}/"
+    client.force_login(clinician)
+    page = client.get(url).content.decode()
+    assert "the worker that was importing this file stopped" in page
+    assert f'action="{url}resume/"' in page
+    assert client.get(f"{url}progress/").json()["stalled"] is True
+    assert client.get(f"{url}resume/").status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = client.post(f"{url}resume/", follow=True)
+    assert resumed.redirect_chain == [(url, 302)]
+    assert "The import of b.hl7 goes on after message 1 of 2." in resumed.content.decode()
+    job.refresh_from_db()
+    assert (job.status, job.done, job.imported) == ("finished", 2, 2)
+    # Over now: nothing to resume, and the page no longer offers it.
+    again = client.post(f"{url}resume/", follow=True).content.decode()
+    assert "This import is not stalled (finished): there is nothing to resume." in again
+    assert "Resume the import" not in again
+    # A colleague cannot see it, so cannot resume it; a visitor is sent to sign in.
+    client.force_login(other_clinician)
+    assert client.post(f"{url}resume/").status_code == 404
+    client.logout()
+    assert client.post(f"{url}resume/")["Location"] == f"/login/?next={url}resume/"
+
+
+def test_an_import_making_progress_is_not_offered_for_resuming(clinician_client, clinician, jane):
+    job = jobs.create_job(FILE_MESSAGES, file_name="batch.hl7", by=clinician)
+    interrupted(job, minutes_ago=1)
+    page = clinician_client.get(f"/lab-messages/imports/{job.pk}/").content.decode()
+    assert "Resume the import" not in page
+    refused = clinician_client.post(f"/lab-messages/imports/{job.pk}/resume/", follow=True).content.decode()
+    assert "This import is not stalled (importing): there is nothing to resume." in refused
+    job.refresh_from_db()
+    assert job.done == 1
+
+
+def test_the_worker_resumes_stalled_imports_as_it_starts(clinician, jane):
+    stalled = jobs.create_job([oru("J-1"), oru("J-2", value="4.0")], file_name="stalled.hl7", by=clinician)
+    jobs.receive(oru("J-1"), channel="upload", by=clinician, import_job=stalled)
+    interrupted(stalled)
+    running = jobs.create_job([oru("J-6")], file_name="running.hl7", by=clinician)
+    interrupted(running, minutes_ago=1, done=0)
+    jobs.create_job([oru("J-7")], file_name="previewed.hl7", by=clinician)
+    out = io.StringIO()
+    call_command("resume_import_jobs", stdout=out)
+    assert out.getvalue() == f"Resumed the import of stalled.hl7 (job {stalled.pk}) after 1 of 2.\n"
+    statuses = dict(ImportJob.objects.values_list("file_name", "status"))
+    assert statuses == {"stalled.hl7": "finished", "running.hl7": "running", "previewed.hl7": "previewed"}
+    out = io.StringIO()
+    call_command("resume_import_jobs", stdout=out)
+    assert out.getvalue() == "No stalled import to resume.\n"
 
 
 def test_pressing_import_twice_makes_one_import(clinician_client, jane, django_capture_on_commit_callbacks):
