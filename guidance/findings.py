@@ -106,7 +106,10 @@ def finding_summary(match: Match, factor_names: dict, corrected: DerivedValue | 
             text += (
                 f" {derived.name}: {derived.value} {derived.unit} ({flag}, range {derived.range_text}). {derived.note}"
             )
-    named = [factor_names[f.pk] for f in match.rule.relevant_factors.all() if f.pk in factor_names]
+    # A patient without contributing factors needs no look at the rule's (evaluate_panel then reads none).
+    named = (
+        [factor_names[f.pk] for f in match.rule.relevant_factors.all() if f.pk in factor_names] if factor_names else []
+    )
     if named:
         text += f" Recorded for this patient and relevant here: {', '.join(named)}."
     return text

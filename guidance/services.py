@@ -217,8 +217,11 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
     """
     if results is None:
         results = list(panel.results.valid().select_related("analyte"))
-    # A finding needs only its rule's topic id, so the topics' long texts are not read.
-    rules = list(Rule.objects.filter(active=True).prefetch_related("relevant_factors"))
+    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
+    # A finding needs only its rule's topic id, so the topics' long texts are not read; and the factors
+    # each rule names only when the patient has some to name.
+    rules = Rule.objects.filter(active=True)
+    rules = list(rules.prefetch_related("relevant_factors") if factor_names else rules)
     wanted = {}
     for match in match_rules(results, rules):
         severity = finding_severity(match, corrected_calcium_for(match, results))
@@ -241,7 +244,6 @@ def evaluate_panel(panel: Panel, *, by, note: str, results: list[Result] | None 
         by=by,
         now=now,
     )
-    factor_names = {factor.pk: factor.name for factor in panel.patient.contributing_factors.all()}
     condition = panel.specimen_condition.code if panel.specimen_condition_id else None
     opened = [
         build_finding(
@@ -289,20 +291,29 @@ def evaluate_deltas(written: list[Result], *, by, note: str, new: bool = False) 
     checked. Findings are keyed by result, rule and previous result, so one still called for keeps its
     review; one no longer called for is resolved with `note`.
 
-    Four queries whatever the number of results: the next results, the results to check with their
-    previous ones, the rules and the findings there are (only those of the next results when `written`
-    are `new`, just recorded, so without findings; none when there is no next result); then the
-    findings written in bulk (and, when one opens, the delta-check topic's id).
+    At most four queries whatever the number of results: the written results with their previous and next
+    ones, the next ones with their previous ones (when there are), the rules and the findings there are
+    (only those of the next results when `written` are `new`, just recorded, so without findings; none
+    when there is no next result); then the findings written in bulk (and, when one opens, the
+    delta-check topic's id).
     """
     same_test_after = Result.objects.valid().filter(
         patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
     )
     written_ids = [result.pk for result in written]
-    next_ids = Result.objects.filter(pk__in=written_ids).annotate(
-        next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1])
+    # The written results with their previous and next ones in one query; the next ones (a result entered
+    # late, corrected or withdrawn has some) with their previous ones in another, only when there are.
+    rows = (
+        Result.objects.filter(pk__in=written_ids)
+        .select_related("analyte")
+        .with_previous()
+        .annotate(next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1]))
     )
-    checked_ids = set(written_ids) | {pk for pk in next_ids.values_list("next_id", flat=True) if pk is not None}
-    to_check = list(Result.objects.valid().filter(pk__in=checked_ids).select_related("analyte").with_previous())
+    to_check = [result for result in rows if not result.is_entered_in_error]
+    next_ids = {result.next_id for result in rows if result.next_id is not None} - set(written_ids)
+    if next_ids:
+        to_check += Result.objects.valid().filter(pk__in=next_ids).select_related("analyte").with_previous()
+    checked_ids = set(written_ids) | next_ids
     analyte_ids = {result.analyte_id for result in to_check}
     rules = {rule.analyte_id: rule for rule in DeltaRule.objects.filter(active=True, analyte_id__in=analyte_ids)}
     wanted = {}

@@ -634,9 +634,10 @@ def test_a_message_costs_the_same_queries_whatever_its_number_of_results(jane, r
     # with its units, the local codes, the patient, the panels of its accession numbers. Recording
     # (guidance.services.record_results): the interface user, the catalogue with its ranges, the
     # accession check, the panel and its history row, the results and theirs (one insert each), the
-    # patient's activity, the rules, factors, delta checks (3: a new panel has no findings to read yet),
-    # superseded findings, plans. Then the laboratory's view of every result (one insert) and the
-    # message's update.
-    with django_assert_num_queries(36):
+    # patient's activity, the patient's factors (none, so not the rules' relevant ones), the rules, the
+    # delta checks (2: the results with their previous and next ones, the rules; a new panel has no
+    # findings to read yet), superseded findings, plans. Then the laboratory's view of every result (one
+    # insert) and the message's update.
+    with django_assert_num_queries(34):
         receipt = receive_upload(message(*observations, control=f"Q-{results}", accession=f"ACC-Q{results}"))
     assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, results)

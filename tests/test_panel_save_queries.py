@@ -66,17 +66,17 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
     # transaction), 12–14 savepoint, the key consumed, release; 15 savepoint (record_results), 16 the
     # panel (no accession number, so no savepoint for a concurrent save of the same one), 17 its history
     # row, 18 the results (one insert, returning their ids), 19 their history rows (one insert), 20 the
-    # patient's last activity, 21 the active rules, 22 their relevant factors (a new panel has no
-    # findings to read), 23 the patient's contributing factors, 24 the findings (one insert), 25 their
-    # history rows (one insert), the delta checks (evaluate_deltas): 26 each result's next result of its
-    # test, 27 the results to check with their previous ones, 28 the delta rules (no next result, so no
-    # delta findings to read; no change here is large enough to open one); 29 the patient's findings of
-    # these tests awaiting a decision or superseded by a result since withdrawn, with the newest valid
-    # result of each test (none superseded here: the earlier potassium's has a plan), 30 the open
-    # repeat-test plans (locked), 31 the plans met (one update), 32 their history rows (one insert), 33–34
-    # release (record_results, the view). (No session write: the idle expiry moves on at most once a
-    # minute, tests/test_sessions.py.)
-    with django_assert_num_queries(34):
+    # patient's last activity, 21 the patient's contributing factors (none, so the rules' relevant ones
+    # are not read), 22 the active rules (a new panel has no findings to read), 23 the findings (one
+    # insert), 24 their history rows (one insert), the delta checks (evaluate_deltas): 25 the results with
+    # their previous and next results of their test, 26 the delta rules (no next result, so no delta
+    # findings to read; no change here is large enough to open one); 27 the patient's findings of these
+    # tests awaiting a decision or superseded by a result since withdrawn, with the newest valid result of
+    # each test (none superseded here: the earlier potassium's has a plan), 28 the open repeat-test plans
+    # (locked), 29 the plans met (one update), 30 their history rows (one insert), 31–32 release
+    # (record_results, the view). (No session write: the idle expiry moves on at most once a minute,
+    # tests/test_sessions.py.)
+    with django_assert_num_queries(32):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)
