@@ -8,7 +8,9 @@ import pytest
 from core.spreadsheet import neutralise
 from exports.csv_export import HEADER
 from guidance import services as guidance_services
-from labs.models import AnalyteUnit
+from labs.interpretation import LabRange
+from labs.models import Analyte, AnalyteUnit
+from labs.services import Entry
 
 from .exports_support import BASE, record_series, result_of
 from .factories import PatientFactory
@@ -85,6 +87,8 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "value (canonical unit)",
         "canonical unit",
         "reference range applied",
+        "range from",
+        "Myolab default range",
         "flag",
         "flag meaning",
         "status",
@@ -111,6 +115,8 @@ def test_results_csv_has_one_row_per_result_with_everything_a_colleague_needs(cl
         "value (canonical unit)": "1.9934",
         "canonical unit": "mg/dL",
         "reference range applied": "1.70–2.60 mg/dL",
+        "range from": "Myolab default",
+        "Myolab default range": "",
         "flag": "N",
         "flag meaning": "Normal",
         "status": "Entered in error",
@@ -202,7 +208,7 @@ def test_cohort_csv_streams_every_result_in_the_date_range(admin_client_, cohort
     assert response.streaming
     assert response["Content-Disposition"] == 'attachment; filename="myolab-cohort-2026-03-01-to-2026-03-01.csv"'
     rows = read_csv(response)
-    assert [(row[0], row[3], row[8], row[11]) for row in rows[1:]] == [
+    assert [(row[0], row[3], row[8], row[13]) for row in rows[1:]] == [
         ("C-1", "Potassium", "4", "N"),
         ("C-2", "Magnesium", "2", "N"),
         ("C-2", "Potassium", "6.5", "HH"),
@@ -212,7 +218,7 @@ def test_cohort_csv_streams_every_result_in_the_date_range(admin_client_, cohort
 def test_cohort_csv_abnormal_only(admin_client_, cohort):
     rows = read_csv(admin_client_.get("/exports/cohort.csv?from=2026-02-01&to=2026-03-31&abnormal=1"))
 
-    assert [(row[0], row[2], row[11]) for row in rows[1:]] == [
+    assert [(row[0], row[2], row[13]) for row in rows[1:]] == [
         ("C-1", "2026-02-28T10:00:00+00:00", "L"),
         ("C-2", "2026-03-01T10:00:00+00:00", "HH"),
         ("C-2", "2026-03-02T10:00:00+00:00", "L"),
@@ -271,3 +277,21 @@ def test_cohort_csv_query_count_does_not_grow_with_results(
         rows = read_csv(response)
 
     assert len(rows) == 2 + extra_days + 1
+
+
+def test_a_result_flagged_against_the_laboratorys_range_says_whose_range_and_myolabs(clinician_client, clinician):
+    patient = PatientFactory(mrn="MRN-LR", created_by=clinician)
+    potassium = Analyte.objects.get(code="k")
+    entry = Entry(
+        analyte=potassium,
+        value=Decimal("5.3"),
+        unit=potassium.units.get(unit="mmol/L"),
+        lab_range=LabRange(Decimal("3.5"), Decimal("5.5"), "LABX (OBX-7 '3.5-5.5')"),
+    )
+    guidance_services.record_results(patient=patient, collected_at=BASE, entries=[entry], by=clinician)
+    rows = read_csv(clinician_client.get(f"/patients/{patient.pk}/results.csv"))
+    row = dict(zip(HEADER, rows[1], strict=True))
+    # 5.3 is within the laboratory's 3.5–5.5, though above Myolab's default upper limit of 5.2.
+    assert (row["reference range applied"], row["flag"]) == ("3.5–5.5 mmol/L", "N")
+    assert row["range from"] == "LABX (OBX-7 '3.5-5.5')"
+    assert row["Myolab default range"] == "3.5–5.2 mmol/L"  # shared/DOMAIN.md
