@@ -115,8 +115,9 @@ def record_results(
         result.full_clean(exclude=CHECKED_FOR_THE_PANEL, validate_constraints=False)
         results.append(result)
     # One insert for the results and one for their history rows (the audit trail), whatever their number.
-    # With their ids (the insert returns them on PostgreSQL and SQLite) and their analytes; all valid.
-    results = bulk_create_with_history(results, Result, default_user=by)
+    # With their ids (the insert returns them on PostgreSQL and SQLite) and their analytes; all valid. In
+    # the catalogue's order, as Result's own ordering reads a panel, so findings open in that order.
+    results = sorted(bulk_create_with_history(results, Result, default_user=by), key=lambda r: r.analyte.sort_order)
     touch_patient(patient)
     evaluate_panel(panel, by=by, note="", results=results, new=True)
     evaluate_deltas(results, by=by, note="", new=True)

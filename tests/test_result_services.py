@@ -266,3 +266,21 @@ def test_overlapping_age_band_on_the_same_date_is_refused(analytes):
     )
     with pytest.raises(ValidationError, match="overlaps another range"):
         overlapping.full_clean()
+
+
+def test_a_panels_findings_open_in_the_catalogues_order_whatever_the_order_of_entry(patient, clinician):
+    from guidance.models import Finding
+
+    def entry(code, value):
+        analyte = Analyte.objects.get(code=code)
+        return Entry(analyte=analyte, value=D(value), unit=analyte.units.get(unit=analyte.canonical_unit))
+
+    # Entered potassium first, then vitamin D (an import may list them in any order).
+    record_results(
+        patient=patient, collected_at=at(2026, 3, 1), entries=[entry("k", "3.1"), entry("vitd25", "15")], by=clinician
+    )
+    opened = list(
+        Finding.objects.filter(patient=patient).order_by("pk").values_list("result__analyte__code", flat=True)
+    )
+    catalogue = list(Analyte.objects.filter(code__in=["k", "vitd25"]).values_list("code", flat=True))  # sort_order
+    assert opened == catalogue == ["vitd25", "k"]

@@ -235,8 +235,18 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert rows[0] == [
         *("patient MRN", "patient name", "collected at", "analyte", "LOINC", "comparator", "value as entered"),
-        *("unit as entered", "value (canonical unit)", "canonical unit", "reference range applied", "flag"),
-        *("flag meaning", "status", "status reason", "lab", "accession number", "entered by"),
+        *("unit as entered", "value (canonical unit)", "canonical unit", "reference range applied"),
+        *(
+            "range from",
+            "Myolab default range",
+            "flag",
+            "flag meaning",
+            "status",
+            "status reason",
+            "lab",
+            "accession number",
+            "entered by",
+        ),
         *("specimen condition", "panel comment", "result comment"),
     ]
     data = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
@@ -257,6 +267,8 @@ def test_administrator_downloads_the_cohort_csv(admin_page, administrator, clini
         "value (canonical unit)": "3",
         "canonical unit": "mmol/L",
         "reference range applied": "3.5–5.2 mmol/L",
+        "range from": "Myolab default",
+        "Myolab default range": "",
         "flag": "L",
         "flag meaning": "Low",
         "status": "Final",
