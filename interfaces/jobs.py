@@ -84,8 +84,7 @@ def run_import_job(job_id: int) -> dict:
     """Import the job's messages one by one, each in its own transaction; the counts when it ends. A job
     another run is importing (not stalled) is left to it."""
     now, runner = timezone.now(), secrets.token_hex(16)
-    stalled = Q(progressed_at__lt=now - ImportJob.STALLED_AFTER) | Q(progressed_at__isnull=True)
-    claimable = Q(status=ImportJob.Status.QUEUED) | (Q(status=ImportJob.Status.RUNNING) & stalled)
+    claimable = Q(status=ImportJob.Status.QUEUED) | ImportJob.stalled(now)
     claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
         status=ImportJob.Status.RUNNING, started_at=Coalesce("started_at", now), progressed_at=now, runner=runner
     )
@@ -135,28 +134,18 @@ def _import_one(job: ImportJob, text: str, *, runner: str) -> None:
     job.done += 1
 
 
-def resume_job(job_id: int, *, by) -> ImportJob:
-    """Enqueue a stalled job of those `by` may see again (the job page's button); refused otherwise."""
-    job = jobs_for(by).filter(pk=job_id).first()
-    if job is None:
-        raise ValidationError("That import does not exist or is not yours.")
+def resume_job(job: ImportJob) -> None:
+    """Enqueue a stalled job again (the job page's button); refused when it is not stalled."""
     if not job.is_stalled():
         raise ValidationError(
             f"This import is not stalled ({job.get_status_display().lower()}): there is nothing to resume."
         )
-    transaction.on_commit(lambda: run_import_job.enqueue(job.pk))
-    return job
+    run_import_job.enqueue(job.pk)
 
 
 def resume_stalled_jobs() -> list[ImportJob]:
     """Enqueue every stalled job again (the worker's start: what it was importing when it stopped)."""
-    stalled = [
-        job
-        for job in ImportJob.objects.filter(status__in=(ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)).defer(
-            "content"
-        )
-        if job.is_stalled()
-    ]
+    stalled = list(ImportJob.objects.filter(ImportJob.stalled(timezone.now())).defer("content"))
     for job in stalled:
         run_import_job.enqueue(job.pk)
     return stalled

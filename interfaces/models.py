@@ -198,13 +198,29 @@ class ImportJob(models.Model):
     def messages(self) -> list[str]:
         return self.content.split(self.SEPARATOR) if self.content else []
 
-    def is_stalled(self, now=None) -> bool:
+    @property
+    def last_progress(self):
+        """When the import last counted a message, else when it was confirmed (then queued), else created."""
+        return self.progressed_at or self.confirmed_at or self.created_at
+
+    def is_stalled(self) -> bool:
         """Confirmed but making no progress for STALLED_AFTER: its worker was stopped or lost the task.
-        (Importing one message takes well under a second, so minutes without one mean it stopped.)"""
+        (Importing one message takes well under a second, so minutes without one mean it stopped.) The
+        same rule as `stalled()`, for a job already read."""
         if self.status not in (self.Status.QUEUED, self.Status.RUNNING):
             return False
-        last = self.progressed_at or self.confirmed_at or self.created_at
-        return last < (now or timezone.now()) - self.STALLED_AFTER
+        return self.last_progress < timezone.now() - self.STALLED_AFTER
+
+    @classmethod
+    def stalled(cls, now) -> models.Q:
+        """The jobs stalled at `now`, as a filter: is_stalled's rule, for the database to apply."""
+        cutoff = now - cls.STALLED_AFTER
+        no_progress = models.Q(progressed_at__isnull=True)
+        return models.Q(status__in=(cls.Status.QUEUED, cls.Status.RUNNING)) & (
+            models.Q(progressed_at__lt=cutoff)
+            | (no_progress & models.Q(confirmed_at__lt=cutoff))
+            | (no_progress & models.Q(confirmed_at__isnull=True, created_at__lt=cutoff))
+        )
 
     @property
     def is_over(self) -> bool:

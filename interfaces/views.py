@@ -258,8 +258,7 @@ def resume_import_job(request, pk):
     Pressed twice, the second run finds the first importing and leaves the job to it."""
     job = _get_job(request, pk)
     try:
-        with transaction.atomic():
-            jobs.resume_job(job.pk, by=request.user)
+        jobs.resume_job(job)
     except ValidationError as error:
         notices.error(request, " ".join(error.messages))
     else:

@@ -402,3 +402,14 @@ def test_a_message_links_its_uploaded_file_only_for_who_may_open_it(client, clin
     assert link not in page
     assert "in a file a colleague uploaded" in page
     assert client.get(f"/lab-messages/imports/{job.pk}/").status_code == 404
+
+
+def test_a_confirmed_import_whose_task_was_lost_is_resumed_too(clinician, jane):
+    lost = jobs.create_job([oru("J-1")], file_name="lost.hl7", by=clinician)
+    waiting = jobs.create_job([oru("J-2", value="4.0")], file_name="waiting.hl7", by=clinician)
+    ten_minutes_ago = timezone.now() - datetime.timedelta(minutes=10)
+    ImportJob.objects.filter(pk=lost.pk).update(status=ImportJob.Status.QUEUED, confirmed_at=ten_minutes_ago)
+    ImportJob.objects.filter(pk=waiting.pk).update(status=ImportJob.Status.QUEUED, confirmed_at=timezone.now())
+    assert [job.pk for job in jobs.resume_stalled_jobs()] == [lost.pk]
+    statuses = dict(ImportJob.objects.values_list("file_name", "status"))
+    assert statuses == {"lost.hl7": "finished", "waiting.hl7": "queued"}
