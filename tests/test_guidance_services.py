@@ -17,8 +17,6 @@ from .recording import PHONED
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
 
 def unit(analytes, code):
     return analytes[code].units.get(unit=analytes[code].canonical_unit)
@@ -220,7 +218,7 @@ def test_every_state_change_is_in_history_with_who(record, patient, clinician, o
         finding,
         action_type=ActionType.REPEAT_TEST,
         analyte=finding.result.analyte,
-        due_date=NOW.date(),
+        due_date=timezone.localdate(),
         owner=other_clinician,
         by=other_clinician,
     )
@@ -236,7 +234,7 @@ def test_every_state_change_is_in_history_with_who(record, patient, clinician, o
 
 @pytest.fixture
 def planned(record, patient, clinician):
-    record(patient, {"k": "3.1"}, at=NOW - datetime.timedelta(days=10))
+    record(patient, {"k": "3.1"}, at=timezone.now() - datetime.timedelta(days=10))
     finding = Finding.objects.get()
     return services.create_plan(
         finding,
@@ -269,7 +267,7 @@ def test_repeat_test_needs_an_analyte(record, patient, clinician):
         services.create_plan(
             Finding.objects.get(),
             action_type=ActionType.REPEAT_TEST,
-            due_date=NOW.date(),
+            due_date=timezone.localdate(),
             owner=clinician,
             by=clinician,
         )
@@ -298,7 +296,7 @@ def test_stale_version_refuses_completion_too(planned, clinician, other_clinicia
 
 
 def test_new_result_for_the_analyte_meets_the_repeat_test(planned, record, patient):
-    panel = record(patient, {"k": "3.9", "mg": "2.0"}, at=NOW - datetime.timedelta(hours=2))
+    panel = record(patient, {"k": "3.9", "mg": "2.0"}, at=timezone.now() - datetime.timedelta(hours=2))
     planned.refresh_from_db()
     assert planned.met_result == panel.results.get(analyte__code="k")
     assert planned.met_at is not None
@@ -307,21 +305,21 @@ def test_new_result_for_the_analyte_meets_the_repeat_test(planned, record, patie
 
 
 def test_result_for_another_analyte_or_patient_does_not_meet_it(planned, record, patient, patient_factory, clinician):
-    record(patient, {"mg": "2.0"}, at=NOW - datetime.timedelta(hours=2))
-    record(patient_factory(created_by=clinician), {"k": "4.0"}, at=NOW - datetime.timedelta(hours=2))
+    record(patient, {"mg": "2.0"}, at=timezone.now() - datetime.timedelta(hours=2))
+    record(patient_factory(created_by=clinician), {"k": "4.0"}, at=timezone.now() - datetime.timedelta(hours=2))
     planned.refresh_from_db()
     assert planned.met_result is None
 
 
 def test_result_collected_before_the_finding_does_not_meet_it(planned, record, patient):
-    record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(days=20))  # a late-entered older panel
+    record(patient, {"k": "4.0"}, at=timezone.now() - datetime.timedelta(days=20))  # a late-entered older panel
     planned.refresh_from_db()
     assert planned.met_result is None
 
 
 def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, record, patient, other_clinician):
     # The repeat came back normal, then turned out to be another patient's sample.
-    repeat = record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(hours=2)).results.get()
+    repeat = record(patient, {"k": "4.0"}, at=timezone.now() - datetime.timedelta(hours=2)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == repeat
     services.mark_entered_in_error(repeat, reason="Wrong patient's sample", by=other_clinician)
@@ -332,14 +330,14 @@ def test_a_repeat_result_entered_in_error_no_longer_meets_the_plan(planned, reco
     assert planned.history.latest().history_change_reason == "repeat test result entered in error"
     # Not due for a week and no valid repeat back: off the worklist until one is entered.
     assert not FollowUpPlan.objects.needing_attention(today=timezone.localdate()).exists()
-    again = record(patient, {"k": "3.8"}, at=NOW - datetime.timedelta(hours=1)).results.get()
+    again = record(patient, {"k": "3.8"}, at=timezone.now() - datetime.timedelta(hours=1)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == again
 
 
 def test_a_withdrawn_repeat_result_gives_way_to_a_later_valid_one(planned, record, patient, clinician):
-    first = record(patient, {"k": "4.0"}, at=NOW - datetime.timedelta(hours=5)).results.get()
-    second = record(patient, {"k": "4.2"}, at=NOW - datetime.timedelta(hours=2)).results.get()
+    first = record(patient, {"k": "4.0"}, at=timezone.now() - datetime.timedelta(hours=5)).results.get()
+    second = record(patient, {"k": "4.2"}, at=timezone.now() - datetime.timedelta(hours=2)).results.get()
     planned.refresh_from_db()
     assert planned.met_result == first
     services.mark_entered_in_error(first, reason="Haemolysed sample", by=clinician)
@@ -366,7 +364,11 @@ def test_cancelling_the_only_plan_puts_the_finding_back_on_the_worklist(planned,
 
 def test_cancelling_one_of_two_plans_keeps_the_disposition(planned, clinician):
     services.create_plan(
-        planned.finding, action_type=ActionType.DIETARY_ADVICE, due_date=NOW.date(), owner=clinician, by=clinician
+        planned.finding,
+        action_type=ActionType.DIETARY_ADVICE,
+        due_date=timezone.localdate(),
+        owner=clinician,
+        by=clinician,
     )
     services.cancel_plan(planned, outcome="Not needed", version=1, by=clinician)
     assert Finding.objects.get().status == Finding.Status.FOLLOW_UP_PLANNED

@@ -18,8 +18,6 @@ from .form_keys import form_key
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
 
 @pytest.fixture
 def finding(record, patient):
@@ -33,7 +31,7 @@ def plan(finding, clinician):
         finding,
         action_type=ActionType.REPEAT_TEST,
         analyte=finding.result.analyte,
-        due_date=NOW.date(),
+        due_date=timezone.localdate(),
         owner=clinician,
         by=clinician,
     )
@@ -126,7 +124,7 @@ def test_missing_finding_and_plan_are_404(clinician_client):
 
 
 def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinician, record, patient):
-    record(patient, {"k": "2.5"}, at=NOW - datetime.timedelta(days=8))
+    record(patient, {"k": "2.5"}, at=timezone.now() - datetime.timedelta(days=8))
     finding = Finding.objects.get()
 
     worklist = clinician_client.get("/")
@@ -174,7 +172,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
         "action_type": "repeat-test",
         "analyte": finding.result.analyte.pk,
         "details": "Repeat K and Mg",
-        "due_date": (NOW.date() - datetime.timedelta(days=30)).isoformat(),
+        "due_date": (timezone.localdate() - datetime.timedelta(days=30)).isoformat(),
         "owner": clinician.pk,
         "form_key": form_key(clinician_client, f"/guidance/findings/{finding.pk}/plans/new/"),
     }
@@ -188,7 +186,7 @@ def test_from_result_to_closed_follow_up_in_the_browser(clinician_client, clinic
     plan = FollowUpPlan.objects.get()
     assert [p.pk for p in clinician_client.get("/").context["plans"]] == [plan.pk]  # overdue
 
-    record(patient, {"k": "4.1"}, at=NOW - datetime.timedelta(hours=1))
+    record(patient, {"k": "4.1"}, at=timezone.now() - datetime.timedelta(hours=1))
     plan.refresh_from_db()
     assert plan.met_result.value == Decimal("4.1")
 
@@ -230,7 +228,7 @@ def test_bad_plan_input_names_the_field_and_saves_nothing(clinician_client, clin
     data = {
         "action_type": "repeat-test",
         "analyte": finding.result.analyte.pk,
-        "due_date": (NOW.date() + datetime.timedelta(days=14)).isoformat(),
+        "due_date": (timezone.localdate() + datetime.timedelta(days=14)).isoformat(),
         "owner": clinician.pk,
     }
     response = clinician_client.post(f"/guidance/findings/{finding.pk}/plans/new/", {**data, field: value})
@@ -284,7 +282,7 @@ def test_second_save_with_a_stale_version_is_refused(client, clinician, other_cl
     data = {
         "action_type": "repeat-test",
         "analyte": plan.analyte_id,
-        "due_date": (NOW.date() + datetime.timedelta(days=30)).isoformat(),
+        "due_date": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
         "owner": clinician.pk,
     }
     client.force_login(other_clinician)
@@ -323,19 +321,19 @@ def test_worklist_orders_critical_first_then_oldest_first(clinician_client, reco
 
 def test_plans_toggle_between_mine_and_everyones(client, clinician, other_clinician, finding):
     mine = services.create_plan(
-        finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician
+        finding, action_type=ActionType.OTHER, due_date=timezone.localdate(), owner=clinician, by=clinician
     )
     theirs = services.create_plan(
         finding,
         action_type=ActionType.REFERRAL,
-        due_date=NOW.date() - datetime.timedelta(days=3),
+        due_date=timezone.localdate() - datetime.timedelta(days=3),
         owner=other_clinician,
         by=clinician,
     )
     services.create_plan(  # not due yet: not on the worklist
         finding,
         action_type=ActionType.DIETARY_ADVICE,
-        due_date=NOW.date() + datetime.timedelta(days=3),
+        due_date=timezone.localdate() + datetime.timedelta(days=3),
         owner=clinician,
         by=clinician,
     )
@@ -350,7 +348,9 @@ def make_data(record, patient_factory, clinician, size):
         patient = patient_factory(created_by=clinician)
         record(patient, {"k": "2.5", "mg": "1.5", "ca": "8.0", "alb": "3.0"})
         finding = Finding.objects.filter(patient=patient, rule__code="calcium-low").get()
-        services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
+        services.create_plan(
+            finding, action_type=ActionType.OTHER, due_date=timezone.localdate(), owner=clinician, by=clinician
+        )
 
 
 @pytest.mark.parametrize("size", [1, 6])
@@ -384,7 +384,7 @@ def test_finding_page_query_count_does_not_grow(
 ):
     patient.contributing_factors.set(ContributingFactor.objects.order_by("pk")[:size])
     for day in range(size):  # earlier potassiums, each in a panel of its own (their findings superseded)
-        record(patient, {"k": "3.4"}, at=NOW - datetime.timedelta(days=30 + day))
+        record(patient, {"k": "3.4"}, at=timezone.now() - datetime.timedelta(days=30 + day))
     # The finding's potassium, with one other result in its panel or four.
     others = {"mg": "2.0", "ca": "9.2", "ck": "100", "vitd25": "30"} if size > 1 else {"mg": "2.0"}
     record(patient, {"k": "3.1", **others})
@@ -393,7 +393,7 @@ def test_finding_page_query_count_does_not_grow(
         services.create_plan(
             finding,
             action_type=ActionType.OTHER,
-            due_date=NOW.date() + datetime.timedelta(days=day),
+            due_date=timezone.localdate() + datetime.timedelta(days=day),
             owner=clinician,
             by=clinician,
         )
@@ -417,7 +417,9 @@ def test_patient_findings_selector_is_three_queries(django_assert_num_queries, r
         panel = record(patient, {"k": "3.1", "mg": "1.5"})
         # Planned before the next panel's potassium comes, which would supersede it undecided.
         finding = Finding.objects.get(rule__code="potassium-low", result__panel=panel)
-        services.create_plan(finding, action_type=ActionType.OTHER, due_date=NOW.date(), owner=clinician, by=clinician)
+        services.create_plan(
+            finding, action_type=ActionType.OTHER, due_date=timezone.localdate(), owner=clinician, by=clinician
+        )
     # 1 the findings with their results and analytes, 2 their topics' titles, 3 their plans with owners
     # and analytes. Rendering the include adds none (the plans' and topics' fields it shows are loaded).
     with django_assert_num_queries(3):
@@ -511,15 +513,16 @@ def test_topic_markdown_is_sanitised(admin_client_):
 
 def test_the_finding_page_shows_its_result_in_context(clinician_client, record, patient):
     patient.contributing_factors.set(ContributingFactor.objects.filter(code__in=["diuretic", "ckd"]))
+    now = timezone.now()
     for days_ago, value in [(90, "4.0"), (60, "3.4"), (30, "3.3")]:
-        record(patient, {"k": value}, at=NOW - datetime.timedelta(days=days_ago))
-    record(patient, {"k": "3.1", "mg": "2.0"}, at=NOW - datetime.timedelta(days=1))
-    record(patient, {"k": "3.9"}, at=NOW)  # newer: not among the values up to this one
+        record(patient, {"k": value}, at=now - datetime.timedelta(days=days_ago))
+    record(patient, {"k": "3.1", "mg": "2.0"}, at=now - datetime.timedelta(days=1))
+    record(patient, {"k": "3.9"}, at=now)  # newer: not among the values up to this one
     finding = Finding.objects.get(result__value=Decimal("3.1"))
     html = " ".join(clinician_client.get(finding.get_absolute_url()).content.decode().split())
     assert "Potassium: the last 4 values to this one" in html
     for days_ago, value, flag in [(1, "3.1", "Low"), (30, "3.3", "Low"), (60, "3.4", "Low"), (90, "4.0", "Normal")]:
-        date = f"{timezone.localtime(NOW - datetime.timedelta(days=days_ago)):%-d %b %Y}"
+        date = f"{timezone.localtime(now - datetime.timedelta(days=days_ago)):%-d %b %Y}"
         assert f'{date}</span> <span class="value-flag">{value} mmol/L <span class="badge' in html
         assert f">{flag}</span>" in html
     assert "<em>(this result)</em>" in html

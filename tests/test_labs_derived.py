@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal as D
 
 import pytest
+from django.utils import timezone
 
 from labs.derived import acyl_free_carnitine_ratio, corrected_calcium, derived_for_panel
 from labs.interpretation import Flag
@@ -65,7 +66,7 @@ def test_no_derived_value_without_both_inputs_or_with_one_in_error(record, patie
 @pytest.mark.django_db
 def test_a_childs_carnitine_ratio_is_not_read_against_the_adult_interval(record, patient_factory, clinician):
     child = patient_factory(
-        created_by=clinician, date_of_birth=datetime.date.today() - datetime.timedelta(days=365 * 10)
+        created_by=clinician, date_of_birth=timezone.localdate() - datetime.timedelta(days=365 * 10)
     )
     panel = record(child, {"carn_total": ("80", "umol/L"), "carn_free": ("30", "umol/L")})
     assert {result.flag for result in panel.results.all()} == {Flag.NO_RANGE}

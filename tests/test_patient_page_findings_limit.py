@@ -13,8 +13,6 @@ from guidance.models import ActionType, Finding
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
-
 
 def days_ago(days):
     return timezone.now() - datetime.timedelta(days=days)
@@ -22,7 +20,12 @@ def days_ago(days):
 
 def plan(finding, clinician):
     return services.create_plan(
-        finding, action_type=ActionType.OTHER, due_date=TODAY, owner=clinician, by=clinician, details="Call"
+        finding,
+        action_type=ActionType.OTHER,
+        due_date=timezone.localdate(),
+        owner=clinician,
+        by=clinician,
+        details="Call",
     )
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import timezone
 
 from guidance import services as guidance_services
 from guidance.models import ActionType, Finding, FollowUpPlan
@@ -31,7 +32,7 @@ def deactivated(record, patient, clinician, administrator):
         Finding.objects.get(result__analyte__code="mg", partner_result=None),
         action_type=ActionType.REPEAT_TEST,
         analyte=finding.result.analyte,
-        due_date=datetime.date.today() + datetime.timedelta(days=7),
+        due_date=timezone.localdate() + datetime.timedelta(days=7),
         owner=clinician,
         by=clinician,
     )
@@ -131,7 +132,7 @@ def test_every_service_refuses_so_imports_and_scripts_are_refused_too(deactivate
         lambda: guidance_services.create_plan(
             finding,
             action_type=ActionType.MEDICATION_REVIEW,
-            due_date=datetime.date.today(),
+            due_date=timezone.localdate(),
             owner=clinician,
             by=clinician,
         ),

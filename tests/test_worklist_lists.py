@@ -16,8 +16,6 @@ from .recording import PHONED, entry
 
 pytestmark = pytest.mark.django_db
 
-TODAY = timezone.localdate()
-
 
 @pytest.fixture
 def three_awaiting(record, patient_factory, clinician):
@@ -89,7 +87,7 @@ def test_plans_list_is_mine_or_everyones_and_pages_keep_the_choice(
         services.create_plan(
             finding,
             action_type=ActionType.OTHER,
-            due_date=TODAY - datetime.timedelta(days=days_overdue),
+            due_date=timezone.localdate() - datetime.timedelta(days=days_overdue),
             owner=owner,
             by=clinician,
         )
@@ -127,7 +125,7 @@ def make_plans(record, patient_factory, clinician, size):
             finding,
             action_type=ActionType.REPEAT_TEST,
             analyte=finding.result.analyte,
-            due_date=TODAY + datetime.timedelta(days=30),
+            due_date=timezone.localdate() + datetime.timedelta(days=30),
             owner=clinician,
             by=clinician,
         )
@@ -193,7 +191,7 @@ def test_plans_count_counts_due_and_results_back_once_each(clinician_client, rec
             finding,
             action_type=action,
             analyte=finding.result.analyte if action == ActionType.REPEAT_TEST else None,
-            due_date=TODAY + datetime.timedelta(days=due_in_days),
+            due_date=timezone.localdate() + datetime.timedelta(days=due_in_days),
             owner=clinician,
             by=clinician,
         )
