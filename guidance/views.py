@@ -14,11 +14,10 @@ from django.views.decorators.http import require_POST
 from core.forms import add_service_errors
 from core.pagination import IdsFirstPaginator
 from labs.access import get_result_for
-from labs.cumulative import cumulative_table
 from labs.forms import CorrectionForm, EnteredInErrorForm, PanelEntryForm, interpret_typed
 from labs.models import Analyte, Panel, Result
-from labs.selectors import patient_results_context
-from labs.trends import DEFAULT_SPAN, UnknownSpan, parse_span, trend_section
+from labs.selectors import results_sections
+from labs.trends import DEFAULT_SPAN, UnknownSpan, parse_span, patient_analytes, trend_section
 from patients.access import get_patient_for, patient_header_context, refuse_if_read_only
 from patients.models import AccessLogEntry
 from patients.services import log_access
@@ -390,7 +389,7 @@ def patient_page(request, pk):
     export links."""
     patient = get_patient_for(request.user, pk)
     log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
-    context = patient_results_context(patient, request.GET.get("page"))
+    context = patient_header_context(patient)
     context["findings"], context["more_findings"] = selectors.patient_findings(
         patient, everything=request.GET.get("findings") == "all"
     )
@@ -398,11 +397,18 @@ def patient_page(request, pk):
         span, refused = parse_span(request.GET.get("span")), ""
     except UnknownSpan as error:
         span, refused = DEFAULT_SPAN, str(error)
-    context["trend_section"] = trend_section(patient, span=span, refused=refused)
-    context["cumulative"] = cumulative_table(patient, request.GET.get("cumulative"))
+    analytes = patient_analytes(patient, span=span)  # for the trends and the results' cached sections
+    context["trend_section"] = trend_section(patient, analytes=analytes, span=span, refused=refused)
+    context["results"] = results_sections(
+        patient,
+        analytes,
+        cumulative_page=request.GET.get("cumulative"),
+        results_page=request.GET.get("page"),
+        can_change=request.user.has_perm("labs.change_result"),
+    )
     # A page of dates that does not exist, or a span not offered, is refused with a message on the page
     # (the rest of the page as usual) and a 404 or 400 status.
-    status = 404 if context["cumulative"].error else 400 if refused else 200
+    status = 404 if context["results"].cumulative_refused else 400 if refused else 200
     return render(request, "guidance/patient_page.html", context, status=status)
 
 

@@ -1,13 +1,24 @@
 """Reads for the lab pages. The patient page's results part is built here, for guidance's patient page."""
 
+import functools
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.access import patient_header_context
 
+from .cumulative import cumulative_table
 from .derived import derived_for_panel
-from .models import Panel, Result
+from .models import Analyte, Panel, Result, SpecimenCondition
+from .trends import CHART_CACHE_SECONDS, RULE_FIELDS
 
 PANELS_PER_PAGE = 10
 # A pk no result has, reversed in its place and then swapped for each result's pk (see _result_links).
@@ -47,3 +58,84 @@ def _result_links():
         # The writes are guidance's pages: reversed by name, which imports nothing from guidance.
         for name in ("labs:result_history", "guidance:correct_result", "guidance:mark_entered_in_error")
     ]
+
+
+# The patient page's two views of the results, results over time (the cumulative view) and the panels a
+# page at a time, were half of its time for a patient with years of results (about 35 ms of 100 to
+# build their queries and rows and render them), and change only when what they show does. They are
+# kept in the cache as HTML under a key made of all of it (_sections_key).
+CUMULATIVE_TEMPLATE = "labs/includes/cumulative_table.html"
+RESULTS_TEMPLATE = "labs/includes/patient_results.html"
+
+
+@dataclass(frozen=True)
+class ResultsSections:
+    cumulative: str  # HTML
+    results: str  # HTML
+    cumulative_refused: bool  # the cumulative page asked for does not exist (the page answers 404)
+
+
+def results_sections(patient, analytes, *, cumulative_page, results_page, can_change) -> ResultsSections:
+    """The cumulative view's page `cumulative_page` and the panels' page `results_page` (as asked for in
+    the query string), as HTML; `analytes` are labs.trends.patient_analytes(patient) and `can_change`
+    whether the user may correct results (their links).
+
+    Queries: the specimen conditions, the cache read; on a
+    cache miss, those of the two views (patient_results_context, cumulative_table) and the cache write.
+    """
+    key = _sections_key(patient, analytes, cumulative_page, results_page, can_change)
+    cached = cache.get(key)
+    if cached is None:
+        table = cumulative_table(patient, cumulative_page)
+        page = patient_results_context(patient, results_page)["page"]
+        cached = (
+            render_to_string(CUMULATIVE_TEMPLATE, {"cumulative": table, "page_links": True}),
+            render_to_string(RESULTS_TEMPLATE, {"page": page, "patient": patient, "can_change_results": can_change}),
+            bool(table.error),
+        )
+        cache.set(key, cached, timeout=CHART_CACHE_SECONDS)
+    return ResultsSections(*cached)
+
+
+def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
+    """Changes whenever either view would: a result added, corrected or withdrawn (each analyte's newest
+    `updated_at`, which every save sets, and newest id; a new panel has new results, as record_results
+    refuses an empty one, and panels are not edited), anything of an analyte or its
+    active delta rule, a specimen condition's name, the patient's being active (and sex and birth date), the user's right to
+    correct,
+    the pages asked for, the time zone, or the code that draws them (_code_digest)."""
+    made_of = repr(
+        (
+            _code_digest(),
+            timezone.get_current_timezone_name(),
+            (patient.pk, patient.is_active, patient.sex, patient.date_of_birth),
+            can_change,
+            cumulative_page,
+            results_page,
+            [
+                (
+                    *(getattr(analyte, field.attname) for field in Analyte._meta.concrete_fields),
+                    analyte.last_change,
+                    analyte.last_id,
+                    *(getattr(analyte, f"rule_{name}") for name in RULE_FIELDS),
+                )
+                for analyte in analytes
+            ],
+            list(SpecimenCondition.objects.values_list("pk", "name")),
+        )
+    )
+    return f"results-sections:{patient.pk}:{hashlib.sha256(made_of.encode()).hexdigest()}"
+
+
+@functools.cache
+def _code_digest():
+    """A digest of the templates and modules that draw the two views, so that a new release never serves
+    the sections a previous one drew (read once a process)."""
+    sources = [get_template(name).template.source for name in (CUMULATIVE_TEMPLATE, RESULTS_TEMPLATE)]
+    sources += [get_template("includes/pagination.html").template.source]
+    for module in ("labs.cumulative", "labs.derived", "labs.deltas", "labs.interpretation", "labs.models"):
+        sources.append(Path(sys.modules[module].__file__).read_text())
+    for module in ("labs.templatetags.labs_format", "core.templatetags.core", __name__):
+        __import__(module)
+        sources.append(Path(sys.modules[module].__file__).read_text())
+    return hashlib.sha256("\n".join(sources).encode()).hexdigest()

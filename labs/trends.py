@@ -322,14 +322,17 @@ def _trends(patient, analytes, image_format):
     ]
 
 
-def trend_section(patient, trends: list[Trend] | None = None, *, span: str = DEFAULT_SPAN, refused: str = "") -> str:
+def trend_section(
+    patient, trends: list[Trend] | None = None, *, analytes=None, span: str = DEFAULT_SPAN, refused: str = ""
+) -> str:
     """The Trends section of the patient page and the print summary (`TREND_SECTION_TEMPLATE`), as HTML.
 
     Rendering eighty table rows took about 9 ms a page, so the section is kept in the cache under a key
     made of everything it shows: each analyte's chart version (which changes whenever a result of it is
     entered, corrected or withdrawn), the analyte's name, unit and display precision, the time zone and
     language of the dates and labels, and TREND_SECTION_VERSION. With `trends` (as the summary has them)
-    it renders those; without, it reads the latest results only on a cache miss.
+    it renders those; without, it reads the latest results only on a cache miss. `analytes` are
+    patient_analytes(patient, span=span), when the caller has read them already.
 
     `span` (a key of SPANS) limits the charts to the results since its start; `refused` is the message for
     a span asked for that is not offered (the section then shows all results, and the message).
@@ -337,7 +340,10 @@ def trend_section(patient, trends: list[Trend] | None = None, *, span: str = DEF
     Queries: the analytes with their versions and the delta rules (none when `trends` are given), the
     cache read; on a cache miss, the latest results (unless given) and the cache write.
     """
-    analytes = [trend.analyte for trend in trends] if trends is not None else _charted_analytes(patient, span=span)
+    if trends is not None:
+        analytes = [trend.analyte for trend in trends]
+    else:
+        analytes = [a for a in (patient_analytes(patient, span=span) if analytes is None else analytes) if a.counted]
     key = _section_key(patient, analytes, span, refused)
     html = cache.get(key)
     if html is None:
@@ -382,9 +388,16 @@ RULE_FIELDS = ("kind", "limit", "cv_within_subject", "cv_analytical", "z", "wind
 
 
 def _charted_analytes(patient, *, analyte_code=None, span=DEFAULT_SPAN):
-    """The analytes the patient has results that count of within `span`, with those results' count, the
-    first collection time and what the chart's version is made of, in catalogue order; each with its
-    active delta rule (`delta_rule`, None without one), `span` and `since` (the span's start)."""
+    """The analytes the patient has results that count of within `span` (patient_analytes)."""
+    return [analyte for analyte in patient_analytes(patient, analyte_code=analyte_code, span=span) if analyte.counted]
+
+
+def patient_analytes(patient, *, analyte_code=None, span=DEFAULT_SPAN):
+    """The analytes the patient has results of (entered in error too), in catalogue order, with the count
+    of those that count within `span` (`counted`), the first one's collection time and what a version
+    of the patient's results of it is made of (`last_change`, `last_id`: labs.selectors' cached sections
+    use them too); each with its active delta rule (`delta_rule`, None without one), `span` and `since`
+    (the span's start)."""
     since = span_start(span)
     valid = ~Q(results__status=Result.Status.ENTERED_IN_ERROR)
     if since is not None:
@@ -394,19 +407,20 @@ def _charted_analytes(patient, *, analyte_code=None, span=DEFAULT_SPAN):
         analytes = analytes.filter(code=analyte_code)
     # The analyte's active delta rule (for the charts' Δ marks and their version) in the same query.
     rule = DeltaRule.objects.filter(analyte_id=OuterRef("pk"), active=True)
-    analytes = analytes.annotate(
-        **{f"rule_{name}": Subquery(rule.values(name)[:1]) for name in RULE_FIELDS},
-        counted=Count("results", filter=valid),
-        first_at=Min("results__collected_at", filter=valid),
-        last_change=Max("results__updated_at"),
-        last_id=Max("results__id"),
-    ).order_by("sort_order", "name")
-    charted = [analyte for analyte in analytes if analyte.counted]
-    for analyte in charted:
+    analytes = list(
+        analytes.annotate(
+            **{f"rule_{name}": Subquery(rule.values(name)[:1]) for name in RULE_FIELDS},
+            counted=Count("results", filter=valid),
+            first_at=Min("results__collected_at", filter=valid),
+            last_change=Max("results__updated_at"),
+            last_id=Max("results__id"),
+        ).order_by("sort_order", "name")
+    )
+    for analyte in analytes:
         fields = {name: getattr(analyte, f"rule_{name}") for name in RULE_FIELDS}
         analyte.delta_rule = DeltaRule(analyte=analyte, **fields) if fields["kind"] is not None else None
         analyte.span, analyte.since = span, since
-    return charted
+    return analytes
 
 
 def _chart_version(analyte):

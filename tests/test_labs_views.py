@@ -195,27 +195,29 @@ def test_patient_page_query_count_does_not_grow(clinician_client, patient, recor
     url = f"/patients/{patient.pk}/"
     add(five, 2)
     assert Result.objects.count() == 10
-    clinician_client.get(url)
-    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6 the access log insert,
-    # 7 panel count, 8 the page of panels with who entered them, 9 their results with analytes (one
-    # prefetch), 10 findings (guidance; every value here is normal, so there are no topics or plans to
-    # fetch: tests/test_guidance_views.py counts those), 11 analytes with result counts and newest change,
-    # 12 the rendered trend section (cache read; the charts are images of their own URL), 13–17 the
-    # cumulative view (tests/test_labs_cumulative.py names them), 18 the user's roles (base.html),
-    # 19 contributing factors (header). No session write: the idle expiry moves on at most once a minute
-    # (tests/test_sessions.py).
-    with django_assert_num_queries(19):
+    # The first look after a change: 1 session, 2 user, 3 user's permissions, 4 group permissions,
+    # 5 patient, 6 the access log insert, 7 findings (guidance; every value here is normal, so there are
+    # no topics or plans to fetch: tests/test_guidance_views.py counts those), 8 analytes with result
+    # counts and newest change, 9 the trend section's cache read, 10 its latest results, 11–15 its cache
+    # write (the cache's row count, the key's row, the insert, in a savepoint), 16 specimen conditions,
+    # 17 the results' sections' cache read (labs.selectors.results_sections), 18–20 the panel count, the
+    # page of panels with who entered them and their results with analytes, 21–25 the cumulative view
+    # (tests/test_labs_cumulative.py names them), 26–30 the sections' cache write, 31 the user's roles
+    # (base.html), 32 contributing factors (header). No session write: the idle expiry moves on at most
+    # once a minute (tests/test_sessions.py).
+    with django_assert_num_queries(32):
+        clinician_client.get(url)
+    # The next look reads both from the cache: 10–15 and 18–30 are not needed.
+    with django_assert_num_queries(13):
         clinician_client.get(url)
     add(nine, 54)  # 10 + 54 × 9 + 4 = 500
     # Changes too small for a delta rule (potassium +2.5 %), so there are still no findings.
     add({"k": ("4.1", "mmol/L"), "mg": ("1.8", "mg/dL"), "ca": ("9.1", "mg/dL"), "ck": ("90", "U/L")}, 1)
     assert Result.objects.count() == 500
-    clinician_client.get(url)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(32):
         clinician_client.get(url)
-
-
-# --- administrator and other roles -------------------------------------------------------------------
+    with django_assert_num_queries(13):
+        clinician_client.get(url)
 
 
 def test_administrator_reads_results_but_cannot_enter_or_correct(admin_client_, result):
