@@ -88,6 +88,9 @@ def patient_findings(patient, *, everything=False) -> tuple[list[Finding], bool]
         # What the list shows (title, result date, explanation link), not for_display()'s patient, rule and
         # deciders: with those ten joins PostgreSQL spent 6 ms planning the query, with these four 1 ms.
         .select_related("result__analyte", "partner_result__analyte", "previous_result")
+        # And only the columns it shows (the worklist's row, the result's date): 118 columns made reading
+        # and building the rows cost more than the query.
+        .only(*(name for name in FINDING_ROW_FIELDS if not name.startswith("patient__")), "result__collected_at")
         .annotate(rank=ATTENTION_RANK)
         .order_by("rank", "-created_at", "id")
     )

@@ -429,6 +429,20 @@ def test_patient_findings_selector_is_three_queries(django_assert_num_queries, r
     assert html.count("Repeat test") + html.count("<strong>Other</strong>") == size
 
 
+def test_patient_findings_of_every_kind_render_from_the_columns_read(django_assert_num_queries, record, patient):
+    """The list reads only the columns it shows: a delta finding (the previous value) and a pattern (the
+    partner's analyte) render with no query of their own."""
+    record(patient, {"k": "3.6"}, at=timezone.now() - datetime.timedelta(days=3))
+    record(patient, {"k": "5.1"}, at=timezone.now() - datetime.timedelta(days=1))  # a delta finding
+    record(patient, {"k": "3.1", "mg": "1.5"})  # a pattern of the two
+    with django_assert_num_queries(3):
+        findings, _ = selectors.patient_findings(patient, everything=True)
+        html = " ".join(render_to_string("guidance/includes/patient_findings.html", {"findings": findings}).split())
+    assert "Potassium: large change since the previous result (delta check)" in html
+    assert "from 3.6 on" in html
+    assert "pattern with potassium" in html
+
+
 def test_patient_findings_lists_undecided_first(record, patient, clinician):
     record(patient, {"k": "3.1"})
     record(patient, {"mg": "1.5"})
