@@ -130,19 +130,28 @@ class Plan:
         return Status.IMPORTED if self.results else Status.SKIPPED
 
 
-def plan_message(text: str, *, patient: Patient | None = None, now=None, fhir: bool = False, sender: str = "") -> Plan:
+def plan_message(
+    text: str,
+    *,
+    patient: Patient | None = None,
+    now=None,
+    fhir: bool = False,
+    sender: str = "",
+    catalogue: "Catalogue | None" = None,
+) -> Plan:
     """What the normalised message `text` would do. Never raises for what the message holds; `patient`
     is a person's match, which replaces the PID checks. `text` is an HL7 v2 message, or with `fhir` a
     FHIR Bundle (interfaces.fhir_bundle, read into the same structure) from `sender` (the API client's
-    name, which plays MSH-4)."""
-    plan = _plan(text, patient=patient, now=now, fhir=fhir, sender=sender)
+    name, which plays MSH-4). `catalogue`: the analytes and local codes to map with (read afresh without).
+    """
+    plan = _plan(text, patient=patient, now=now, fhir=fhir, sender=sender, catalogue=catalogue or Catalogue())
     if fhir:  # what the planning says of HL7 fields, in the Bundle's terms
         for reasons in (plan.errors, plan.holds, plan.skipped):
             reasons[:] = [fhir_bundle.in_fhir_terms(reason) for reason in reasons]
     return plan
 
 
-def _plan(text: str, *, patient, now, fhir: bool, sender: str) -> Plan:
+def _plan(text: str, *, patient, now, fhir: bool, sender: str, catalogue) -> Plan:
     if fhir:
         try:
             oru = fhir_bundle.read_bundle(text, sender=sender)
@@ -166,7 +175,7 @@ def _plan(text: str, *, patient, now, fhir: bool, sender: str) -> Plan:
             plan.rejection = refusal
             return plan
         authorities = settings.HL7_MRN_AUTHORITIES
-    _plan_observations(plan, oru, now=now or timezone.now())
+    _plan_observations(plan, oru, now=now or timezone.now(), catalogue=catalogue)
     if plan.errors or not plan.results:
         return plan
     plan.patient = patient
@@ -205,21 +214,35 @@ def _refusal(header: Header) -> Refused | None:
     return None
 
 
-def _plan_observations(plan: Plan, oru: OruMessage, *, now) -> None:
+class Catalogue:
+    """What planning maps a message's tests with: the analytes (with their units) by LOINC code, the
+    catalogue's alternative codes included, and each sending facility's local codes, read when first
+    needed. Read for each message as it is received, so an administrator's change applies to the next
+    one; a file's preview reads it once for all its messages (interfaces.upload)."""
+
+    def __init__(self):
+        self.by_loinc = {a.loinc: a for a in Analyte.objects.prefetch_related("units") if a.loinc}
+        by_code = {a.code: a for a in self.by_loinc.values()}
+        for alternative, code in ALTERNATIVE_LOINC.items():
+            if code in by_code:
+                self.by_loinc[alternative] = by_code[code]
+        self._local_codes = {}
+
+    def local_codes(self, facility: str) -> dict[str, Analyte]:
+        """The facility's local codes (lower-cased) and their analytes (CodeMapping)."""
+        key = facility.lower()
+        if key not in self._local_codes:
+            mappings = CodeMapping.objects.filter(sending_facility__iexact=facility).select_related("analyte")
+            self._local_codes[key] = {m.code.lower(): m.analyte for m in mappings}
+        return self._local_codes[key]
+
+
+def _plan_observations(plan: Plan, oru: OruMessage, *, now, catalogue: Catalogue) -> None:
     facility = plan.header.sending_facility
-    analytes = {a.loinc: a for a in Analyte.objects.prefetch_related("units") if a.loinc}
-    by_code = {a.code: a for a in analytes.values()}
-    for alternative, code in ALTERNATIVE_LOINC.items():
-        if code in by_code:
-            analytes[alternative] = by_code[code]
-    local = {
-        m.code.lower(): m.analyte
-        for m in CodeMapping.objects.filter(sending_facility__iexact=facility).select_related("analyte")
-    }
     panels: dict[str, PlannedPanel] = {}
     for number, order in enumerate(oru.orders, start=1):
         for observation in order.observations:
-            analyte = _analyte_for(observation, analytes, local, facility, plan)
+            analyte = _analyte_for(observation, catalogue, facility, plan)
             if analyte is None:
                 continue
             try:
@@ -264,13 +287,13 @@ def _plan_observations(plan: Plan, oru: OruMessage, *, now) -> None:
     plan.panels = [panel for panel in panels.values() if panel.results]
 
 
-def _analyte_for(observation: Observation, analytes, local, facility, plan) -> Analyte | None:
+def _analyte_for(observation: Observation, catalogue: Catalogue, facility, plan) -> Analyte | None:
     loinc_codes = [observation.code] if observation.system.upper() in ("LN", "LOINC") else []
     if observation.alt_system.upper() in ("LN", "LOINC"):
         loinc_codes.append(observation.alt_code)
-    analyte = next((analytes[code] for code in loinc_codes if code in analytes), None)
+    analyte = next((catalogue.by_loinc[code] for code in loinc_codes if code in catalogue.by_loinc), None)
     if analyte is None and not loinc_codes:
-        analyte = local.get(observation.code.lower())
+        analyte = catalogue.local_codes(facility).get(observation.code.lower())
         if analyte is None:
             plan.skipped.append(
                 f"{observation.label}: local code '{observation.code}' of {facility or 'this sender'} is not "

@@ -631,13 +631,14 @@ def test_a_message_costs_the_same_queries_whatever_its_number_of_results(jane, r
     receive_upload(message(obx(1, "2823-3", "4.0", "mmol/L"), control="Q-0", accession="ACC-Q0"))  # the interface user
     observations = [obx(n, code, value, unit) for n, (code, value, unit) in enumerate(SIX[:results], 1)]
     # Receiving: the earlier message with this control ID, the insert, savepoints. Planning: the catalogue
-    # with its units, the local codes, the patient, the panels of its accession numbers. Recording
+    # with its units (LOINC codes: the sender's local codes are not read), the patient, the panels of its
+    # accession numbers. Recording
     # (guidance.services.record_results): the interface user, the catalogue with its ranges, the
     # accession check, the panel and its history row, the results and theirs (one insert each), the
     # patient's activity, the patient's factors (none, so not the rules' relevant ones), the rules, the
     # delta checks (2: the results with their previous and next ones, the rules; a new panel has no
     # findings to read yet), superseded findings, plans. Then the laboratory's view of every result (one
     # insert) and the message's update.
-    with django_assert_num_queries(34):
+    with django_assert_num_queries(33):
         receipt = receive_upload(message(*observations, control=f"Q-{results}", accession=f"ACC-Q{results}"))
     assert (receipt.message.status, receipt.message.results_created) == (Status.IMPORTED, results)

@@ -376,6 +376,29 @@ def test_a_large_file_is_previewed_in_part_and_imported_whole(
     assert (job.done, job.imported, job.held, job.rejected, job.errors) == (5, 2, 1, 1, 1)
 
 
+def test_the_preview_checks_a_file_of_a_thousand_messages_and_lists_every_problem(clinician_client, jane):
+    """Up to upload.PREVIEW_PLANNED (1,000) messages are checked before anything is saved (200 were, until
+    the catalogue was read once a file), and every one with a problem is listed, however many."""
+    messages = [oru(f"T-{n}") for n in range(1, 301)] + [oru(f"T-{n}", mrn="MRN-99") for n in range(301, 1001)]
+    preview = clinician_client.post("/lab-messages/upload/", {"file": a_file(messages)})
+    file_preview = preview.context["hl7"]
+    assert (file_preview.total, file_preview.planned, file_preview.not_planned) == (1000, 1000, 0)
+    assert file_preview.counts == {"imported": 300, "held": 700}
+    shown = [one.number for one in file_preview.shown]
+    assert shown == [*range(1, 51), *range(301, 1001)]  # the first 50 without a problem, all 700 with
+    assert "The first" not in preview.content.decode()  # nothing left to be checked as it is imported
+
+
+def test_the_preview_reads_the_catalogue_once_for_the_file(jane, django_assert_num_queries):
+    """Each further message costs its own reads (the earlier message with its control ID, the patient, the
+    panels of its accession number), not the catalogue's again."""
+    upload.preview([oru("W-0")])  # the first read of the content types and such
+    with django_assert_num_queries(2 + 3):
+        upload.preview([oru("W-1")])
+    with django_assert_num_queries(2 + 3 * 4):
+        upload.preview([oru(f"W-{n}") for n in range(2, 6)])
+
+
 def test_previews_too_old_to_confirm_are_deleted_when_the_user_previews_again(clinician, other_clinician):
     old = jobs.create_job(FILE_MESSAGES[:1], file_name="old.hl7", by=clinician)
     theirs = jobs.create_job(FILE_MESSAGES[:1], file_name="theirs.hl7", by=other_clinician)
