@@ -367,6 +367,7 @@ def test_a_large_file_is_previewed_in_part_and_imported_whole(
     assert [one.number for one in file_preview.shown] == [1, 3]  # the first without a problem, every one with
     text = preview.content.decode()
     assert "The first 3 are checked below; the other 2 are checked as they are imported" in text
+    assert text.count("Import 5 messages</button>") == 1  # a short preview: below it only
     fields = hidden_fields(preview)
     with django_capture_on_commit_callbacks(execute=True):
         clinician_client.post(
@@ -386,7 +387,11 @@ def test_the_preview_checks_a_file_of_a_thousand_messages_and_lists_every_proble
     assert file_preview.counts == {"imported": 300, "held": 700}
     shown = [one.number for one in file_preview.shown]
     assert shown == [*range(1, 51), *range(301, 1001)]  # the first 50 without a problem, all 700 with
-    assert "The first" not in preview.content.decode()  # nothing left to be checked as it is imported
+    text = preview.content.decode()
+    assert "The first" not in text  # nothing left to be checked as it is imported
+    # Confirmed above the long list as below it, with the same one-time key.
+    assert text.count("Import 1000 messages</button>") == 2
+    assert text.count(f'name="form_key" value="{hidden_fields(preview)["form_key"]}"') == 2
 
 
 def test_the_preview_reads_the_catalogue_once_for_the_file(jane, django_assert_num_queries):
