@@ -2,7 +2,7 @@
 
 import functools
 import hashlib
-import sys
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +80,8 @@ def results_sections(patient, analytes, *, cumulative_page, results_page, can_ch
     the query string), as HTML; `analytes` are labs.trends.patient_analytes(patient) and `can_change`
     whether the user may correct results (their links).
 
-    Queries: the specimen conditions, the cache read; on a
-    cache miss, those of the two views (patient_results_context, cumulative_table) and the cache write.
+    Queries: the specimen conditions, the cache read; on a cache miss, those of the two views
+    (patient_results_context, cumulative_table) and the cache write.
     """
     key = _sections_key(patient, analytes, cumulative_page, results_page, can_change)
     cached = cache.get(key)
@@ -100,10 +100,9 @@ def results_sections(patient, analytes, *, cumulative_page, results_page, can_ch
 def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
     """Changes whenever either view would: a result added, corrected or withdrawn (each analyte's newest
     `updated_at`, which every save sets, and newest id; a new panel has new results, as record_results
-    refuses an empty one, and panels are not edited), anything of an analyte or its
-    active delta rule, a specimen condition's name, the patient's being active (and sex and birth date), the user's right to
-    correct,
-    the pages asked for, the time zone, or the code that draws them (_code_digest)."""
+    refuses an empty one, and panels are not edited), anything of an analyte or its active delta rule, a
+    specimen condition's name, the patient's being active (and sex and birth date), the user's right to
+    correct, the pages asked for, the time zone, or the code that draws them (_code_digest)."""
     made_of = repr(
         (
             _code_digest(),
@@ -131,11 +130,9 @@ def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
 def _code_digest():
     """A digest of the templates and modules that draw the two views, so that a new release never serves
     the sections a previous one drew (read once a process)."""
-    sources = [get_template(name).template.source for name in (CUMULATIVE_TEMPLATE, RESULTS_TEMPLATE)]
-    sources += [get_template("includes/pagination.html").template.source]
-    for module in ("labs.cumulative", "labs.derived", "labs.deltas", "labs.interpretation", "labs.models"):
-        sources.append(Path(sys.modules[module].__file__).read_text())
-    for module in ("labs.templatetags.labs_format", "core.templatetags.core", __name__):
-        __import__(module)
-        sources.append(Path(sys.modules[module].__file__).read_text())
+    templates = (CUMULATIVE_TEMPLATE, RESULTS_TEMPLATE, "includes/pagination.html")
+    modules = ("labs.cumulative", "labs.derived", "labs.deltas", "labs.interpretation", "labs.models")
+    modules += ("labs.templatetags.labs_format", "core.templatetags.core", __name__)
+    sources = [get_template(name).template.source for name in templates]
+    sources += [Path(importlib.import_module(module).__file__).read_text() for module in modules]
     return hashlib.sha256("\n".join(sources).encode()).hexdigest()
