@@ -150,8 +150,6 @@ def assert_refused(response, form_name):
 
 # --- the forms ----------------------------------------------------------------------------------------
 
-YESTERDAY = timezone.localtime() - datetime.timedelta(days=1)
-
 
 def ids(queryset):
     return [str(pk) for pk in queryset.values_list("pk", flat=True)]
@@ -184,7 +182,7 @@ def admin_form_data(client, url):
 
 
 # How a critical result was communicated, for the acknowledgements the cases start from.
-CALL = {"told": "Dr A. Patel, on-call GP", "method": "phone", "told_at": timezone.now(), "read_back": True}
+CALL = {"told": "Dr A. Patel, on-call GP", "method": "phone", "told_at": None, "read_back": True}  # told now
 
 
 @pytest.fixture
@@ -257,7 +255,7 @@ def case_result_entry(request):
         url=f"/patients/{patient.pk}/results/new/",
         data=lambda: {
             **with_key(client, f"/patients/{patient.pk}/results/new/"),
-            "collected_at": f"{YESTERDAY:%Y-%m-%dT%H:%M}",
+            "collected_at": f"{timezone.localtime() - datetime.timedelta(days=1):%Y-%m-%dT%H:%M}",
             "lab_name": "City Lab",
             "accession_number": "",
             "k_value": "4.0",
@@ -677,7 +675,7 @@ def test_ids_and_dates_in_other_digits_are_refused_in_the_clinicians_forms(
     typed = value.format(analyte=critical_finding.result.analyte_id, owner=clinician.pk).translate(ARABIC_INDIC)
     data = {"action_type": "repeat-test", "due_date": timezone.localdate().isoformat(), "k_value": "4.0"}
     data |= {"analyte": critical_finding.result.analyte_id, "owner": clinician.pk, "k_unit": unit_pk("k", "mmol/L")}
-    data |= {"collected_at": f"{YESTERDAY:%Y-%m-%dT%H:%M}", field: typed}
+    data |= {"collected_at": f"{timezone.localtime() - datetime.timedelta(days=1):%Y-%m-%dT%H:%M}", field: typed}
     response = clinician_client.post(url.format(**ids_), data)
     assert (
         f"“{typed}” has digits other than 0–9: type it with the digits 0–9." in response.context["form"].errors[field]
