@@ -132,7 +132,7 @@ def preview(messages: list[str]) -> FilePreview:
         counts[one.outcome] = counts.get(one.outcome, 0) + 1
         if one.has_problem:
             problems.append(one)
-        elif not one.has_problem and len(others) < PREVIEW_OTHERS_SHOWN:
+        elif len(others) < PREVIEW_OTHERS_SHOWN:
             others.append(one)
     shown = sorted(problems + others, key=lambda one: one.number)
     return FilePreview(total=len(messages), counts=counts, shown=shown, planned=len(planned))

@@ -1,19 +1,14 @@
 """Reads for the lab pages. The patient page's results part is built here, for guidance's patient page."""
 
-import functools
 import hashlib
-import importlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-
-from patients.access import patient_header_context
 
 from .cumulative import cumulative_table
 from .derived import derived_for_panel
@@ -25,8 +20,9 @@ PANELS_PER_PAGE = 10
 PK_PLACEHOLDER = 2147483647
 
 
-def patient_results_context(patient, page_number) -> dict:
-    """Panels newest first, ten a page, each with its results and derived values.
+def patient_panels_page(patient, page_number):
+    """The page `page_number` of the patient's panels, newest first, ten a page, each with its results and
+    derived values.
 
     Queries: the panel count, the page of panels, and their results with analytes (one prefetch),
     whatever the number of results.
@@ -46,7 +42,7 @@ def patient_results_context(patient, page_number) -> dict:
             result.history_url, result.correct_url, result.in_error_url = (
                 link.replace(str(PK_PLACEHOLDER), str(result.pk)) for link in links
             )
-    return {**patient_header_context(patient), "page": page}
+    return page
 
 
 def _result_links():
@@ -66,6 +62,9 @@ def _result_links():
 # kept in the cache as HTML under a key made of all of it (_sections_key).
 CUMULATIVE_TEMPLATE = "labs/includes/cumulative_table.html"
 RESULTS_TEMPLATE = "labs/includes/patient_results.html"
+# Bump when those templates (or an include of them, or the tags and code that fill them) change, so cached
+# sections of the old look are not served: as labs.trends' TREND_SECTION_VERSION.
+RESULTS_SECTIONS_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -81,13 +80,13 @@ def results_sections(patient, analytes, *, cumulative_page, results_page, can_ch
     whether the user may correct results (their links).
 
     Queries: the specimen conditions, the cache read; on a cache miss, those of the two views
-    (patient_results_context, cumulative_table) and the cache write.
+    (patient_panels_page, cumulative_table) and the cache write.
     """
     key = _sections_key(patient, analytes, cumulative_page, results_page, can_change)
     cached = cache.get(key)
     if cached is None:
         table = cumulative_table(patient, cumulative_page)
-        page = patient_results_context(patient, results_page)["page"]
+        page = patient_panels_page(patient, results_page)
         cached = (
             render_to_string(CUMULATIVE_TEMPLATE, {"cumulative": table, "page_links": True}),
             render_to_string(RESULTS_TEMPLATE, {"page": page, "patient": patient, "can_change_results": can_change}),
@@ -102,10 +101,10 @@ def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
     `updated_at`, which every save sets, and newest id; a new panel has new results, as record_results
     refuses an empty one, and panels are not edited), anything of an analyte or its active delta rule, a
     specimen condition's name, the patient's being active (and sex and birth date), the user's right to
-    correct, the pages asked for, the time zone, or the code that draws them (_code_digest)."""
+    correct, the pages asked for, the time zone, or RESULTS_SECTIONS_VERSION."""
     made_of = repr(
         (
-            _code_digest(),
+            RESULTS_SECTIONS_VERSION,
             timezone.get_current_timezone_name(),
             (patient.pk, patient.is_active, patient.sex, patient.date_of_birth),
             can_change,
@@ -124,15 +123,3 @@ def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
         )
     )
     return f"results-sections:{patient.pk}:{hashlib.sha256(made_of.encode()).hexdigest()}"
-
-
-@functools.cache
-def _code_digest():
-    """A digest of the templates and modules that draw the two views, so that a new release never serves
-    the sections a previous one drew (read once a process)."""
-    templates = (CUMULATIVE_TEMPLATE, RESULTS_TEMPLATE, "includes/pagination.html")
-    modules = ("labs.cumulative", "labs.derived", "labs.deltas", "labs.interpretation", "labs.models")
-    modules += ("labs.templatetags.labs_format", "core.templatetags.core", __name__)
-    sources = [get_template(name).template.source for name in templates]
-    sources += [Path(importlib.import_module(module).__file__).read_text() for module in modules]
-    return hashlib.sha256("\n".join(sources).encode()).hexdigest()

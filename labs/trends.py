@@ -343,7 +343,9 @@ def trend_section(
     if trends is not None:
         analytes = [trend.analyte for trend in trends]
     else:
-        analytes = [a for a in (patient_analytes(patient, span=span) if analytes is None else analytes) if a.counted]
+        if analytes is None:
+            analytes = patient_analytes(patient, span=span)
+        analytes = [analyte for analyte in analytes if analyte.counted]
     key = _section_key(patient, analytes, span, refused)
     html = cache.get(key)
     if html is None:
