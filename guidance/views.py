@@ -390,14 +390,14 @@ def patient_page(request, pk):
     patient = get_patient_for(request.user, pk)
     log_access(request, patient, AccessLogEntry.What.PATIENT_PAGE)
     context = patient_header_context(patient)
-    context["findings"], context["more_findings"] = selectors.patient_findings(
-        patient, everything=request.GET.get("findings") == "all"
-    )
     try:
         span, refused = parse_span(request.GET.get("span")), ""
     except UnknownSpan as error:
         span, refused = DEFAULT_SPAN, str(error)
-    analytes = patient_analytes(patient, span=span)  # for the trends and the results' cached sections
+    analytes = patient_analytes(patient, span=span)  # for the trends and the cached sections
+    context["findings_section"] = selectors.findings_section(
+        patient, analytes, user=request.user, everything=request.GET.get("findings") == "all"
+    )
     context["trend_section"] = trend_section(patient, analytes=analytes, span=span, refused=refused)
     context["results"] = results_sections(
         patient,

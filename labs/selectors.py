@@ -110,16 +110,23 @@ def _sections_key(patient, analytes, cumulative_page, results_page, can_change):
             can_change,
             cumulative_page,
             results_page,
-            [
-                (
-                    *(getattr(analyte, field.attname) for field in Analyte._meta.concrete_fields),
-                    analyte.last_change,
-                    analyte.last_id,
-                    *(getattr(analyte, f"rule_{name}") for name in RULE_FIELDS),
-                )
-                for analyte in analytes
-            ],
+            analytes_version(analytes),
             list(SpecimenCondition.objects.values_list("pk", "name")),
         )
     )
     return f"results-sections:{patient.pk}:{hashlib.sha256(made_of.encode()).hexdigest()}"
+
+
+def analytes_version(analytes):
+    """What a version of the patient's results is made of, for a cache key: each analyte of
+    labs.trends.patient_analytes(patient) as the catalogue has it, its results' newest `updated_at` and
+    newest id, and its active delta rule."""
+    return [
+        (
+            *(getattr(analyte, field.attname) for field in Analyte._meta.concrete_fields),
+            analyte.last_change,
+            analyte.last_id,
+            *(getattr(analyte, f"rule_{name}") for name in RULE_FIELDS),
+        )
+        for analyte in analytes
+    ]

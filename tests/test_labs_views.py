@@ -196,27 +196,28 @@ def test_patient_page_query_count_does_not_grow(clinician_client, patient, recor
     add(five, 2)
     assert Result.objects.count() == 10
     # The first look after a change: 1 session, 2 user, 3 user's permissions, 4 group permissions,
-    # 5 patient, 6 the access log insert, 7 findings (guidance; every value here is normal, so there are
-    # no topics or plans to fetch: tests/test_guidance_views.py counts those), 8 analytes with result
-    # counts and newest change, 9 the trend section's cache read, 10 its latest results, 11–15 its cache
-    # write (the cache's row count, the key's row, the insert, in a savepoint), 16 specimen conditions,
-    # 17 the results' sections' cache read (labs.selectors.results_sections), 18–20 the panel count, the
-    # page of panels with who entered them and their results with analytes, 21–25 the cumulative view
-    # (tests/test_labs_cumulative.py names them), 26–30 the sections' cache write, 31 the user's roles
-    # (base.html), 32 contributing factors (header). No session write: the idle expiry moves on at most
-    # once a minute (tests/test_sessions.py).
-    with django_assert_num_queries(32):
+    # 5 patient, 6 the access log insert, 7 analytes with result counts and newest change, 8 what the
+    # findings' version is made of (guidance.selectors.findings_section), 9 the findings summary's cache
+    # read, 10 findings (every value here is normal, so there are no topics or plans to fetch:
+    # tests/test_guidance_views.py counts those), 11–15 its cache write (the cache's row count, the key's
+    # row, the insert, in a savepoint), 16 the trend section's cache read, 17 its latest results, 18–22 its
+    # cache write, 23 specimen conditions, 24 the results' sections' cache read
+    # (labs.selectors.results_sections), 25–27 the panel count, the page of panels with who entered them
+    # and their results with analytes, 28–32 the cumulative view (tests/test_labs_cumulative.py names
+    # them), 33–37 the sections' cache write, 38 the user's roles (base.html), 39 contributing factors
+    # (header). No session write: the idle expiry moves on at most once a minute (tests/test_sessions.py).
+    with django_assert_num_queries(39):
         clinician_client.get(url)
-    # The next look reads both from the cache: 10–15 and 18–30 are not needed.
-    with django_assert_num_queries(13):
+    # The next look reads all three from the cache: 10–15, 17–22 and 25–37 are not needed.
+    with django_assert_num_queries(14):
         clinician_client.get(url)
     add(nine, 54)  # 10 + 54 × 9 + 4 = 500
     # Changes too small for a delta rule (potassium +2.5 %), so there are still no findings.
     add({"k": ("4.1", "mmol/L"), "mg": ("1.8", "mg/dL"), "ca": ("9.1", "mg/dL"), "ck": ("90", "U/L")}, 1)
     assert Result.objects.count() == 500
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(39):
         clinician_client.get(url)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         clinician_client.get(url)
 
 

@@ -38,12 +38,13 @@ def sections(client, patient, query=""):
 
 def test_a_second_look_reads_the_sections_from_the_cache(clinician_client, patient, history, django_assert_num_queries):
     url = f"/patients/{patient.pk}/"
-    # The first look builds the trends and both views and writes them to the cache: the page of panels
-    # with its count and results (3), the cumulative view (5), the latest results for the trends (1), and
-    # for each of the two cache writes a count, a read, an insert and their savepoint (2).
-    with django_assert_num_queries(34):
+    # The first look builds the findings summary, the trends and both views and writes them to the cache:
+    # the findings with their topics and plans (3), the page of panels with its count and results (3), the
+    # cumulative view (5), the latest results for the trends (1), and for each of the three cache writes a
+    # count, a read, an insert and their savepoint (5). The second reads the three from the cache.
+    with django_assert_num_queries(41):
         first = clinician_client.get(url).context["results"]
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         second = clinician_client.get(url).context["results"]
     assert second == first
     assert "5.1" in second.cumulative and "5.1" in second.results
