@@ -265,6 +265,7 @@ def test_database_stopped_under_load_loses_no_acknowledged_panel_and_serving_res
     base_url, gunicorn, log = server
     unit = fixtures_in_cluster["unit"]
     outcomes = []  # (accession number, status, phase) of every save tried
+    unexpected = []  # what was answered other than a save (302) or 503, to say in the failure
     phase = {"now": "before"}
     stop = threading.Event()
 
@@ -282,13 +283,18 @@ def test_database_stopped_under_load_loses_no_acknowledged_panel_and_serving_res
             key = re.search(r'name="form_key" value="([^"]+)"', form)
             if key is None:  # the form itself was not shown (503 while the database is down)
                 outcomes.append((accession, shown, phase["now"]))
+                if shown != 503:
+                    unexpected.append(("form", accession, shown, phase["now"], form[:500]))
                 time.sleep(0.01)
                 continue
             when = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() - 86400 - 60 * i))
             data = {"collected_at": when, "lab_name": "Outage Lab", "accession_number": accession}
             data["form_key"] = key.group(1)
-            status, headers, _ = browser.request(url, {**data, "k_value": "4.0", "k_unit": str(unit)})
+            status, headers, body = browser.request(url, {**data, "k_value": "4.0", "k_unit": str(unit)})
             acknowledged = status == 302 and headers["Location"] == f"/patients/{patient}/"
+            if not acknowledged and status != 503:
+                errors = re.findall(r"(?:alert-danger|invalid-feedback)[^>]*>([^<]{0,300})", body)
+                unexpected.append(("save", accession, status, phase["now"], errors or body[:500]))
             outcomes.append((accession, "acknowledged" if acknowledged else status, phase["now"]))
             time.sleep(0.01)
 
@@ -334,7 +340,7 @@ def test_database_stopped_under_load_loses_no_acknowledged_panel_and_serving_res
             assert "Nothing you entered was saved" in body
     # Writers were answered too, 302 or 503, never a 500 or an unanswered request.
     statuses = {outcome for _, outcome, _ in outcomes}
-    assert statuses <= {"acknowledged", 503}, (statuses, log.read_text()[-3000:])
+    assert statuses <= {"acknowledged", 503}, (statuses, unexpected, log.read_text()[-3000:])
     assert any(outcome == 503 for _, outcome, when in outcomes if when == "outage")
     # Back without a restart: the same gunicorn (the master, whose workers kept their processes) serves.
     assert gunicorn.poll() is None
