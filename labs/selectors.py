@@ -64,7 +64,7 @@ CUMULATIVE_TEMPLATE = "labs/includes/cumulative_table.html"
 RESULTS_TEMPLATE = "labs/includes/patient_results.html"
 # Bump when those templates (or an include of them, or the tags and code that fill them) change, so cached
 # sections of the old look are not served: as labs.trends' TREND_SECTION_VERSION.
-RESULTS_SECTIONS_VERSION = 1
+RESULTS_SECTIONS_VERSION = 2
 
 
 @dataclass(frozen=True)

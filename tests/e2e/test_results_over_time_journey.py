@@ -139,7 +139,12 @@ def test_value_unit_and_flag_stay_together_at_390_px(clinician_page, patient, re
     box = value.bounding_box()
     assert box["height"] < 30, "value, unit and flag wrapped onto more than one line"
     assert box["x"] + box["width"] <= 390
-    # Nothing widens the page itself: only the tables scroll sideways.
+    # Nothing widens the page itself: only the tables scroll sideways. The flags' legend wraps to the
+    # screen instead of scrolling with the dates (as the table's caption it ran off the right edge).
     assert page.evaluate("() => document.documentElement.scrollWidth") == 390
+    legend = page.locator("#cumulative-legend")
+    expect(legend).to_contain_text("Flags: L low, H high")
+    legend_box = legend.bounding_box()
+    assert legend_box["x"] + legend_box["width"] <= 390
     page.screenshot(path="test-artefacts/screenshots/patient-page-390-first-screen.png")
     check_page(page, "patient-page-390")
