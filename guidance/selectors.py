@@ -149,10 +149,11 @@ def findings_section(patient, analytes, *, user, everything=False) -> str:
 def _findings_key(patient, analytes, user, everything):
     """Changes whenever the summary would: a finding opened (their count) or changed in any way, a plan
     made or changed (every write of either keeps a history row, whose newest id is in the key), an
-    explanation retitled (the same, for topics), a result shown or its analyte changed (labs.selectors.analytes_version), the day (a plan falls overdue), the patient's being active, the user's
-    right to decide findings and change plans, `everything`, the time zone, or FINDINGS_SECTION_VERSION.
-    What it does not follow: an account renamed after it was named as a plan's owner (as the results'
-    views do not)."""
+    explanation retitled (the same, for topics), a result shown or its analyte changed
+    (labs.selectors.analytes_version), the day (a plan falls overdue), the patient's being active, the
+    user's right to decide findings and change plans, `everything`, the time zone, or
+    FINDINGS_SECTION_VERSION. What it does not follow: an account renamed after it was named as a plan's
+    owner (as the results' views do not)."""
 
     def newest_change(history):
         by_patient = history.filter(patient_id=OuterRef("pk")).order_by().values("patient_id")
