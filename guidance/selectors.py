@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.context_processors import PermWrapper
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     Exists,
     IntegerField,
-    Max,
     Min,
     OuterRef,
     Prefetch,
@@ -28,7 +28,6 @@ from django.utils import timezone
 from labs.models import Panel, Result
 from labs.selectors import analytes_version
 from labs.trends import CHART_CACHE_SECONDS
-from patients.models import Patient
 
 from .findings import ReviewItem, review_items
 from .models import Finding, FollowUpPlan, ReviewSettings, Topic
@@ -146,6 +145,16 @@ def findings_section(patient, analytes, *, user, everything=False) -> str:
     return html  # a SafeString, from the template or as the cache pickled it
 
 
+# What _findings_key reads, written out in SQL: through the ORM (four subqueries) Django took 3.3 ms to
+# build the query, which PostgreSQL answers in 0.4 ms from the indexes on patient_id.
+FINDINGS_VERSIONS_SQL = """
+SELECT (SELECT COUNT(*) FROM guidance_finding WHERE patient_id = %s),
+       (SELECT MAX(history_id) FROM guidance_historicalfinding WHERE patient_id = %s),
+       (SELECT MAX(history_id) FROM guidance_historicalfollowupplan WHERE patient_id = %s),
+       (SELECT MAX(history_id) FROM guidance_historicaltopic)
+"""
+
+
 def _findings_key(patient, analytes, user, everything):
     """Changes whenever the summary would: a finding opened (their count) or changed in any way, a plan
     made or changed (every write of either keeps a history row, whose newest id is in the key), an
@@ -154,23 +163,9 @@ def _findings_key(patient, analytes, user, everything):
     user's right to decide findings and change plans, `everything`, the time zone, or
     FINDINGS_SECTION_VERSION. What it does not follow: an account renamed after it was named as a plan's
     owner (as the results' views do not)."""
-
-    def newest_change(history):
-        by_patient = history.filter(patient_id=OuterRef("pk")).order_by().values("patient_id")
-        return Subquery(by_patient.annotate(newest=Max("history_id")).values("newest"))
-
-    findings = Finding.objects.filter(patient=OuterRef("pk")).order_by().values("patient")
-    versions = (
-        Patient.objects.filter(pk=patient.pk)
-        .annotate(
-            finding_count=Subquery(findings.annotate(count=Count("id")).values("count")),
-            findings_changed=newest_change(Finding.history),
-            plans_changed=newest_change(FollowUpPlan.history),
-            topics_changed=Subquery(Topic.history.order_by("-history_id").values("history_id")[:1]),
-        )
-        .values_list("finding_count", "findings_changed", "plans_changed", "topics_changed")
-        .get()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(FINDINGS_VERSIONS_SQL, [patient.pk] * 3)
+        versions = cursor.fetchone()
     made_of = repr(
         (
             FINDINGS_SECTION_VERSION,

@@ -126,7 +126,7 @@ def analytes_version(analytes):
             *(getattr(analyte, field.attname) for field in Analyte._meta.concrete_fields),
             analyte.last_change,
             analyte.last_id,
-            *(getattr(analyte, f"rule_{name}") for name in RULE_FIELDS),
+            *(getattr(analyte.delta_rule, name, None) for name in RULE_FIELDS),
         )
         for analyte in analytes
     ]

@@ -23,7 +23,7 @@ from itertools import pairwise
 
 import matplotlib
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, Max, Min, Q, Window
 from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -407,20 +407,22 @@ def patient_analytes(patient, *, analyte_code=None, span=DEFAULT_SPAN):
     analytes = Analyte.objects.filter(results__patient=patient)
     if analyte_code is not None:
         analytes = analytes.filter(code=analyte_code)
-    # The analyte's active delta rule (for the charts' Δ marks and their version) in the same query.
-    rule = DeltaRule.objects.filter(analyte_id=OuterRef("pk"), active=True)
     analytes = list(
         analytes.annotate(
-            **{f"rule_{name}": Subquery(rule.values(name)[:1]) for name in RULE_FIELDS},
             counted=Count("results", filter=valid),
             first_at=Min("results__collected_at", filter=valid),
             last_change=Max("results__updated_at"),
             last_id=Max("results__id"),
         ).order_by("sort_order", "name")
     )
+    # The active delta rules (the charts' Δ marks and their version) in a query of their own: as six
+    # subqueries of the one above they cost Django 5 ms to build, twice the query's own time.
+    rules = DeltaRule.objects.filter(active=True, analyte__in=analytes).only("analyte_id", *RULE_FIELDS).order_by()
+    rule_of = {rule.analyte_id: rule for rule in rules} if analytes else {}
     for analyte in analytes:
-        fields = {name: getattr(analyte, f"rule_{name}") for name in RULE_FIELDS}
-        analyte.delta_rule = DeltaRule(analyte=analyte, **fields) if fields["kind"] is not None else None
+        analyte.delta_rule = rule_of.get(analyte.pk)
+        if analyte.delta_rule is not None:
+            analyte.delta_rule.analyte = analyte  # its describe() names the unit: no query for it
         analyte.span, analyte.since = span, since
     return analytes
 

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
 from patients.models import Patient
+from patients.roles import CLINICIAN
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +205,42 @@ def test_administrator_setting_a_password_in_the_admin_gets_the_policy(admin_cli
     assert "The password contains the username" in response.content.decode()
     clinician.refresh_from_db()
     assert clinician.check_password("correct-horse-battery")
+
+
+# --- permissions in one query (config/permissions.py) ------------------------------------------------
+
+
+def fresh(user):
+    """The user as a new request loads it: no permissions read yet."""
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_permissions_come_from_the_users_groups_and_their_own_in_one_query(clinician, roles, django_assert_num_queries):
+    clinician.user_permissions.add(Permission.objects.get(codename="view_analyte"))
+    user = fresh(clinician)
+    with django_assert_num_queries(1):
+        granted = user.get_all_permissions()
+        assert user.has_perm("labs.add_result") and user.has_perm("guidance.change_finding")
+        assert not user.has_perm("labs.change_referencerange")  # the administrators'
+    # What Django's own backend reads, in its two queries: the same set.
+    from django.contrib.auth.backends import ModelBackend
+
+    assert granted == ModelBackend().get_all_permissions(fresh(clinician))
+    assert "labs.view_analyte" in granted and "guidance.view_finding" in granted
+
+
+def test_an_inactive_or_groupless_user_has_no_permissions_and_a_superuser_has_all(clinician, roles):
+    user = fresh(clinician)
+    user.groups.clear()
+    assert fresh(user).get_all_permissions() == set()
+    type(user).objects.filter(pk=user.pk).update(is_superuser=True)
+    assert len(fresh(user).get_all_permissions()) == Permission.objects.count()
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert fresh(user).get_all_permissions() == set()
+
+
+def test_a_permission_taken_from_a_group_is_gone_at_the_next_request(clinician, roles):
+    group = roles[CLINICIAN]
+    assert fresh(clinician).has_perm("labs.add_result")
+    group.permissions.remove(Permission.objects.get(codename="add_result"))
+    assert not fresh(clinician).has_perm("labs.add_result")

@@ -180,10 +180,10 @@ def test_results_csv_query_count_does_not_grow_with_results(
     record_series(patient, clinician, "k", ["4.0"] * count, "mmol/L")
     client.force_login(clinician)
 
-    # session, user, user permissions, group permissions, patient; the access log insert;
+    # session, user, permissions (the user's and their groups', one query), patient; the access log insert;
     # the export log: savepoint, patient exists, user exists, savepoint, constraint check, release, insert, release;
     # the results with patient, analyte, panel and who entered it.
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         response = client.get(f"/patients/{patient.pk}/results.csv")
 
     assert len(read_csv(response)) == count + 1
@@ -268,10 +268,10 @@ def test_cohort_csv_query_count_does_not_grow_with_results(
     client.force_login(administrator)
 
     # session, user, the authenticator app the session was signed in with (two-factor sign-in),
-    # user permissions, group permissions; the access log insert;
+    # permissions; the access log insert;
     # the export log: savepoint, user exists, savepoint, constraint check, release, insert, release;
     # then, while streaming, the results in one query.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         response = client.get("/exports/cohort.csv?from=2026-01-01&to=2026-12-31")
         rows = read_csv(response)
 

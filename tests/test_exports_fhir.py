@@ -314,16 +314,16 @@ def test_fhir_query_count_does_not_grow_with_results(client, clinician, patient,
     record_series(patient, clinician, "k", ["3.0"] * count, "mmol/L")
     client.force_login(clinician)
 
-    # session, user, user permissions, group permissions, patient; the access log insert; the analytes; the results' count and
+    # session, user, permissions (one query), patient; the access log insert; the analytes; the results' count and
     # newest change; the cache read (a miss); the results; the cache write: count of entries, savepoint,
     # existing key, insert, release; the plans with owner and finding; the export log: savepoint, patient
     # exists, user exists, savepoint, constraint check, release, insert, release.
-    with django_assert_num_queries(24):
+    with django_assert_num_queries(23):
         response = client.get(f"/patients/{patient.pk}/fhir/")
     assert len(json.loads(response.content)["entry"]) == 1 + count
 
     # Again, nothing changed: the same without reading the results or writing the cache.
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(17):
         again = client.get(f"/patients/{patient.pk}/fhir/")
     assert json.loads(again.content)["entry"] == json.loads(response.content)["entry"]
 

@@ -559,7 +559,7 @@ def case_two_factor_code(request):
         # Each wrong code counts towards the lock-out; start each example from none, with the password typed.
         AccessAttempt.objects.all().delete()
         session = client.session
-        session[PENDING_USER], session[PENDING_BACKEND] = clinician.pk, "django.contrib.auth.backends.ModelBackend"
+        session[PENDING_USER], session[PENDING_BACKEND] = clinician.pk, "config.permissions.PermissionBackend"
         session.save()
 
     return Case(

@@ -358,16 +358,16 @@ def test_worklist_query_count_does_not_grow(
     clinician_client, django_assert_num_queries, record, patient_factory, clinician, size
 ):
     make_data(record, patient_factory, clinician, size)
-    # 1 session, 2 user, 3-4 the user's own and group permissions (permission_required), 5 count of
-    # critical findings, 6 count of undecided findings, 7 recent panels with their counts, 8 the review
-    # settings (minutes allowed to acknowledge a critical result), 9 the reports with a critical result
-    # waiting, 10 the ids of the other reports shown (fewer than ten are critical), 11 the reports shown,
-    # 12 their abnormal results, 13 their findings awaiting a decision, 14 those findings' topics'
-    # titles, 15 count of the other reports, 16 plans due, 17 the analytes of their findings' results,
-    # 18 count of plans due by today, 19 count of plans due later whose repeat result is back, 20 the
-    # user's roles for the navigation bar. (A plan's own analyte and a repeat result that came back add
+    # 1 session, 2 user, 3 the user's own and group permissions (permission_required; one query,
+    # config/permissions.py), 4 count of critical findings, 5 count of undecided findings, 6 recent
+    # panels with their counts, 7 the review settings (minutes allowed to acknowledge a critical result),
+    # 8 the reports with a critical result waiting, 9 the ids of the other reports shown (fewer than ten
+    # are critical), 10 the reports shown, 11 their abnormal results, 12 their findings awaiting a
+    # decision, 13 those findings' topics' titles, 14 count of the other reports, 15 plans due, 16 the
+    # analytes of their findings' results, 17 count of plans due by today, 18 count of plans due later
+    # whose repeat result is back, 19 the user's roles for the navigation bar. (A plan's own analyte and a repeat result that came back add
     # up to three more: see tests/test_worklist_lists.py.)
-    with django_assert_num_queries(20):
+    with django_assert_num_queries(19):
         response = clinician_client.get("/?plans=everyone")
     assert [row.panel.critical_waiting for row in response.context["reports"]] == [True] * size
     # Each report's six findings awaiting a decision: the low magnesium with the critical potassium and
@@ -397,12 +397,12 @@ def test_finding_page_query_count_does_not_grow(
             owner=clinician,
             by=clinician,
         )
-    # 1 session, 2 user, 3-4 the user's own and group permissions, 5 the finding with its patient,
-    # result, analyte, panel, topic, rule and who decided, 6 its critical call (none), 7 its plans with
-    # owners and analytes, 8 the access log insert, 9 the test's last values up to this one, 10 the rest
-    # of its panel, 11 the patient's contributing factors, 12 its history with users, 13 the user's roles
+    # 1 session, 2 user, 3 the user's own and group permissions, 4 the finding with its patient,
+    # result, analyte, panel, topic, rule and who decided, 5 its critical call (none), 6 its plans with
+    # owners and analytes, 7 the access log insert, 8 the test's last values up to this one, 9 the rest
+    # of its panel, 10 the patient's contributing factors, 11 its history with users, 12 the user's roles
     # for the navigation bar. (A partner result, a previous result or a newer one add a query each.)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = clinician_client.get(f"/guidance/findings/{finding.pk}/")
     context = response.context
     assert len(context["finding"].plans.all()) == size

@@ -129,13 +129,13 @@ def test_filters(clinician_client, held, imported):
 def test_the_list_query_count_does_not_grow(clinician_client, jane, django_assert_num_queries):
     for n in range(3):
         receive(oru(f"Q-{n}"), channel=InboundMessage.Channel.MLLP)
-    # session, user, user permissions, group permissions, count, the page of messages with their
+    # session, user, permissions (one query), count, the page of messages with their
     # patients, user's groups (the role in the navigation).
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         clinician_client.get("/lab-messages/")
     for n in range(3, 30):
         receive(oru(f"Q-{n}"), channel=InboundMessage.Channel.MLLP)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         clinician_client.get("/lab-messages/")
 
 

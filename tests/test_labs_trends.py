@@ -165,11 +165,11 @@ def test_trends_query_count_does_not_grow_with_results(clinician, patient, count
     record_series(patient, clinician, "mg", ["2.0"] * count, "mg/dL")
     charts.trends_for(patient, image_format="jpeg")
 
-    # The analytes with result counts and newest change; the latest results per analyte.
-    with django_assert_num_queries(2):
+    # The analytes with result counts and newest change, their delta rules; the latest results per analyte.
+    with django_assert_num_queries(3):
         trends = charts.trends_for(patient)
     # The PDF's: the same, and the cache read between them.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         charts.trends_for(patient, image_format="jpeg")
 
     assert [trend.count for trend in trends] == [count, count]
@@ -181,8 +181,8 @@ def test_a_chart_image_query_count_does_not_grow_with_results(clinician, patient
     record_series(patient, clinician, "mg", ["2.0"] * count, "mg/dL")
     charts.trend_chart_svg(patient, "k")
 
-    # The analyte with its result count and newest change; the cache read.
-    with django_assert_num_queries(2):
+    # The analyte with its result count and newest change, its delta rule; the cache read.
+    with django_assert_num_queries(3):
         image, _ = charts.trend_chart_svg(patient, "k")
 
     assert image.startswith(b"<?xml")
@@ -218,8 +218,9 @@ def test_the_trend_section_comes_from_the_cache_until_something_it_shows_changes
     first = charts.trend_section(patient)
     assert '<caption class="small">Latest 2 of 2 values (mmol/L)</caption>' in first
 
-    # The analytes with result counts and newest change; the cache read. No results read, nothing rendered.
-    with django_assert_num_queries(2):
+    # The analytes with result counts and newest change, their delta rules; the cache read. No results
+    # read, nothing rendered.
+    with django_assert_num_queries(3):
         assert charts.trend_section(patient) == first
 
     guidance_services.correct_result(

@@ -60,23 +60,23 @@ def test_saving_a_panel_costs_the_same_queries_for_two_or_six_analytes(
 ):
     url = f"/patients/{patient.pk}/results/new/"
     data = panel_post(values, form_key=form_key(clinician_client, url))
-    # 1 session, 2 user, 3 user's permissions, 4 group permissions, 5 patient, 6–8 the form's analytes,
-    # units and range versions (for the wrong-unit question, and reused by the save), 9 the one-time key
-    # not used yet, 10 a recent panel with the same collection time (none); 11 savepoint (the view's
-    # transaction), 12–14 savepoint, the key consumed, release; 15 savepoint (record_results), 16 the
-    # panel (no accession number, so no savepoint for a concurrent save of the same one), 17 its history
-    # row, 18 the results (one insert, returning their ids), 19 their history rows (one insert), 20 the
-    # patient's last activity, 21 the patient's contributing factors (none, so the rules' relevant ones
-    # are not read), 22 the active rules (a new panel has no findings to read), 23 the findings (one
-    # insert), 24 their history rows (one insert), the delta checks (evaluate_deltas): 25 the results with
-    # their previous and next results of their test, 26 the delta rules (no next result, so no delta
-    # findings to read; no change here is large enough to open one); 27 the patient's findings of these
+    # 1 session, 2 user, 3 the user's own and group permissions (one query), 4 patient, 5–7 the form's analytes,
+    # units and range versions (for the wrong-unit question, and reused by the save), 8 the one-time key
+    # not used yet, 9 a recent panel with the same collection time (none); 10 savepoint (the view's
+    # transaction), 11–13 savepoint, the key consumed, release; 14 savepoint (record_results), 15 the
+    # panel (no accession number, so no savepoint for a concurrent save of the same one), 16 its history
+    # row, 17 the results (one insert, returning their ids), 18 their history rows (one insert), 19 the
+    # patient's last activity, 20 the patient's contributing factors (none, so the rules' relevant ones
+    # are not read), 21 the active rules (a new panel has no findings to read), 22 the findings (one
+    # insert), 23 their history rows (one insert), the delta checks (evaluate_deltas): 24 the results with
+    # their previous and next results of their test, 25 the delta rules (no next result, so no delta
+    # findings to read; no change here is large enough to open one); 26 the patient's findings of these
     # tests awaiting a decision or superseded by a result since withdrawn, with the newest valid result of
-    # each test (none superseded here: the earlier potassium's has a plan), 28 the open repeat-test plans
-    # (locked), 29 the plans met (one update), 30 their history rows (one insert), 31–32 release
+    # each test (none superseded here: the earlier potassium's has a plan), 27 the open repeat-test plans
+    # (locked), 28 the plans met (one update), 29 their history rows (one insert), 30–31 release
     # (record_results, the view). (No session write: the idle expiry moves on at most once a minute,
     # tests/test_sessions.py.)
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(31):
         response = clinician_client.post(url, data)
     assert response.status_code == 302
     assert Result.objects.filter(panel__lab_name="City Lab").count() == len(values)

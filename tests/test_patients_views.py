@@ -144,12 +144,12 @@ def test_search_results_are_in_name_order(clinician_client, clinician):
 
 def test_search_query_count_does_not_grow(clinician_client, clinician, django_assert_num_queries):
     PatientFactory.create_batch(3, family_name="Smith", created_by=clinician)
-    # session, user, user permissions, group permissions, count of matches, user's groups, the page of
+    # session, user, permissions (one query), count of matches, user's groups, the page of
     # matches. (No session write: the idle expiry moves on at most once a minute, tests/test_sessions.py.)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         clinician_client.get("/patients/?q=smith")
     PatientFactory.create_batch(60, family_name="Smithson", created_by=clinician)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         response = clinician_client.get("/patients/?q=smith")
     assert response.context["page"].paginator.count == 63
 
@@ -210,12 +210,12 @@ def test_list_pages_by_50_and_sorts_by_activity(clinician_client, clinician):
 
 def test_list_query_count_does_not_grow(clinician_client, clinician, django_assert_num_queries):
     PatientFactory.create_batch(3, created_by=clinician)
-    # session, user, user permissions, group permissions, count, user's groups (role in the
+    # session, user, permissions (one query), count, user's groups (role in the
     # navigation), the page of patients.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         clinician_client.get("/patients/")
     PatientFactory.create_batch(60, created_by=clinician)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         clinician_client.get("/patients/")
 
 

@@ -137,14 +137,14 @@ def test_home_page_query_count_with_repeat_results_back(
     clinician_client, django_assert_num_queries, record, patient_factory, clinician, size
 ):
     make_plans(record, patient_factory, clinician, size)
-    # 1 session, 2 user, 3-4 permissions, 5 count of critical findings, 6 count of undecided findings,
-    # 7 recent panels with their counts, 8 the review settings, 9 the reports with a critical result
-    # waiting, 10 the ids of the other reports shown, 11 the reports shown, 12 their abnormal results,
-    # 13 their findings awaiting a decision, 14 those findings' topics' titles, 15 count of the other
-    # reports, 16 plans due, 17 the plans' analytes, 18 the repeat results that came back, 19 their
-    # analytes, 20 the analytes of the findings' results, 21 count of plans due by today, 22 count of
-    # plans due later whose repeat result is back, 23 roles for the navigation bar.
-    with django_assert_num_queries(23):
+    # 1 session, 2 user, 3 permissions (the user's own and their groups'), 4 count of critical findings,
+    # 5 count of undecided findings, 6 recent panels with their counts, 7 the review settings, 8 the
+    # reports with a critical result waiting, 9 the ids of the other reports shown, 10 the reports shown,
+    # 11 their abnormal results, 12 their findings awaiting a decision, 13 those findings' topics'
+    # titles, 14 count of the other reports, 15 plans due, 16 the plans' analytes, 17 the repeat results
+    # that came back, 18 their analytes, 19 the analytes of the findings' results, 20 count of plans due
+    # by today, 21 count of plans due later whose repeat result is back, 22 roles for the navigation bar.
+    with django_assert_num_queries(22):
         response = clinician_client.get("/")
     assert [plan.met_result.analyte.code for plan in response.context["plans"]] == ["ca"] * size
     # Each patient's first report (critical first): the critical potassium, and the magnesium pattern with
@@ -157,9 +157,9 @@ def test_home_page_query_count_with_repeat_results_back(
 @pytest.mark.parametrize("size", [1, 6])
 def test_full_list_query_count_does_not_grow(clinician_client, django_assert_num_queries, make_awaiting, size):
     make_awaiting(size)
-    # 1 session, 2 user, 3-4 permissions, 5 count for the paginator, 6 the page's findings with their
-    # patients, results and analytes, 7 their topics' titles, 8 roles for the navigation bar.
-    with django_assert_num_queries(8):
+    # 1 session, 2 user, 3 permissions, 4 count for the paginator, 5 the page's findings with their
+    # patients, results and analytes, 6 their topics' titles, 7 roles for the navigation bar.
+    with django_assert_num_queries(7):
         response = clinician_client.get("/guidance/worklist/awaiting/")
     assert len(response.context["page"]) == 2 * size
 
