@@ -55,8 +55,8 @@ def get_plan_for(user, pk, *, perm="guidance.change_followupplan"):
 def worklist(request):
     everyone = request.GET.get("plans") == "everyone"
     today = timezone.localdate()
-    lists = selectors.worklist(user=request.user, everyone=everyone, today=today)
-    return render(request, "guidance/worklist.html", {**lists, "everyone": everyone, "today": today})
+    sections = selectors.worklist_sections(user=request.user, everyone=everyone, today=today)
+    return render(request, "guidance/worklist.html", {"sections": sections})
 
 
 WORKLIST_PAGE_SIZE = 50
