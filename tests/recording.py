@@ -36,3 +36,19 @@ def record(patient, values, *, by, at=None, **panel_fields):
 # How a critical result was communicated, as acknowledging one needs (guidance.services.acknowledge's
 # `call`): told by phone, read back, just now.
 PHONED = {"told": "Dr A. Patel, on-call GP", "method": "phone", "told_at": None, "read_back": True}
+
+
+def plan_repeat(finding, *, by, due=None, details="Repeat in a week"):
+    """A repeat test of `finding`'s analyte, owned by `by`, due `due` (default: in a week)."""
+    from guidance.models import ActionType
+    from guidance.services import create_plan
+
+    return create_plan(
+        finding,
+        action_type=ActionType.REPEAT_TEST,
+        analyte=finding.result.analyte,
+        due_date=due or timezone.localdate() + datetime.timedelta(days=7),
+        owner=by,
+        by=by,
+        details=details,
+    )

@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from guidance import services
-from guidance.models import ActionType, Finding, Topic
+from guidance.models import Finding, Topic
 from patients.services import set_patient_active
 
 from .factories import UserFactory
+from .recording import plan_repeat
 
 pytestmark = pytest.mark.django_db
 
@@ -33,18 +34,6 @@ def low_potassium(record, patient):
     return Finding.objects.get(rule__code="potassium-low")
 
 
-def plan(finding, clinician, *, due=None):
-    return services.create_plan(
-        finding,
-        action_type=ActionType.REPEAT_TEST,
-        analyte=finding.result.analyte,
-        due_date=due or timezone.localdate() + datetime.timedelta(days=7),
-        owner=clinician,
-        by=clinician,
-        details="Repeat in a week",
-    )
-
-
 def test_a_second_look_reads_the_summary_from_the_cache(clinician_client, patient, low_potassium):
     first = summary(clinician_client, patient)
     assert "3.1 mmol/L" in first
@@ -61,18 +50,18 @@ def decide_no_action(finding, clinician):
 
 
 def plan_a_repeat(finding, clinician):
-    plan(finding, clinician)
+    plan_repeat(finding, by=clinician)
     return "Repeat in a week"
 
 
 def complete_the_plan(finding, clinician):
-    made = plan(finding, clinician)
+    made = plan_repeat(finding, by=clinician)
     services.complete_plan(made, outcome="Repeat was normal", version=made.version, by=clinician)
     return "Repeat was normal"
 
 
 def edit_the_plan(finding, clinician):
-    made = plan(finding, clinician)
+    made = plan_repeat(finding, by=clinician)
     services.update_plan(made, version=made.version, by=clinician, details="Repeat with magnesium")
     return "Repeat with magnesium"
 
@@ -113,7 +102,7 @@ def test_a_new_finding_shows_at_once(clinician_client, patient, low_potassium, r
 
 
 def test_a_plan_falls_overdue_the_next_day(clinician_client, patient, low_potassium, clinician, monkeypatch):
-    plan(low_potassium, clinician, due=timezone.localdate())
+    plan_repeat(low_potassium, by=clinician, due=timezone.localdate())
     assert "overdue" not in summary(clinician_client, patient)
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: tomorrow)
@@ -123,7 +112,7 @@ def test_a_plan_falls_overdue_the_next_day(clinician_client, patient, low_potass
 def test_the_links_follow_the_user_and_the_patient(
     clinician_client, client, patient, low_potassium, clinician, administrator
 ):
-    plan(low_potassium, clinician)
+    plan_repeat(low_potassium, by=clinician)
     assert "Mark as done" in summary(clinician_client, patient)
     reader = UserFactory()
     reader.user_permissions.add(*Permission.objects.filter(codename__in=["view_patient", "view_result"]))

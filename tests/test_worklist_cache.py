@@ -10,12 +10,12 @@ from django.core.cache.backends import db as db_cache
 from django.utils import timezone
 
 from guidance import services
-from guidance.models import ActionType, Finding, ReviewSettings, Topic
+from guidance.models import Finding, ReviewSettings, Topic
 from labs.models import Analyte
 from patients.services import set_patient_active, update_patient
 
 from .conftest import SignedInClient
-from .recording import PHONED
+from .recording import PHONED, plan_repeat
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,6 @@ def worklist(client, query=""):
 def low_potassium(record, patient):
     record(patient, {"k": "3.1"})
     return Finding.objects.get(rule__code="potassium-low")
-
-
-def plan(finding, clinician, *, due=None):
-    return services.create_plan(
-        finding,
-        action_type=ActionType.REPEAT_TEST,
-        analyte=finding.result.analyte,
-        due_date=due or timezone.localdate(),
-        owner=clinician,
-        by=clinician,
-    )
 
 
 @pytest.mark.parametrize("size", [1, 6])
@@ -137,14 +126,14 @@ def test_a_plan_shows_for_its_owner_and_for_everyone_not_in_another_clinicians_o
     assert "None of yours." in worklist(clinician_client)
     assert "None of yours." in worklist(client)
     assert "None for anyone." in worklist(client, "?plans=everyone")
-    plan(low_potassium, clinician)
+    plan_repeat(low_potassium, by=clinician, due=timezone.localdate())
     assert "Due today" in worklist(clinician_client)
     assert "Due today" in worklist(client, "?plans=everyone")
     assert "None of yours." in worklist(client)  # the other clinician's own: still none
 
 
 def test_a_plan_falls_overdue_the_next_day(clinician_client, low_potassium, clinician, monkeypatch):
-    plan(low_potassium, clinician)
+    plan_repeat(low_potassium, by=clinician, due=timezone.localdate())
     assert "Due today" in worklist(clinician_client)
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: tomorrow)
