@@ -17,7 +17,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from core.text import display_name
 from labs.deltas import fired
 from labs.interpretation import LabRange
-from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result, SpecimenCondition
+from labs.models import Analyte, AnalyteUnit, DeltaRule, Panel, Result, SpecimenCondition, read_neighbours
 from labs.services import Entry, accession_clash, canonical_or_refuse, interpret_result
 from patients.models import Patient
 from patients.services import check_writable, touch_patient
@@ -292,26 +292,18 @@ def evaluate_deltas(written: list[Result], *, by, note: str, new: bool = False) 
     checked. Findings are keyed by result, rule and previous result, so one still called for keeps its
     review; one no longer called for is resolved with `note`.
 
-    At most four queries whatever the number of results: the written results with their previous and next
-    ones, the next ones with their previous ones (when there are), the rules and the findings there are
-    (only those of the next results when `written` are `new`, just recorded, so without findings; none
-    when there is no next result); then the findings written in bulk (and, when one opens, the
-    delta-check topic's id).
+    At most four queries whatever the number of results: the written results' previous and next ones
+    (labs.models.read_neighbours, one query), the next ones with their previous ones (when there are),
+    the rules and the findings there are (only those of the next results when `written` are `new`, just
+    recorded, so without findings; none when there is no next result); then the findings written in
+    bulk (and, when one opens, the delta-check topic's id).
     """
-    same_test_after = Result.objects.valid().filter(
-        patient_id=OuterRef("patient_id"), analyte_id=OuterRef("analyte_id"), collected_at__gt=OuterRef("collected_at")
-    )
     written_ids = [result.pk for result in written]
-    # The written results with their previous and next ones in one query; the next ones (a result entered
-    # late, corrected or withdrawn has some) with their previous ones in another, only when there are.
-    rows = (
-        Result.objects.filter(pk__in=written_ids)
-        .select_related("analyte")
-        .with_previous()
-        .annotate(next_id=Subquery(same_test_after.order_by("collected_at", "id").values("pk")[:1]))
-    )
-    to_check = [result for result in rows if not result.is_entered_in_error]
-    next_ids = {result.next_id for result in rows if result.next_id is not None} - set(written_ids)
+    # The written results' previous and next ones; the next ones (a result entered late, corrected or
+    # withdrawn has some) with their previous ones, only when there are.
+    read_neighbours(written)
+    to_check = [result for result in written if not result.is_entered_in_error]
+    next_ids = {result.next_id for result in written if result.next_id is not None} - set(written_ids)
     if next_ids:
         to_check += Result.objects.valid().filter(pk__in=next_ids).select_related("analyte").with_previous()
     checked_ids = set(written_ids) | next_ids
@@ -396,10 +388,11 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by, withdrawn: 
         .order_by("-collected_at", "-id")
         .values("pk")[:1]
     )
+    wanted = Q(status__in=Finding.UNDECIDED)
+    if withdrawn is not None:
+        wanted |= Q(status=Finding.Status.SUPERSEDED, superseded_by=withdrawn)
     candidates = (
-        Finding.objects.filter(patient=patient, result__analyte_id__in=analyte_ids)
-        .filter(Q(status__in=Finding.UNDECIDED) | Q(status=Finding.Status.SUPERSEDED, superseded_by=withdrawn))
-        .select_related("superseded_by")
+        Finding.objects.filter(wanted, patient=patient, result__analyte_id__in=analyte_ids)
         .annotate(newest_id=Subquery(newest))
         # Locked, so a clinician's decision on one of them waits for this (and a decision taken first is seen).
         .select_for_update(of=("self",))
@@ -413,9 +406,7 @@ def _bring_superseding_in_line(patient: Patient, analyte_ids, *, by, withdrawn: 
                 finding.status = Finding.Status.SUPERSEDED
                 finding.superseded_by_id, finding.superseded_at = finding.newest_id, now
                 superseded.append(finding)
-        elif not finding.superseded_by.is_entered_in_error:
-            continue  # still replaced by the result that replaced it
-        elif replaced:
+        elif replaced:  # superseded by `withdrawn`: by the next newer result now
             finding.superseded_by_id = finding.newest_id
             linked_again.append(finding)
         else:

@@ -588,6 +588,53 @@ class Result(models.Model):
         return f"{self.comparator_symbol}{plain(self.value_entered)}"
 
 
+# For each result, its previous valid result of the test for the patient (as with_previous finds it): the
+# columns delta checks read, under their own names so that Django converts them as it does a model's
+# (decimals and times on SQLite); and the next one's id. On result_patient_analyte_idx. In SQL because
+# Django took 3.8 ms to build and read the same five subqueries through the ORM on every save, and the
+# database 0.8 ms to run them.
+NEIGHBOURS_SQL = """
+SELECT w.written_id, w.next_id, p.id, p.value, p.collected_at, p.comparator
+FROM (
+    SELECT r.id AS written_id,
+        (SELECT e.id FROM labs_result e
+         WHERE e.patient_id = r.patient_id AND e.analyte_id = r.analyte_id AND e.collected_at < r.collected_at
+           AND e.status <> %s
+         ORDER BY e.collected_at DESC, e.id DESC LIMIT 1) AS previous_id,
+        (SELECT n.id FROM labs_result n
+         WHERE n.patient_id = r.patient_id AND n.analyte_id = r.analyte_id AND n.collected_at > r.collected_at
+           AND n.status <> %s
+         ORDER BY n.collected_at, n.id LIMIT 1) AS next_id
+    FROM labs_result r
+    WHERE r.id IN ({ids})
+) w
+LEFT JOIN labs_result p ON p.id = w.previous_id
+"""
+
+
+def read_neighbours(results) -> None:
+    """Give each of `results` (saved, as in the database) the attributes ResultQuerySet.with_previous
+    annotates (`previous_id`, `previous_value`, `previous_at`, `previous_comparator`: None without a
+    previous result), and `next_id`: the patient's next valid result of the test, collected strictly later
+    (the oldest such), or None. One query whatever the number of results."""
+    if not results:
+        return
+    ids = [result.pk for result in results]
+    entered_in_error = Result.Status.ENTERED_IN_ERROR
+    # Each row is the previous result (its id None when there is none), with written_id and next_id.
+    rows = Result.objects.raw(
+        NEIGHBOURS_SQL.format(ids=", ".join(["%s"] * len(ids))), [entered_in_error, entered_in_error, *ids]
+    )
+    neighbours = {row.written_id: row for row in rows}
+    for result in results:
+        previous = neighbours[result.pk]
+        result.next_id = previous.next_id
+        result.previous_id = previous.pk
+        result.previous_value = previous.value
+        result.previous_at = previous.collected_at
+        result.previous_comparator = previous.comparator
+
+
 class DeltaRule(models.Model):
     """How large a change between a patient's consecutive results of one analyte is worth pointing out.
 
