@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from guidance import services
@@ -203,3 +204,27 @@ def test_reviewing_a_superseded_finding_in_the_browser_is_refused_with_the_reaso
     )
     older.refresh_from_db()
     assert (older.status, older.acknowledged_at, older.decided_at) == (Status.SUPERSEDED, None, None)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_save_locks_the_findings_it_may_supersede_until_it_commits(record, patient):
+    # So a clinician's decision on an older finding, taken meanwhile, waits for the save (and one taken
+    # first is seen by it): guidance.services._bring_superseding_in_line reads them FOR UPDATE. A critical
+    # potassium not acknowledged is read and left as it is, so only that read can hold its lock.
+    record(patient, {"k": "6.6"}, at=JUNE)
+    older = Finding.objects.get(rule__analyte__code="k", critical=True)
+    if connection.vendor != "postgresql":
+        # The embedded database lets one writer in at a time (transaction_mode IMMEDIATE): no row to lock.
+        assert not connection.features.has_select_for_update_of
+        return
+    another_request = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with transaction.atomic():
+            record(patient, {"k": "4.1"}, at=NOVEMBER)  # not committed yet
+            with pytest.raises(OperationalError, match="could not obtain lock"), another_request.cursor() as cursor:
+                cursor.execute("SELECT id FROM guidance_finding WHERE id = %s FOR UPDATE NOWAIT", [older.pk])
+        with another_request.cursor() as cursor:  # committed: the lock is gone, the finding still open
+            cursor.execute("SELECT status FROM guidance_finding WHERE id = %s FOR UPDATE NOWAIT", [older.pk])
+            assert cursor.fetchone() == (Status.OPEN,)
+    finally:
+        another_request.close()
