@@ -372,11 +372,11 @@ SUPERSEDED_FIELDS = ["status", "superseded_by", "superseded_at"]
 CANDIDATES_SQL = """
 SELECT f.*,
     (SELECT r.id FROM labs_result r
-     WHERE r.patient_id = f.patient_id AND r.analyte_id = written.analyte_id AND r.status <> %s
+     WHERE r.patient_id = f.patient_id AND r.analyte_id = own.analyte_id AND r.status <> %s
      ORDER BY r.collected_at DESC, r.id DESC LIMIT 1) AS newest_id
 FROM guidance_finding f
-JOIN labs_result written ON written.id = f.result_id
-WHERE f.patient_id = %s AND written.analyte_id IN ({analytes})
+JOIN labs_result own ON own.id = f.result_id  -- the finding's own result
+WHERE f.patient_id = %s AND own.analyte_id IN ({analytes})
   AND (f.status IN ({undecided}) {also_superseded})
 ORDER BY f.created_at, f.id{lock}
 """
