@@ -13,6 +13,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from guidance.models import Finding
 from labs.models import Analyte
 from patients.roles import ADMINISTRATOR, CLINICIAN
 
@@ -134,3 +135,20 @@ def record(analytes, clinician):
         return recording.record(patient, values, by=by or clinician, **kwargs)
 
     return record_
+
+
+@pytest.fixture
+def low_potassium(record, patient):
+    """The patient's low potassium finding (3.1 mmol/L)."""
+    record(patient, {"k": "3.1"})
+    return Finding.objects.get(rule__code="potassium-low")
+
+
+def page_section(client, path, *, starts_at, ends_at):
+    """The text of the page at `path` from `starts_at` to the next `ends_at`, its whitespace squeezed
+    to single spaces, after checking the page answered 200."""
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    start = html.index(starts_at)
+    return " ".join(html[start : html.index(ends_at, start)].split())

@@ -14,6 +14,7 @@ from guidance import services
 from guidance.models import Finding, Topic
 from patients.services import set_patient_active
 
+from .conftest import page_section
 from .factories import UserFactory
 from .recording import plan_repeat
 
@@ -21,17 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def summary(client, patient, query=""):
-    response = client.get(f"/patients/{patient.pk}/{query}")
-    assert response.status_code == 200
-    html = response.content.decode()
-    start = html.index('aria-labelledby="findings-heading"')
-    return " ".join(html[start : html.index("</section>", start)].split())
-
-
-@pytest.fixture
-def low_potassium(record, patient):
-    record(patient, {"k": "3.1"})
-    return Finding.objects.get(rule__code="potassium-low")
+    return page_section(
+        client, f"/patients/{patient.pk}/{query}", starts_at='aria-labelledby="findings-heading"', ends_at="</section>"
+    )
 
 
 def test_a_second_look_reads_the_summary_from_the_cache(clinician_client, patient, low_potassium):

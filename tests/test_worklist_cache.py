@@ -14,24 +14,14 @@ from guidance.models import Finding, ReviewSettings, Topic
 from labs.models import Analyte
 from patients.services import set_patient_active, update_patient
 
-from .conftest import SignedInClient
+from .conftest import SignedInClient, page_section
 from .recording import PHONED, plan_repeat
 
 pytestmark = pytest.mark.django_db
 
 
 def worklist(client, query=""):
-    response = client.get(f"/{query}")
-    assert response.status_code == 200
-    html = response.content.decode()
-    start = html.index('aria-labelledby="reports-heading"')
-    return " ".join(html[start : html.index("</main>", start)].split())
-
-
-@pytest.fixture
-def low_potassium(record, patient):
-    record(patient, {"k": "3.1"})
-    return Finding.objects.get(rule__code="potassium-low")
+    return page_section(client, f"/{query}", starts_at='aria-labelledby="reports-heading"', ends_at="</main>")
 
 
 @pytest.mark.parametrize("size", [1, 6])
