@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from guidance.models import Finding, Severity
 from guidance.services import correct_result, mark_entered_in_error, record_results
-from labs.models import AnalyteUnit, DeltaRule, Result
+from labs.models import AnalyteUnit, DeltaRule, Result, read_neighbours
 
 from .recording import entry
 
@@ -209,3 +209,37 @@ def test_a_censored_potassium_opens_a_delta_finding_only_when_every_value_it_adm
     assert first.flag == "N"
     html = clinician_client.get(f"/guidance/findings/{finding.pk}/").content.decode()
     assert "Δ at least +1.0 mmol/L from &lt;4.0 on 2 Mar 2026" in html
+
+
+def test_the_save_reads_each_results_neighbours_as_the_other_pages_do(record, patient, patient_factory, clinician):
+    # labs.models.read_neighbours (SQL, on every save) and ResultQuerySet.with_previous (the ORM: the
+    # cumulative view, the next results of a late entry) must name the same previous result: the newest
+    # valid one collected strictly earlier, the higher id first when two share a time.
+    for value, when in [("4.0", at(1)), ("3.8", at(2)), ("4.4", at(2)), ("4.6", at(4))]:
+        record(patient, {"k": value}, at=when)
+    record_results(
+        patient=patient, collected_at=at(6), entries=[replace(entry("k", "3.0"), comparator="<")], by=clinician
+    )
+    record(patient, {"k": "4.3"}, at=at(8))
+    record(patient_factory(created_by=clinician), {"k": "3.9"}, at=at(3))  # another patient's: never a neighbour
+    results = list(Result.objects.filter(patient=patient, analyte__code="k").order_by("collected_at", "id"))
+    first, tie_low, tie_high, withdrawn, censored, last = results
+    mark_entered_in_error(withdrawn, reason="wrong patient", by=clinician)
+    withdrawn.refresh_from_db()
+
+    read_neighbours(results)
+
+    annotated = {row.pk: row for row in Result.objects.filter(patient=patient).with_previous()}
+    for result in results:
+        row = annotated[result.pk]
+        assert (result.previous_id, result.previous_value, result.previous_at, result.previous_comparator) == (
+            row.previous_id,
+            row.previous_value,
+            row.previous_at,
+            row.previous_comparator,
+        )
+    assert [r.previous_id for r in results] == [None, first.pk, first.pk, tie_high.pk, tie_high.pk, censored.pk]
+    assert (last.previous_value, last.previous_at, last.previous_comparator) == (D("3.0"), at(6), "<")
+    # The next valid result, collected strictly later (the lower id first at a shared time); the withdrawn
+    # one is passed over.
+    assert [r.next_id for r in results] == [tie_low.pk, censored.pk, censored.pk, censored.pk, last.pk, None]
