@@ -492,7 +492,7 @@ def worklist(*, user, everyone: bool, today):
 # under a key of all they show, as the patient page's sections are.
 WORKLIST_SECTIONS_TEMPLATE = "guidance/includes/worklist_sections.html"
 # Bump when that template (or an include of it, or the tags and code that fill them) changes.
-WORKLIST_SECTIONS_VERSION = 1
+WORKLIST_SECTIONS_VERSION = 2
 # Every write of a finding, plan, result, panel, patient, explanation, rule, analyte or the review settings
 # keeps a history row; the newest ids say whether anything the worklist shows has changed (each the last
 # entry of a primary key's index: 0.3 ms for them all).

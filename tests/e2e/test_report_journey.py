@@ -1,6 +1,6 @@
 """The worklist by report, as a clinician uses it: a report with several findings reviewed in one go, the
 older report's findings superseded and off the worklist, a critical result communicated and read back,
-and the worklist on a 390 px phone screen."""
+and the worklist on a 390 px phone screen, a change beyond the delta rule wrapping there too."""
 
 import datetime
 
@@ -103,3 +103,19 @@ def test_the_worklist_at_390_px_keeps_each_value_with_its_unit_and_flag(clinicia
     expect(page.get_by_role("button", name="Record the decision for the ticked findings")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "report-390px")
+
+
+def test_a_change_beyond_the_delta_rule_fits_the_390_px_worklist(clinician_page, patient, record):
+    # A low potassium, then a high one two days later: the worklist's row shows the change, its longest
+    # line ("Δ +1.9 mmol/L (+55.9 %) from 3.4 on 26 Nov 2026"), which must wrap rather than widen the page.
+    page = clinician_page
+    november = timezone.make_aware(datetime.datetime(2026, 11, 26, 9))
+    record(patient, {"k": "3.4"}, at=november)
+    record(patient, {"k": "5.3"}, at=november + datetime.timedelta(days=2))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    change = page.locator(".report-list .delta")
+    expect(change).to_have_text("Δ +1.9 mmol/L (+55.9 %) from 3.4 on 26 Nov 2026")
+    assert change.evaluate("el => el.getBoundingClientRect().right") <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "worklist-delta-390px")
